@@ -1,0 +1,7 @@
+//! Shared code of the engine's programs (`serve`, `loadgen`, `proxy`): clock, signals, port
+//! set-up and reporting. Each program is a thin `main` over these and the engine's API.
+
+pub mod clock;
+pub mod report;
+pub mod setup;
+pub mod signal;

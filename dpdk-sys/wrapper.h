@@ -1,0 +1,19 @@
+/* Headers bindgen reads. Order matters: rte_config.h first (pkg-config also force-includes it). */
+#include <rte_config.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_lcore.h>
+#include <rte_cycles.h>
+#include <rte_malloc.h>
+#include <rte_mempool.h>
+#include <rte_mbuf.h>
+#include <rte_ethdev.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_net.h>
+#include <rte_ring.h>
+#include <rte_eth_ring.h>
+#include <rte_bus_vdev.h>
+#include <rte_dev.h>
+#include "shim.h"

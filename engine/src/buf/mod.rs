@@ -1,0 +1,570 @@
+//! `Pkt`, the engine's one buffer type: an owned reference to a DPDK mbuf chain
+//! (ARCHITECTURE decision 1).
+//!
+//! Ownership rules:
+//! - A `Pkt` owns one reference to the head of a chain. `Drop` frees the chain
+//!   (`rte_pktmbuf_free`, which decrements each segment's refcount).
+//! - [`Pkt::share`] (also `Clone`) adds a reference to every segment of the *same* mbufs: both
+//!   handles see the same metadata (`data_off`, lengths). Only read through a shared `Pkt`.
+//! - [`Pkt::clone_range`] makes a new chain of *indirect* mbufs that point into this chain's
+//!   data: metadata is private to the clone, the data is shared and read-only. This is how a
+//!   queued TCP segment is transmitted without leaving the send queue (decision 5).
+//! - Mutating the bytes ([`Pkt::data_mut`], [`Pkt::prepend`]) is allowed only when the head is a
+//!   direct mbuf with refcount 1 ([`Pkt::is_exclusive`]); otherwise the call returns `None`.
+//!
+//! Invariant: `len()` (pkt_len of the head) is the sum of the segments' `data_len`, and
+//! `nb_segs` counts them; every method here keeps it.
+
+mod pool;
+
+pub use pool::{DEFAULT_DATA_ROOM, HEADROOM, Mempool, PoolError, PoolSizes, Pools};
+
+use std::fmt;
+use std::ptr::{self, NonNull};
+
+use dpdk_sys::rte_mbuf;
+
+/// Offload metadata for a frame handed to a port (`rte_mbuf::tx_offload` and `ol_flags`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TxOffload {
+    pub l2_len: u8,
+    pub l3_len: u16,
+    pub l4_len: u8,
+    /// Segment size for TSO (`RTE_MBUF_F_TX_TCP_SEG`); 0 when not segmenting.
+    pub tso_segsz: u16,
+}
+
+impl TxOffload {
+    /// The packed `tx_offload` word (same layout as `rte_mbuf_tx_offload`).
+    fn packed(&self) -> u64 {
+        u64::from(self.l2_len)
+            | u64::from(self.l3_len) << 7
+            | u64::from(self.l4_len) << 16
+            | u64::from(self.tso_segsz) << 24
+    }
+}
+
+/// An owned reference to a DPDK mbuf chain. See the module documentation for the rules.
+#[repr(transparent)]
+pub struct Pkt(NonNull<rte_mbuf>);
+
+// SAFETY: a Pkt owns its reference; mbufs may be freed from any thread (mempools are
+// thread-safe), and the engine hands frames between cores only by moving the Pkt.
+unsafe impl Send for Pkt {}
+
+impl Drop for Pkt {
+    fn drop(&mut self) {
+        // SAFETY: we own one reference to a valid chain; free drops it segment by segment.
+        unsafe { dpdk_sys::shim_rte_pktmbuf_free(self.0.as_ptr()) }
+    }
+}
+
+impl Clone for Pkt {
+    /// Same as [`Pkt::share`].
+    fn clone(&self) -> Self {
+        self.share()
+    }
+}
+
+impl fmt::Debug for Pkt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Pkt(len {}, segs {}, refcnt {}{})",
+            self.len(),
+            self.nb_segs(),
+            self.refcnt(),
+            if self.is_indirect() { ", indirect" } else { "" }
+        )
+    }
+}
+
+/// One segment's `data` slice.
+fn seg_data<'a>(m: *const rte_mbuf) -> &'a [u8] {
+    // SAFETY: m is a live segment of a chain the caller borrows; buf_addr + data_off points at
+    // data_len initialised bytes inside the segment's buffer.
+    unsafe {
+        let p = ((*m).buf_addr as *const u8).add(usize::from((*m).data_off));
+        std::slice::from_raw_parts(p, usize::from((*m).data_len))
+    }
+}
+
+impl Pkt {
+    /// Takes ownership of one reference to `m`. `None` if `m` is null.
+    ///
+    /// # Safety
+    /// `m` must be a valid mbuf chain head whose reference the caller gives up.
+    pub unsafe fn from_raw(m: *mut rte_mbuf) -> Option<Pkt> {
+        NonNull::new(m).map(Pkt)
+    }
+
+    /// Gives up ownership; the caller must free the mbuf or hand it to DPDK.
+    pub fn into_raw(self) -> *mut rte_mbuf {
+        let p = self.0.as_ptr();
+        std::mem::forget(self);
+        p
+    }
+
+    /// The head mbuf, for DPDK calls that borrow it.
+    pub fn as_ptr(&self) -> *mut rte_mbuf {
+        self.0.as_ptr()
+    }
+
+    fn m(&self) -> &rte_mbuf {
+        // SAFETY: we hold a reference, so the head mbuf is live.
+        unsafe { self.0.as_ref() }
+    }
+
+    fn m_mut(&mut self) -> &mut rte_mbuf {
+        // SAFETY: we hold a reference; metadata writes are only made by exclusive owners or on
+        // mbufs whose metadata is private to this handle (indirect clones, fresh allocations).
+        unsafe { self.0.as_mut() }
+    }
+
+    /// Allocates one empty mbuf (data_off at the default headroom). `None` if the pool is empty.
+    pub fn alloc(pool: &Mempool) -> Option<Pkt> {
+        // SAFETY: the pool is valid for the process lifetime; the result is a fresh mbuf or null.
+        unsafe { Pkt::from_raw(dpdk_sys::shim_rte_pktmbuf_alloc(pool.as_ptr())) }
+    }
+
+    /// Allocates an mbuf holding a copy of `data` (a chain if it exceeds one mbuf).
+    pub fn from_slice(pool: &Mempool, data: &[u8]) -> Option<Pkt> {
+        let mut p = Pkt::alloc(pool)?;
+        (p.extend_from_slice(pool, data) == data.len()).then_some(p)
+    }
+
+    /// Total length of the chain (`pkt_len`).
+    pub fn len(&self) -> usize {
+        self.m().pkt_len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Number of segments in the chain.
+    pub fn nb_segs(&self) -> usize {
+        usize::from(self.m().nb_segs)
+    }
+
+    /// Reference count of the head segment.
+    pub fn refcnt(&self) -> u16 {
+        // SAFETY: the head is live.
+        unsafe { dpdk_sys::shim_rte_mbuf_refcnt_read(self.as_ptr()) }
+    }
+
+    /// Highest reference count over the chain's segments and, for indirect segments, the
+    /// direct mbufs they point into. Greater than 1 means someone else (a TX ring, a peer on
+    /// net_ring, another clone) still holds the data.
+    pub fn max_data_refcnt(&self) -> u16 {
+        let mut max = 0;
+        let mut m = self.as_ptr();
+        while !m.is_null() {
+            // SAFETY: m walks the live chain; an indirect segment's direct mbuf is kept alive by
+            // the indirect reference.
+            unsafe {
+                let direct = if (*m).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0 {
+                    dpdk_sys::shim_rte_mbuf_from_indirect(m)
+                } else {
+                    m
+                };
+                max = max.max(dpdk_sys::shim_rte_mbuf_refcnt_read(direct));
+                m = (*m).next;
+            }
+        }
+        max
+    }
+
+    /// True when the head is an indirect mbuf (its data belongs to another mbuf).
+    pub fn is_indirect(&self) -> bool {
+        self.m().ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT != 0
+    }
+
+    /// True when the head's bytes may be written: a direct, non-external mbuf with refcount 1.
+    pub fn is_exclusive(&self) -> bool {
+        let ext = dpdk_sys::RTE_MBUF_F_INDIRECT | dpdk_sys::RTE_MBUF_F_EXTERNAL;
+        self.m().ol_flags & ext == 0 && self.refcnt() == 1
+    }
+
+    /// The first segment's data.
+    pub fn data(&self) -> &[u8] {
+        seg_data(self.as_ptr())
+    }
+
+    /// The first segment's data, writable; `None` unless [`Pkt::is_exclusive`].
+    pub fn data_mut(&mut self) -> Option<&mut [u8]> {
+        if !self.is_exclusive() {
+            return None;
+        }
+        let m = self.m();
+        // SAFETY: exclusive direct mbuf: nobody else reads these bytes; bounds from data_len.
+        unsafe {
+            let p = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
+            Some(std::slice::from_raw_parts_mut(p, usize::from(m.data_len)))
+        }
+    }
+
+    /// Iterates over the data of every segment, in order.
+    pub fn segments(&self) -> Segments<'_> {
+        Segments {
+            m: self.as_ptr(),
+            _pkt: std::marker::PhantomData,
+        }
+    }
+
+    /// Copies `dst.len()` bytes starting at `offset` of the chain into `dst`.
+    /// Returns the number copied (less than `dst.len()` at the end of the chain).
+    pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> usize {
+        let mut skip = offset;
+        let mut done = 0;
+        for seg in self.segments() {
+            if done == dst.len() {
+                break;
+            }
+            if skip >= seg.len() {
+                skip -= seg.len();
+                continue;
+            }
+            let n = (seg.len() - skip).min(dst.len() - done);
+            dst[done..done + n].copy_from_slice(&seg[skip..skip + n]);
+            done += n;
+            skip = 0;
+        }
+        done
+    }
+
+    /// Bytes free in front of the first segment's data.
+    pub fn headroom(&self) -> usize {
+        usize::from(self.m().data_off)
+    }
+
+    /// Bytes free after the last segment's data.
+    pub fn tailroom(&self) -> usize {
+        // SAFETY: the last segment of a live chain.
+        unsafe { usize::from(dpdk_sys::shim_rte_pktmbuf_tailroom(self.last_seg())) }
+    }
+
+    fn last_seg(&self) -> *mut rte_mbuf {
+        let mut m = self.as_ptr();
+        // SAFETY: walks the live chain to its end.
+        unsafe {
+            while !(*m).next.is_null() {
+                m = (*m).next;
+            }
+        }
+        m
+    }
+
+    /// Grows the data `n` bytes into the headroom and returns the new front bytes.
+    /// `None` if the headroom is too small or the head is not exclusive.
+    pub fn prepend(&mut self, n: usize) -> Option<&mut [u8]> {
+        if !self.is_exclusive() || n > self.headroom() {
+            return None;
+        }
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: exclusive head with enough headroom; prepend returns the new data start.
+        let p = unsafe { dpdk_sys::shim_rte_pktmbuf_prepend(self.as_ptr(), n16) };
+        // SAFETY: p points at n writable bytes of this exclusive buffer.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+    }
+
+    /// Like [`Pkt::prepend`] but for a head whose *metadata* is private while its buffer is
+    /// shared (refcount > 1), as in the header-in-headroom transmit (decision 5a).
+    ///
+    /// # Safety
+    /// No other holder may read or write the `n` bytes in front of the current data while the
+    /// returned slice or the prepended frame is alive (the PMD must copy on transmit).
+    pub unsafe fn prepend_shared(&mut self, n: usize) -> Option<&mut [u8]> {
+        if self.is_indirect() || n > self.headroom() {
+            return None;
+        }
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: headroom checked; the caller guarantees nobody else uses those bytes.
+        let p = unsafe { dpdk_sys::shim_rte_pktmbuf_prepend(self.as_ptr(), n16) };
+        // SAFETY: as above.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+    }
+
+    /// Grows the last segment by `n` bytes of tailroom and returns them for writing.
+    /// `None` if the tailroom is too small or the last segment is not writable.
+    pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
+        let last = self.last_seg();
+        // SAFETY: last is a live segment of our chain.
+        let writable = unsafe {
+            (*last).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT == 0
+                && dpdk_sys::shim_rte_mbuf_refcnt_read(last) == 1
+        };
+        if !writable || n > self.tailroom() {
+            return None;
+        }
+        let n16 = u16::try_from(n).ok()?;
+        // SAFETY: tailroom checked; append updates data_len and the head's pkt_len.
+        let p = unsafe { dpdk_sys::shim_rte_pktmbuf_append(self.as_ptr(), n16) };
+        // SAFETY: p points at n writable bytes at the end of an exclusive segment.
+        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
+    }
+
+    /// Appends a copy of `data`, filling the last segment's tailroom and then chaining new
+    /// mbufs from `pool`. Returns the bytes appended (fewer if the pool runs dry).
+    pub fn extend_from_slice(&mut self, pool: &Mempool, data: &[u8]) -> usize {
+        let mut done = 0;
+        while done < data.len() {
+            let room = self
+                .tailroom()
+                .min(data.len() - done)
+                .min(u16::MAX as usize);
+            if room > 0
+                && let Some(dst) = self.append(room)
+            {
+                dst.copy_from_slice(&data[done..done + room]);
+                done += room;
+                continue;
+            }
+            let Some(seg) = Pkt::alloc(pool) else { break };
+            if self.chain(seg).is_err() {
+                break;
+            }
+        }
+        done
+    }
+
+    /// Removes `n` bytes from the front of the chain, freeing segments that become empty.
+    /// Returns false (and changes nothing) if `n > len()`.
+    pub fn trim_front(&mut self, mut n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        while n > 0 {
+            let head_len = usize::from(self.m().data_len);
+            if n < head_len || self.m().next.is_null() {
+                let n16 = n as u16; // n < head_len <= u16::MAX, or n == len of last segment
+                // SAFETY: n <= data_len of the head, so adj succeeds and only moves data_off.
+                unsafe { dpdk_sys::shim_rte_pktmbuf_adj(self.as_ptr(), n16) };
+                break;
+            }
+            n -= head_len;
+            self.drop_head_segment();
+        }
+        true
+    }
+
+    /// Unlinks and frees the head segment; the next one becomes the head.
+    fn drop_head_segment(&mut self) {
+        let head = self.as_ptr();
+        // SAFETY: head has a successor (checked by the caller); we move the chain's totals to
+        // it, detach the old head and free that single segment.
+        unsafe {
+            let next = (*head).next;
+            (*next).pkt_len = (*head).pkt_len - u32::from((*head).data_len);
+            (*next).nb_segs = (*head).nb_segs - 1;
+            (*head).next = ptr::null_mut();
+            (*head).nb_segs = 1;
+            (*head).pkt_len = u32::from((*head).data_len);
+            self.0 = NonNull::new_unchecked(next);
+            dpdk_sys::shim_rte_pktmbuf_free(head);
+        }
+    }
+
+    /// Removes `n` bytes from the end of the chain, freeing segments that become empty.
+    /// Returns false (and changes nothing) if `n > len()`.
+    pub fn trim_back(&mut self, n: usize) -> bool {
+        if n > self.len() {
+            return false;
+        }
+        let keep = self.len() - n;
+        let mut acc = 0usize;
+        let mut m = self.as_ptr();
+        let mut segs = 0u16;
+        // SAFETY: walk the live chain; cut after the segment holding byte `keep`, shorten it,
+        // free the rest as one chain, then fix the head's totals.
+        unsafe {
+            loop {
+                segs += 1;
+                let dl = usize::from((*m).data_len);
+                if acc + dl >= keep || (*m).next.is_null() {
+                    (*m).data_len = (keep - acc) as u16;
+                    let rest = (*m).next;
+                    (*m).next = ptr::null_mut();
+                    if !rest.is_null() {
+                        let mut r = rest;
+                        let mut cnt = 0u16;
+                        let mut total = 0u32;
+                        while !r.is_null() {
+                            cnt += 1;
+                            total += u32::from((*r).data_len);
+                            r = (*r).next;
+                        }
+                        (*rest).nb_segs = cnt;
+                        (*rest).pkt_len = total;
+                        dpdk_sys::shim_rte_pktmbuf_free(rest);
+                    }
+                    break;
+                }
+                acc += dl;
+                m = (*m).next;
+            }
+            let head = self.0.as_ptr();
+            (*head).pkt_len = keep as u32;
+            (*head).nb_segs = segs;
+        }
+        true
+    }
+
+    /// Appends `tail`'s chain to this one. Gives `tail` back if the chain would exceed DPDK's
+    /// segment limit.
+    pub fn chain(&mut self, tail: Pkt) -> Result<(), Pkt> {
+        // SAFETY: both are live chains we own; on success DPDK links tail's head after our last
+        // segment and the reference moves into our chain.
+        let rc = unsafe { dpdk_sys::shim_rte_pktmbuf_chain(self.as_ptr(), tail.as_ptr()) };
+        if rc == 0 {
+            std::mem::forget(tail);
+            Ok(())
+        } else {
+            Err(tail)
+        }
+    }
+
+    /// Another reference to the same mbufs (refcount of every segment + 1). Metadata is shared.
+    pub fn share(&self) -> Pkt {
+        let mut m = self.as_ptr();
+        // SAFETY: bump each live segment; the new handle owns those references.
+        unsafe {
+            while !m.is_null() {
+                dpdk_sys::shim_rte_mbuf_refcnt_update(m, 1);
+                m = (*m).next;
+            }
+        }
+        Pkt(self.0)
+    }
+
+    /// A new chain of indirect mbufs (from `indirect`, a pool with no data room) covering bytes
+    /// `offset .. offset + len` of this chain, without copying data. Only segments that overlap
+    /// the range are referenced. `None` if the range is out of bounds, empty, or the pool runs
+    /// dry.
+    pub fn clone_range(&self, indirect: &Mempool, offset: usize, len: usize) -> Option<Pkt> {
+        if len == 0 || offset.checked_add(len)? > self.len() {
+            return None;
+        }
+        let mut out: Option<Pkt> = None;
+        let (mut pos, end) = (0usize, offset + len);
+        let mut m = self.as_ptr();
+        while !m.is_null() && pos < end {
+            // SAFETY: m is a live segment of our chain.
+            let (dl, next) = unsafe { (usize::from((*m).data_len), (*m).next) };
+            let (s, e) = (pos.max(offset), (pos + dl).min(end));
+            if s < e {
+                let piece = attach_piece(indirect, m, s - pos, e - s)?;
+                match out.as_mut() {
+                    None => out = Some(piece),
+                    Some(head) => head.chain(piece).ok()?,
+                }
+            }
+            pos += dl;
+            m = next;
+        }
+        out
+    }
+
+    /// A deep copy of the whole chain into mbufs from `pool`.
+    pub fn deep_copy(&self, pool: &Mempool) -> Option<Pkt> {
+        let mut out = Pkt::alloc(pool)?;
+        for seg in self.segments() {
+            if out.extend_from_slice(pool, seg) != seg.len() {
+                return None;
+            }
+        }
+        Some(out)
+    }
+
+    /// Copies the chain into one contiguous segment if it is chained and fits one mbuf.
+    /// Returns false if it does not fit or the head is not exclusive.
+    pub fn linearize(&mut self) -> bool {
+        if self.nb_segs() == 1 {
+            return true;
+        }
+        if !self.is_exclusive() {
+            return false;
+        }
+        // SAFETY: exclusive chain head; DPDK copies the tail into the head and frees the tail.
+        unsafe { dpdk_sys::shim_rte_pktmbuf_linearize(self.as_ptr()) == 0 }
+    }
+
+    /// Offload flags (`ol_flags`) of the head.
+    pub fn ol_flags(&self) -> u64 {
+        self.m().ol_flags
+    }
+
+    /// Sets the offload flags, keeping the `INDIRECT`/`EXTERNAL` bits that DPDK owns.
+    pub fn set_ol_flags(&mut self, flags: u64) {
+        let keep = dpdk_sys::RTE_MBUF_F_INDIRECT | dpdk_sys::RTE_MBUF_F_EXTERNAL;
+        let m = self.m_mut();
+        m.ol_flags = (m.ol_flags & keep) | (flags & !keep);
+    }
+
+    /// Sets the head's `tx_offload` lengths (for checksum offload and TSO).
+    pub fn set_tx_offload(&mut self, o: TxOffload) {
+        self.m_mut().__bindgen_anon_3.tx_offload = o.packed();
+    }
+
+    /// The head's `tx_offload` lengths.
+    pub fn tx_offload(&self) -> TxOffload {
+        // SAFETY: tx_offload is the plain u64 view of the union.
+        let v = unsafe { self.m().__bindgen_anon_3.tx_offload };
+        TxOffload {
+            l2_len: (v & 0x7f) as u8,
+            l3_len: ((v >> 7) & 0x1ff) as u16,
+            l4_len: ((v >> 16) & 0xff) as u8,
+            tso_segsz: ((v >> 24) & 0xffff) as u16,
+        }
+    }
+
+    /// The packet type DPDK's PMD reported on receive (`RTE_PTYPE_*`).
+    pub fn packet_type(&self) -> u32 {
+        // SAFETY: packet_type is the plain u32 view of the union.
+        unsafe { self.m().__bindgen_anon_1.packet_type }
+    }
+
+    /// The RSS hash the NIC computed (valid if `RTE_MBUF_F_RX_RSS_HASH` is set).
+    pub fn rss_hash(&self) -> u32 {
+        // SAFETY: rss is the plain u32 view of the hash union.
+        unsafe { self.m().__bindgen_anon_2.hash.rss }
+    }
+}
+
+/// An indirect mbuf attached to segment `m`, narrowed to `len` bytes from `off`.
+fn attach_piece(indirect: &Mempool, m: *mut rte_mbuf, off: usize, len: usize) -> Option<Pkt> {
+    let mut mi = Pkt::alloc(indirect)?;
+    // SAFETY: mi is a fresh exclusive mbuf with no data; m is a live segment that attach
+    // references (bumping the direct mbuf's refcount). Afterwards mi's metadata is private, so
+    // narrowing data_off/data_len is local; ol_flags copied from m are reset but INDIRECT kept.
+    unsafe {
+        let raw = mi.as_ptr();
+        dpdk_sys::shim_rte_pktmbuf_attach(raw, m);
+        (*raw).data_off += off as u16;
+        (*raw).data_len = len as u16;
+        (*raw).pkt_len = len as u32;
+        (*raw).next = ptr::null_mut();
+        (*raw).nb_segs = 1;
+    }
+    mi.set_ol_flags(0);
+    Some(mi)
+}
+
+/// Iterator over a chain's segment data, from [`Pkt::segments`].
+pub struct Segments<'a> {
+    m: *const rte_mbuf,
+    _pkt: std::marker::PhantomData<&'a Pkt>,
+}
+
+impl<'a> Iterator for Segments<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.m.is_null() {
+            return None;
+        }
+        let d = seg_data(self.m);
+        // SAFETY: the chain is borrowed for 'a, so next is live or null.
+        self.m = unsafe { (*self.m).next };
+        Some(d)
+    }
+}
