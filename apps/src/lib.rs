@@ -2,6 +2,9 @@
 //! set-up and reporting. Each program is a thin `main` over these and the engine's API.
 
 pub mod clock;
+pub mod kernel_servers;
+pub mod loadgen;
 pub mod report;
+pub mod servers;
 pub mod setup;
 pub mod signal;

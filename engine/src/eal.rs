@@ -133,7 +133,7 @@ pub fn init(cfg: &EalConfig) -> Result<Eal, EalError> {
 pub fn init_for_tests() -> Eal {
     let ncpu = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cfg = EalConfig {
-        memory_mb: 768,
+        memory_mb: 256,
         log_level: Some("error".into()),
         extra_args: vec![format!("--lcores=0@(0-{})", ncpu - 1)],
         ..EalConfig::default()

@@ -16,6 +16,7 @@ pub mod iface;
 pub mod mib;
 pub mod rand;
 pub mod stack;
+pub mod tcp;
 pub mod time;
 pub mod wire;
 

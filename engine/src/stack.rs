@@ -12,7 +12,12 @@ use std::net::Ipv4Addr;
 
 use crate::buf::{Pkt, Pools};
 use crate::dev::{Device, DeviceCaps, TxBatch};
-use crate::iface::{ArpConfig, Iface, IfaceConfig, IfaceCounters, TcpIn};
+use crate::iface::steer::{Owner, Steering};
+use crate::iface::{ArpConfig, Iface, IfaceConfig, IfaceCounters};
+use crate::rand::Rng;
+use crate::tcp::{
+    ConnId, ConnInfo, ConnOptions, Event, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
+};
 use crate::time::Instant;
 
 /// Frames taken per `rx_burst`.
@@ -31,6 +36,8 @@ pub struct StackConfig {
     pub tx_batch: usize,
     /// Seed of every random choice (ISNs, ephemeral ports) (decision 3).
     pub seed: u64,
+    /// The TCP layer's configuration.
+    pub tcp: TcpConfig,
 }
 
 impl StackConfig {
@@ -42,6 +49,7 @@ impl StackConfig {
             arp: ArpConfig::default(),
             tx_batch: 4096,
             seed: 0x5eed,
+            tcp: TcpConfig::default(),
         }
     }
 }
@@ -50,18 +58,29 @@ impl StackConfig {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
     pub iface: IfaceCounters,
+    pub tcp: TcpCounters,
+    /// Connections ESTABLISHED or CLOSE-WAIT now (a gauge, RFC 4022 tcpCurrEstab).
+    pub curr_estab: u64,
+    /// Connections in TIME-WAIT now (a gauge).
+    pub time_wait: u64,
     /// Frames dropped because the TX batch was full.
     pub tx_dropped: u64,
-    /// TCP segments handed to the TCP layer.
-    pub tcp_in: u64,
+    /// Frames handed to the core that owns them (multi-core steering).
+    pub steer_forwarded: u64,
+    /// Frames steering dropped (a cross-core queue was full).
+    pub steer_drops: u64,
 }
 
 impl Counters {
     /// Every counter as (name, value), interface first.
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
         let mut v: Vec<_> = self.iface.entries().collect();
+        v.extend(self.tcp.entries());
+        v.push(("TcpCurrEstab", self.curr_estab));
+        v.push(("TcpExtTimeWaitNow", self.time_wait));
         v.push(("TxDropped", self.tx_dropped));
-        v.push(("TcpInSegsDemuxed", self.tcp_in));
+        v.push(("SteerForwarded", self.steer_forwarded));
+        v.push(("SteerDrops", self.steer_drops));
         v
     }
 
@@ -76,8 +95,12 @@ impl Counters {
     /// Sums another core's counters into these.
     pub fn add(&mut self, o: &Counters) {
         self.iface.add(&o.iface);
+        self.tcp.add(&o.tcp);
+        self.curr_estab += o.curr_estab;
+        self.time_wait += o.time_wait;
         self.tx_dropped += o.tx_dropped;
-        self.tcp_in += o.tcp_in;
+        self.steer_forwarded += o.steer_forwarded;
+        self.steer_drops += o.steer_drops;
     }
 }
 
@@ -88,9 +111,27 @@ pub struct Stack<D: Device> {
     pools: Pools,
     iface: Iface,
     rx: Vec<Pkt>,
+    /// Frames other cores steered to this one.
+    inbox: Vec<Pkt>,
+    steer: Option<Steering>,
     tx: TxBatch,
+    tcp: Tcp,
     announced: bool,
-    tcp_in: u64,
+    /// The `now` of the latest poll: the time application calls act at.
+    now: Instant,
+}
+
+/// Borrows the parts of a stack that TCP output needs (a macro, so the borrows stay split).
+macro_rules! out {
+    ($s:expr) => {
+        &mut Out {
+            now: $s.now,
+            iface: &mut $s.iface,
+            pools: &$s.pools,
+            caps: &$s.caps,
+            tx: &mut $s.tx,
+        }
+    };
 }
 
 impl<D: Device> Stack<D> {
@@ -106,60 +147,155 @@ impl<D: Device> Stack<D> {
                 arp: cfg.arp.clone(),
             },
         );
+        let mut rng = Rng::new(cfg.seed);
+        let tcp = Tcp::new(cfg.tcp.clone(), cfg.ip, &mut rng, Instant::ZERO);
         Stack {
             dev,
             caps,
             pools,
             iface,
             rx: Vec::with_capacity(RX_BURST),
+            inbox: Vec::with_capacity(RX_BURST),
+            steer: None,
             tx: TxBatch::with_capacity(cfg.tx_batch),
+            tcp,
             announced: !cfg.arp.gratuitous,
-            tcp_in: 0,
+            now: Instant::ZERO,
         }
     }
 
-    /// One iteration of the run-to-completion loop at time `now`. Returns the number of frames
-    /// received (0 means the loop was idle).
+    /// One iteration of the run-to-completion loop at time `now`, without an application
+    /// callback: events wait in the queue for [`Stack::poll_event`]. Returns the number of
+    /// frames received (0 means the loop was idle).
     pub fn poll(&mut self, now: Instant) -> usize {
+        let n = self.receive(now);
+        self.transmit(now);
+        n
+    }
+
+    /// One iteration of the run-to-completion loop with the application inside it
+    /// (ARCHITECTURE decision 2): `rx_burst → input → timers → app(event)… → write_xmit →
+    /// tx_burst`. Because the application answers before the stack transmits, a response
+    /// carries the ACK of its request (no separate pure ACK, and no delay either).
+    pub fn poll_with<F: FnMut(&mut Self, Event)>(&mut self, now: Instant, mut app: F) -> usize {
+        let n = self.receive(now);
+        while let Some(ev) = self.tcp.poll_event() {
+            app(self, ev);
+        }
+        self.transmit(now);
+        n
+    }
+
+    /// The first half of a poll: flush leftovers, receive a burst, process it, run timers.
+    fn receive(&mut self, now: Instant) -> usize {
+        self.now = self.now.max(now);
         if !self.announced {
             self.announced = true;
             self.iface.announce(&self.pools, &mut self.tx);
         }
         self.tx.flush(now, &mut self.dev);
         let n = self.dev.rx_burst(now, &mut self.rx, RX_BURST);
-        // Take the vector out so frames can be handed to &mut self methods; put it back to keep
-        // its capacity (no allocation per poll).
+        // Take the vectors out so frames can be handed to &mut self methods; put them back to
+        // keep their capacity (no allocation per poll).
         let mut rx = std::mem::take(&mut self.rx);
         for frame in rx.drain(..) {
-            if let Some(seg) = self.iface.input(now, frame, &self.pools, &mut self.tx) {
-                self.tcp_input(now, seg);
-            }
+            self.steer_or_input(now, frame);
         }
         self.rx = rx;
-        self.iface.poll(now, &self.pools, &mut self.tx);
-        self.tx.flush(now, &mut self.dev);
+        if let Some(st) = self.steer.as_mut() {
+            let mut inbox = std::mem::take(&mut self.inbox);
+            st.drain(&mut inbox, RX_BURST);
+            for frame in inbox.drain(..) {
+                self.input(now, frame);
+            }
+            self.inbox = inbox;
+        }
+        self.tcp.poll_timers(out!(self));
         n
     }
 
-    fn tcp_input(&mut self, _now: Instant, _seg: TcpIn) {
-        self.tcp_in += 1;
+    /// Processes a frame here, or hands it to the core that owns it (decision 8).
+    fn steer_or_input(&mut self, now: Instant, frame: Pkt) {
+        let Some(st) = self.steer.as_mut() else {
+            return self.input(now, frame);
+        };
+        match st.owner(&frame) {
+            Owner::Here => self.input(now, frame),
+            Owner::Core(c) => st.forward(c, frame),
+            Owner::All => {
+                st.broadcast(&frame, &self.pools.data);
+                self.input(now, frame);
+            }
+        }
+    }
+
+    /// One frame through the interface and, if it carries TCP, the TCP layer.
+    fn input(&mut self, now: Instant, frame: Pkt) {
+        if let Some(seg) = self.iface.input(now, frame, &self.pools, &mut self.tx) {
+            self.tcp.input(seg, out!(self));
+        }
+    }
+
+    /// Joins this stack to a steering mesh (see [`crate::iface::steer::mesh`]): one stack per
+    /// core of a port whose queues do not steer by themselves.
+    pub fn set_steering(&mut self, steering: Steering) {
+        self.steer = Some(steering);
+    }
+
+    /// The second half: what connections owe (data the windows allow, coalesced ACKs), ARP
+    /// retries, then `tx_burst`.
+    fn transmit(&mut self, now: Instant) {
+        self.tcp.flush_pending(out!(self));
+        self.iface.poll(now, &self.pools, &mut self.tx);
+        self.tx.flush(now, &mut self.dev);
+    }
+
+    /// Sends an ICMP echo request (ping) to `dst`; replies appear in
+    /// `iface().echo_replies`. Returns false if there is no route or no mbuf.
+    pub fn ping(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data_len: u16,
+    ) -> bool {
+        self.iface
+            .send_echo_request(now, dst, ident, seq_no, data_len, &self.pools, &mut self.tx)
+    }
+
+    /// Sends everything queued now (also done by every `poll`).
+    pub fn flush(&mut self, now: Instant) {
+        self.tx.flush(now, &mut self.dev);
     }
 
     /// The earliest instant at which `poll` has timer work or the device has a frame due
     /// (simulated devices), for virtual-time drivers.
     pub fn next_deadline(&self) -> Option<Instant> {
-        [self.iface.next_deadline(), self.dev.next_arrival()]
-            .into_iter()
-            .flatten()
-            .min()
+        // Output queued by application calls since the last poll is due now.
+        if !self.tx.is_empty() || self.tcp.has_pending() {
+            return Some(self.now);
+        }
+        [
+            self.iface.next_deadline(),
+            self.dev.next_arrival(),
+            self.tcp.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// This stack's counters.
     pub fn counters(&self) -> Counters {
         Counters {
             iface: self.iface.counters.clone(),
+            tcp: self.tcp.counters().clone(),
+            curr_estab: self.tcp.curr_estab(),
+            time_wait: self.tcp.time_wait(),
             tx_dropped: self.tx.dropped,
-            tcp_in: self.tcp_in,
+            steer_forwarded: self.steer.as_ref().map_or(0, |s| s.forwarded),
+            steer_drops: self.steer.as_ref().map_or(0, |s| s.dropped),
         }
     }
 
@@ -181,5 +317,115 @@ impl<D: Device> Stack<D> {
 
     pub fn pools(&self) -> &Pools {
         &self.pools
+    }
+
+    /// The TCP layer (for inspection).
+    pub fn tcp(&self) -> &Tcp {
+        &self.tcp
+    }
+
+    // ---- Application API: each call acts at the time of the latest poll. ----
+
+    /// Listens on `port` (see [`Tcp::listen`]).
+    pub fn listen(
+        &mut self,
+        port: u16,
+        backlog: u32,
+        opts: Option<ConnOptions>,
+    ) -> Result<ListenerId, TcpError> {
+        self.tcp.listen(port, backlog, opts)
+    }
+
+    /// Stops listening on `l`; unaccepted connections are reset.
+    pub fn unlisten(&mut self, l: ListenerId) {
+        self.tcp.unlisten(l, out!(self));
+    }
+
+    /// The next connection accepted on `l`.
+    pub fn accept(&mut self, l: ListenerId) -> Option<ConnId> {
+        self.tcp.accept(l)
+    }
+
+    /// Opens a connection to `ip:port` (see [`Tcp::connect`]).
+    pub fn connect(
+        &mut self,
+        ip: Ipv4Addr,
+        port: u16,
+        opts: Option<ConnOptions>,
+    ) -> Result<ConnId, TcpError> {
+        self.tcp.connect((ip, port), opts, out!(self))
+    }
+
+    /// Opens a connection to `ip:port` from local port `local_port` (see
+    /// [`Tcp::connect_from`]; for simultaneous opens).
+    pub fn connect_from(
+        &mut self,
+        local_port: u16,
+        ip: Ipv4Addr,
+        port: u16,
+        opts: Option<ConnOptions>,
+    ) -> Result<ConnId, TcpError> {
+        self.tcp
+            .connect_from(Some(local_port), (ip, port), opts, out!(self))
+    }
+
+    /// Sends a copy of `data`; returns the bytes taken.
+    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, TcpError> {
+        self.tcp.send(c, data, out!(self))
+    }
+
+    /// Sends `pkt`'s bytes without copying them.
+    pub fn send_pkt(&mut self, c: ConnId, pkt: Pkt) -> Result<(), (TcpError, Pkt)> {
+        self.tcp.send_pkt(c, pkt, out!(self))
+    }
+
+    /// Copies received bytes out; `Ok(0)` is end of file.
+    pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpError> {
+        self.tcp.recv(c, buf)
+    }
+
+    /// Takes the next received mbuf chain; `Ok(None)` is end of file.
+    pub fn recv_pkt(&mut self, c: ConnId) -> Result<Option<Pkt>, TcpError> {
+        self.tcp.recv_pkt(c)
+    }
+
+    /// Borrows the readable bytes in place (follow with [`Stack::consume`]).
+    pub fn peek(&self, c: ConnId) -> Result<impl Iterator<Item = &[u8]>, TcpError> {
+        self.tcp.peek(c)
+    }
+
+    /// Drops `n` readable bytes after a [`Stack::peek`].
+    pub fn consume(&mut self, c: ConnId, n: usize) -> Result<usize, TcpError> {
+        self.tcp.consume(c, n)
+    }
+
+    /// Shuts down the sending side (our FIN follows the queued data).
+    pub fn shutdown(&mut self, c: ConnId) -> Result<(), TcpError> {
+        self.tcp.shutdown(c, out!(self))
+    }
+
+    /// Releases the handle: graceful close, or a reset if received data is unread.
+    pub fn close(&mut self, c: ConnId) {
+        self.tcp.close(c, out!(self));
+    }
+
+    /// Resets the connection and releases the handle.
+    pub fn abort(&mut self, c: ConnId) {
+        self.tcp.abort(c, out!(self));
+    }
+
+    /// Changes a connection's options.
+    pub fn set_options(&mut self, c: ConnId, opts: ConnOptions) -> Result<(), TcpError> {
+        self.tcp.set_options(c, opts, out!(self))
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.tcp.poll_event()
+    }
+
+    /// A snapshot of a connection's state.
+    pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
+        self.tcp.info(c)
     }
 }

@@ -1,43 +1,139 @@
-//! `serve`: brings a port up and answers ARP and ping; with a mode, serves TCP (echo, sink,
-//! http). Prints its counters on Ctrl-C or SIGTERM.
+//! `serve`: brings a port up, answers ARP and ping, and with a mode serves TCP:
+//! `echo` (port 7), `sink` (discard and count, port 9) or `http` (a keep-alive HTTP/1.1
+//! responder with a fixed body, port 80). Prints its counters on Ctrl-C or SIGTERM.
 //!
 //! ```text
-//! serve --port tap:dtap0 --ip 10.0.0.2/24
+//! serve --port tap:dtap0 --ip 10.0.0.2/24             # ARP and ping only
+//! serve echo --port tap:dtap0 --ip 10.0.0.2/24        # and a TCP echo server on port 7
+//! serve echo --stack kernel --listen 7007              # the same server over Linux sockets
 //! ```
+//!
+//! With `--stack kernel` the servers run over Linux sockets (`apps::kernel_servers`), on
+//! `--threads` threads sharing the port (SO_REUSEPORT), bound to `--ip`'s address or 0.0.0.0;
+//! `--port` is not used.
 
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::process::ExitCode;
 
 use apps::clock::Clock;
+use apps::kernel_servers;
+use apps::loadgen::{OptPortArgs, StackKind};
+use apps::servers::{Mode, Server, ServerStats};
 use apps::setup::{self, PortArgs, SetupError};
 use apps::{report, signal};
 use clap::Parser;
 use engine::{Stack, StackConfig};
 
-/// Answer ARP and ping on a DPDK port (TCP server modes: see --help of each mode).
+/// Answer ARP and ping on a DPDK port and, with a mode, serve TCP.
 #[derive(Parser, Debug)]
 #[command(name = "serve", version)]
 struct Cli {
+    /// echo, sink or http; none answers ARP and ping only.
+    #[arg(value_enum)]
+    mode: Option<Mode>,
     #[command(flatten)]
-    port: PortArgs,
+    port: OptPortArgs,
+    /// engine (a DPDK port; needs --port and --ip) or kernel (Linux sockets).
+    #[arg(long, value_enum, default_value = "engine")]
+    stack: StackKind,
+    /// Kernel stack: server threads sharing the port.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// TCP port to listen on (default: the mode's well-known port).
+    #[arg(long)]
+    listen: Option<u16>,
     /// Print every counter at exit, zeros included.
     #[arg(long)]
     all_counters: bool,
 }
 
 fn run(cli: &Cli) -> Result<(), SetupError> {
-    let eal = setup::start_eal(&cli.port, None)?;
-    let (port, mut pools) = setup::open_port(eal, &cli.port, 1, "srv")?;
-    let mut cfg = StackConfig::new(cli.port.ip.addr, cli.port.ip.prefix);
-    cfg.gateway = cli.port.gateway;
-    cfg.seed = cli.port.seed;
+    if cli.stack == StackKind::Kernel {
+        return run_kernel(cli);
+    }
+    let port_args = cli.port.port_args().ok_or_else(|| {
+        SetupError::Other("the engine stack needs --port and --ip (or use --stack kernel)".into())
+    })?;
+    let args: &PortArgs = &port_args;
+    let eal = setup::start_eal(args, None)?;
+    let (port, mut pools) = setup::open_port(eal, args, 1, "srv")?;
+    let mut cfg = StackConfig::new(args.ip.addr, args.ip.prefix);
+    cfg.gateway = args.gateway;
+    cfg.seed = args.seed;
     let mut stack = Stack::new(port.queue(0), pools.remove(0), cfg);
-    println!("serve: {} ip {}", setup::describe(&port), cli.port.ip);
+    let mut server = match cli.mode {
+        Some(m) => {
+            let p = cli.listen.unwrap_or(m.default_port());
+            let s = Server::new(&mut stack, m, p)
+                .map_err(|e| SetupError::Other(format!("cannot listen on {p}: {e}")))?;
+            Some((s, p))
+        }
+        None => None,
+    };
+    println!("serve: {} ip {}", setup::describe(&port), args.ip);
+    if let (Some(m), Some((_, p))) = (cli.mode, &server) {
+        println!("serve: {m:?} on tcp port {p}");
+    }
     println!("serve: ready");
     let clock = Clock::new(eal);
     while !signal::stopped() {
-        stack.poll(clock.now());
+        match server.as_mut() {
+            Some((s, _)) => stack.poll_with(clock.now(), |st, ev| s.on_event(st, ev)),
+            None => stack.poll_with(clock.now(), |_, _| {}),
+        };
     }
     print!("{}", report::counters(&stack.counters(), cli.all_counters));
+    if let Some((s, _)) = server {
+        print_stats(&s.stats);
+    }
+    Ok(())
+}
+
+fn print_stats(st: &ServerStats) {
+    println!(
+        "ServerAccepted {}\nServerClosed {}\nServerBytesIn {}\nServerBytesOut {}\nServerRequests {}\nServerErrors {}",
+        st.accepted, st.closed, st.bytes_in, st.bytes_out, st.requests, st.errors
+    );
+}
+
+/// `--stack kernel`: the same servers over Linux sockets, one epoll thread per `--threads`.
+fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
+    let mode = cli.mode.ok_or_else(|| {
+        SetupError::Other("--stack kernel needs a mode (echo, sink or http)".into())
+    })?;
+    let ip = cli.port.ip.map_or(Ipv4Addr::UNSPECIFIED, |c| c.addr);
+    let port = cli.listen.unwrap_or(mode.default_port());
+    let addr = SocketAddrV4::new(ip, port);
+    let listeners = kernel_servers::bind(addr, cli.threads.max(1))
+        .map_err(|e| SetupError::Other(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listeners[0]
+        .local_addr()
+        .map_err(|e| SetupError::Other(e.to_string()))?;
+    println!(
+        "serve: kernel sockets, {mode:?} on tcp {bound}, {} thread(s)",
+        listeners.len()
+    );
+    println!("serve: ready");
+    let stats: Vec<ServerStats> = std::thread::scope(|s| {
+        let handles: Vec<_> = listeners
+            .into_iter()
+            .map(|l| s.spawn(move || kernel_servers::serve(l, mode, &signal::stopped)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("server thread"))
+            .collect()
+    });
+    let mut total = ServerStats::default();
+    for st in &stats {
+        total.accepted += st.accepted;
+        total.closed += st.closed;
+        total.bytes_in += st.bytes_in;
+        total.bytes_out += st.bytes_out;
+        total.requests += st.requests;
+        total.errors += st.errors;
+    }
+    print_stats(&total);
     Ok(())
 }
 

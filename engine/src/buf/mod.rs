@@ -465,6 +465,46 @@ impl Pkt {
         out
     }
 
+    /// A clone of the whole chain (indirect mbufs, as [`Pkt::clone_range`]) whose head is
+    /// widened `hdr_len` bytes into the *original's* headroom, so headers can be written there
+    /// without a header mbuf (ARCHITECTURE decision 5a, Linux's skb_clone + header push). Write
+    /// them with [`Pkt::head_mut`]. `None` if this head is indirect or its headroom too small.
+    ///
+    /// # Safety
+    /// Nothing else may use the headroom of this chain's first segment while the clone lives:
+    /// this head must be direct with refcount 1 (no other clone in flight), and the clone must
+    /// go to a device that copies frames on transmit (`DeviceCaps::tx_copies`).
+    pub unsafe fn clone_into_headroom(&self, indirect: &Mempool, hdr_len: usize) -> Option<Pkt> {
+        if self.is_indirect() || self.headroom() < hdr_len || self.is_empty() {
+            return None;
+        }
+        let c = self.clone_range(indirect, 0, self.len())?;
+        let m = c.as_ptr();
+        // SAFETY: c is a fresh indirect chain whose metadata is ours; its data_off equals this
+        // head's (attach copies it), which is >= hdr_len, so the widened view stays inside the
+        // shared buffer, in bytes the caller guarantees nobody else uses.
+        unsafe {
+            (*m).data_off -= hdr_len as u16;
+            (*m).data_len += hdr_len as u16;
+            (*m).pkt_len += hdr_len as u32;
+        }
+        Some(c)
+    }
+
+    /// The first segment's bytes, writable even if the head is indirect.
+    ///
+    /// # Safety
+    /// The caller must be the only user of these bytes (a frame made by
+    /// [`Pkt::clone_into_headroom`], whose header bytes only it uses).
+    pub unsafe fn head_mut(&mut self) -> &mut [u8] {
+        let m = self.m();
+        // SAFETY: bounds from data_len; exclusivity is the caller's guarantee.
+        unsafe {
+            let p = (m.buf_addr as *mut u8).add(usize::from(m.data_off));
+            std::slice::from_raw_parts_mut(p, usize::from(m.data_len))
+        }
+    }
+
     /// A deep copy of the whole chain into mbufs from `pool`.
     pub fn deep_copy(&self, pool: &Mempool) -> Option<Pkt> {
         let mut out = Pkt::alloc(pool)?;

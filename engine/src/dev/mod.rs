@@ -123,13 +123,20 @@ pub(crate) fn forget_front(pkts: &mut Vec<Pkt>, n: usize) {
     }
 }
 
+/// Flushes in a row that may make no progress before the frame at the head is dropped: a
+/// frame the port refuses for good (or a ring that stays full) must not block all output.
+pub const TX_STALL_LIMIT: u32 = 4096;
+
 /// Frames waiting for the next `tx_burst`, bounded: a push beyond the capacity drops the frame
 /// and counts it (backpressure from a full TX ring turns into loss that TCP recovers from).
+/// Frames the device refuses stay queued in order; after [`TX_STALL_LIMIT`] flushes in a row
+/// without progress, the head frame is dropped and counted.
 #[derive(Debug)]
 pub struct TxBatch {
     pkts: Vec<Pkt>,
     cap: usize,
-    /// Frames dropped because the batch was full.
+    stalls: u32,
+    /// Frames dropped because the batch was full or the device kept refusing them.
     pub dropped: u64,
 }
 
@@ -138,6 +145,7 @@ impl TxBatch {
         TxBatch {
             pkts: Vec::with_capacity(cap),
             cap,
+            stalls: 0,
             dropped: 0,
         }
     }
@@ -169,7 +177,18 @@ impl TxBatch {
         if self.pkts.is_empty() {
             return 0;
         }
-        dev.tx_burst(now, &mut self.pkts)
+        let sent = dev.tx_burst(now, &mut self.pkts);
+        if sent > 0 {
+            self.stalls = 0;
+        } else {
+            self.stalls += 1;
+            if self.stalls >= TX_STALL_LIMIT {
+                self.stalls = 0;
+                self.pkts.remove(0);
+                self.dropped += 1;
+            }
+        }
+        sent
     }
 
     /// The queued frames (for inspection in tests).

@@ -65,10 +65,11 @@ impl Iface {
     ) -> Option<TcpIn> {
         self.counters.eth_in_frames += 1;
         // Headers must be in the first segment (true of every PMD here); a chained frame whose
-        // first segment is too short is copied into one segment if it fits, else dropped.
-        if frame.data().len() < ETH_LEN + 60 && frame.nb_segs() > 1 && !frame.linearize() {
-            self.counters.eth_in_malformed += 1;
-            return None;
+        // first segment is short is copied into one segment if it fits, else parsed as it is:
+        // every header view below checks its length against the first segment. (net_ring
+        // delivers a peer engine's header mbuf + payload clone: the headers exactly.)
+        if frame.data().len() < ETH_LEN + 60 && frame.nb_segs() > 1 {
+            frame.linearize();
         }
         let (dst, ethertype) = match EthernetFrame::new_checked(frame.data()) {
             Ok(eth) => (eth.dst(), eth.ethertype()),
@@ -86,7 +87,7 @@ impl Iface {
                 self.arp_input(now, &frame, pools, tx);
                 None
             }
-            EtherType::Ipv4 => self.ipv4_input(frame, pools, tx),
+            EtherType::Ipv4 => self.ipv4_input(now, frame, pools, tx),
             _ => {
                 self.counters.eth_in_unknown_type += 1;
                 None
@@ -141,7 +142,13 @@ impl Iface {
         }
     }
 
-    fn ipv4_input(&mut self, mut frame: Pkt, pools: &Pools, tx: &mut TxBatch) -> Option<TcpIn> {
+    fn ipv4_input(
+        &mut self,
+        now: Instant,
+        mut frame: Pkt,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) -> Option<TcpIn> {
         self.counters.ip_in_receives += 1;
         let flags = frame.ol_flags();
         let ip_hw = hw_csum(
@@ -192,7 +199,7 @@ impl Iface {
         match proto {
             IpProtocol::Icmp => {
                 self.counters.ip_in_delivers += 1;
-                self.icmp_input(frame, hlen, pools, tx);
+                self.icmp_input(now, frame, hlen, pools, tx);
                 None
             }
             IpProtocol::Tcp => {
@@ -216,12 +223,19 @@ impl Iface {
     }
 
     /// Answers an echo request by rewriting it into the reply (RFC 792; RFC 1122 §3.2.2.6).
-    fn icmp_input(&mut self, frame: Pkt, ip_hlen: usize, pools: &Pools, tx: &mut TxBatch) {
+    fn icmp_input(
+        &mut self,
+        now: Instant,
+        frame: Pkt,
+        ip_hlen: usize,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) {
         self.counters.icmp_in_msgs += 1;
         let off = ETH_LEN + ip_hlen;
         let len = frame.len() - off;
-        let msg_type = match IcmpPacket::new_checked(&frame.data()[off..]) {
-            Ok(p) => p.msg_type(),
+        let (msg_type, ident, seq_no) = match IcmpPacket::new_checked(&frame.data()[off..]) {
+            Ok(p) => (p.msg_type(), p.echo_ident(), p.echo_seq_no()),
             Err(_) => {
                 self.counters.icmp_in_errors += 1;
                 return;
@@ -236,6 +250,16 @@ impl Iface {
             IcmpType::EchoRequest => self.counters.icmp_in_echos += 1,
             IcmpType::EchoReply => {
                 self.counters.icmp_in_echo_reps += 1;
+                if self.echo_replies.len() == super::ECHO_LOG {
+                    self.echo_replies.pop_front();
+                }
+                let from = Ipv4Packet::new_unchecked(&frame.data()[ETH_LEN..]).src();
+                self.echo_replies.push_back(super::EchoReply {
+                    from,
+                    ident,
+                    seq_no,
+                    at: now,
+                });
                 return;
             }
             _ => return,

@@ -14,17 +14,20 @@
 pub mod arp;
 mod counters;
 mod input;
+pub mod steer;
 
 pub use arp::{ArpCache, ArpConfig, Lookup};
 pub use counters::IfaceCounters;
 
+use std::collections::VecDeque;
 use std::net::Ipv4Addr;
 
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
 use crate::time::Instant;
 use crate::wire::{
-    ArpOperation, ArpRepr, EtherType, EthernetFrame, EthernetRepr, MacAddr, TcpRepr,
+    ArpOperation, ArpRepr, EtherType, EthernetFrame, EthernetRepr, IcmpRepr, IpProtocol, Ipv4Repr,
+    MacAddr, TcpRepr,
 };
 
 /// Addressing of an interface.
@@ -67,6 +70,20 @@ pub struct Iface {
     arp: ArpCache,
     pub counters: IfaceCounters,
     ip_ident: u16,
+    /// Echo replies received, oldest first, at most [`ECHO_LOG`] kept.
+    pub echo_replies: VecDeque<EchoReply>,
+}
+
+/// Echo replies remembered by [`Iface::echo_replies`].
+pub const ECHO_LOG: usize = 256;
+
+/// An ICMP echo reply that arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EchoReply {
+    pub from: Ipv4Addr,
+    pub ident: u16,
+    pub seq_no: u16,
+    pub at: Instant,
 }
 
 impl Iface {
@@ -83,6 +100,7 @@ impl Iface {
             arp: ArpCache::new(cfg.arp),
             counters: IfaceCounters::default(),
             ip_ident: 0,
+            echo_replies: VecDeque::with_capacity(ECHO_LOG),
         }
     }
 
@@ -162,6 +180,72 @@ impl Iface {
     /// When [`Iface::poll`] next has work.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.arp.next_deadline()
+    }
+
+    /// Sends an ICMP echo request with `data_len` bytes of pattern data to `dst` (RFC 792).
+    /// Returns false if there is no route or no mbuf; a request for an unresolved neighbour
+    /// waits in the ARP queue.
+    pub fn send_echo_request(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        ident: u16,
+        seq_no: u16,
+        data_len: u16,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) -> bool {
+        let route = self.route(now, dst, pools, tx);
+        if route == Route::NoRoute {
+            return false;
+        }
+        let icmp = IcmpRepr::EchoRequest {
+            ident,
+            seq_no,
+            data_len: usize::from(data_len),
+        };
+        let ip = Ipv4Repr {
+            src: self.ip,
+            dst,
+            protocol: IpProtocol::Icmp,
+            payload_len: 8 + data_len,
+            ttl: 64,
+            ident: self.next_ident(),
+            dont_frag: true,
+            dscp_ecn: 0,
+        };
+        let total = 14 + 20 + 8 + usize::from(data_len);
+        let Some(mut p) = Pkt::alloc(&pools.data) else {
+            self.counters.out_nombuf += 1;
+            return false;
+        };
+        let Some(buf) = p.append(total) else {
+            self.counters.out_nombuf += 1;
+            return false;
+        };
+        let dst_mac = if let Route::Resolved(m) = route {
+            m
+        } else {
+            MacAddr::ZERO
+        };
+        EthernetRepr {
+            src: self.mac,
+            dst: dst_mac,
+            ethertype: EtherType::Ipv4,
+        }
+        .emit(buf);
+        ip.emit(&mut buf[14..], true);
+        for (i, b) in buf[42..].iter_mut().enumerate() {
+            *b = i as u8;
+        }
+        icmp.emit(&mut buf[34..]);
+        self.counters.icmp_out_msgs += 1;
+        self.counters.ip_out_requests += 1;
+        match route {
+            Route::Pending(hop) => self.send_unresolved(now, hop, p, pools, tx),
+            _ => tx.push(p),
+        }
+        true
     }
 
     /// Sends a gratuitous ARP announcing our address (RFC 5227 §3: sender and target IP ours).

@@ -1,0 +1,285 @@
+//! Command-line options of `loadgen` (and [`OptPortArgs`], which `serve --stack kernel` shares).
+//!
+//! `--port`, `--ip` and `--target` are optional: without them, `loadgen` runs the *embedded*
+//! set-up: an engine echo server and the engine client in one process over a net_ring pair
+//! (client 10.0.0.1/24, server 10.0.0.2/24, target 10.0.0.2:7), or with `--stack kernel`, a
+//! kernel echo server on loopback in the same process.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use engine::dev::spec::PortSpec;
+
+use crate::servers::Mode as ServerMode;
+use crate::setup::{Cidr, PortArgs, WantArg};
+
+use super::proto::Proto;
+use super::workload::stream::Direction;
+
+/// Generate load against a TCP server: closed-loop RPC, open-loop rate, bulk streams, or
+/// connection churn, over the engine or over Linux sockets. Without --port/--target, runs an
+/// engine echo server in the same process over an in-memory link and loads it.
+#[derive(clap::Parser, Debug)]
+#[command(name = "loadgen", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+/// The workload.
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Closed loop: C connections, each with P requests in flight; requests/s and latency.
+    Rpc(RpcArgs),
+    /// Open loop: requests at a fixed rate; latency from the scheduled send time.
+    Rate(RateArgs),
+    /// Bulk transfer one way or both ways; Gbit/s.
+    Stream(StreamArgs),
+    /// Connect, one request, response, close, repeatedly; connections/s.
+    Churn(ChurnArgs),
+}
+
+impl Cmd {
+    pub fn common(&self) -> &Common {
+        match self {
+            Cmd::Rpc(a) => &a.common,
+            Cmd::Rate(a) => &a.common,
+            Cmd::Stream(a) => &a.common,
+            Cmd::Churn(a) => &a.common,
+        }
+    }
+}
+
+/// Which TCP/IP stack the client uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StackKind {
+    /// This project's engine on a DPDK port.
+    Engine,
+    /// Linux sockets (nonblocking, epoll, TCP_NODELAY).
+    Kernel,
+}
+
+/// Where the embedded server's stacks run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    Auto,
+    Split,
+    Shared,
+}
+
+/// How `churn` closes each connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CloseKind {
+    /// Graceful close (the client keeps TIME_WAIT).
+    Fin,
+    /// Reset (no TIME_WAIT).
+    Rst,
+}
+
+/// Options every mode has.
+#[derive(clap::Args, Debug, Clone)]
+pub struct Common {
+    /// The server, IP:PORT. Without it (and without --port), the embedded set-up runs.
+    #[arg(long)]
+    pub target: Option<SocketAddrV4>,
+    /// Seconds of measured load.
+    #[arg(long, default_value_t = 5.0)]
+    pub duration: f64,
+    /// Seconds of load before the measurement (not counted).
+    #[arg(long, default_value_t = 1.0)]
+    pub warmup: f64,
+    /// Seconds to wait at the end for answers to requests in flight before closing.
+    #[arg(long, default_value_t = 2.0)]
+    pub drain: f64,
+    /// Client cores: one stack (or epoll loop) per core, each pinned to its own CPU.
+    #[arg(long, default_value_t = 1)]
+    pub cores: usize,
+    /// First CPU for the client threads (default: 0); embedded servers follow them.
+    #[arg(long)]
+    pub first_cpu: Option<usize>,
+    /// Write the results as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// The client's stack.
+    #[arg(long, value_enum, default_value = "engine")]
+    pub stack: StackKind,
+    /// Embedded set-up only: what the in-process server does.
+    #[arg(long, value_enum, default_value = "echo")]
+    pub server: ServerMode,
+    /// Embedded set-up only: `split` gives every client and server stack a thread and CPU of
+    /// its own (needs 2 x --cores CPUs); `shared` runs client stack i and server stack i in
+    /// turn on thread i; `auto` splits when there are enough CPUs.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub layout: Layout,
+    /// Kernel stack: poll epoll without sleeping (as the engine polls its port).
+    #[arg(long)]
+    pub busy_poll: bool,
+    /// Engine: reuse a TIME_WAIT 4-tuple for a new connection after this many milliseconds
+    /// (timestamps protect it, as Linux tcp_tw_reuse). It caps `churn --close fin` near
+    /// 28,232 ephemeral ports / this delay connections per second toward one target (beyond
+    /// that, connects fail with no_ports); `--close rst` leaves no TIME_WAIT.
+    #[arg(long, default_value_t = 1000)]
+    pub tw_reuse_ms: u64,
+    /// No progress line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub engine: OptPortArgs,
+}
+
+/// The request and response shape (rpc, rate, churn).
+#[derive(clap::Args, Debug, Clone)]
+pub struct ReqArgs {
+    /// Bytes per request (echo protocol).
+    #[arg(long, default_value_t = 64)]
+    pub req_size: usize,
+    /// Bytes per response (default: the request size, as an echo server answers).
+    #[arg(long)]
+    pub resp_size: Option<usize>,
+    /// Request format: echo (fixed-size) or http (GET, Content-Length responses).
+    #[arg(long, value_enum, default_value = "echo")]
+    pub proto: Proto,
+    /// HTTP path.
+    #[arg(long, default_value = "/")]
+    pub path: String,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RpcArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connections (over all cores).
+    #[arg(long, default_value_t = 16)]
+    pub conns: usize,
+    /// Requests in flight per connection.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    #[command(flatten)]
+    pub req: ReqArgs,
+}
+
+/// Arrival process of the open loop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Arrivals {
+    /// Exponential gaps (a Poisson process).
+    Poisson,
+    /// Equal gaps.
+    Constant,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct RateArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Requests per second, over all cores.
+    #[arg(long)]
+    pub rate: f64,
+    #[arg(long, value_enum, default_value = "poisson")]
+    pub arrivals: Arrivals,
+    /// Connections (over all cores); scheduled requests go round-robin over them.
+    #[arg(long, default_value_t = 16)]
+    pub conns: usize,
+    /// Requests in flight per connection; more wait in the connection's queue.
+    #[arg(long, default_value_t = 1)]
+    pub pipeline: usize,
+    #[command(flatten)]
+    pub req: ReqArgs,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct StreamArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// tx: send (reads back and discards what an echo server returns); rx: receive what the
+    /// server sends (prompting an echo server with at most --window bytes outstanding); both.
+    #[arg(long, value_enum, default_value = "tx")]
+    pub direction: Direction,
+    /// Connections (over all cores).
+    #[arg(long, default_value_t = 1)]
+    pub conns: usize,
+    /// Bytes per send call.
+    #[arg(long, default_value_t = 65536)]
+    pub write_size: usize,
+    /// rx: most bytes sent and not yet received back.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub window: usize,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ChurnArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Connection slots (over all cores), each opening connections one after another.
+    #[arg(long, default_value_t = 16)]
+    pub conns: usize,
+    #[arg(long, value_enum, default_value = "fin")]
+    pub close: CloseKind,
+    #[command(flatten)]
+    pub req: ReqArgs,
+}
+
+/// [`PortArgs`] with the port and address optional (the embedded set-up and the kernel stack
+/// need neither).
+#[derive(clap::Args, Clone, Debug)]
+pub struct OptPortArgs {
+    /// The port: tap:IFNAME, memif:SOCKET[,server|client], af_packet:IFNAME, ring, pci:BDF or
+    /// eal:DEVARGS.
+    #[arg(long, value_parser = parse_spec)]
+    pub port: Option<PortSpec>,
+    /// The engine's address and prefix, e.g. 10.0.0.1/24.
+    #[arg(long, value_parser = Cidr::from_str)]
+    pub ip: Option<Cidr>,
+    /// Gateway for off-link destinations.
+    #[arg(long)]
+    pub gateway: Option<Ipv4Addr>,
+    /// IP MTU to set on the port (default: the port's own).
+    #[arg(long)]
+    pub mtu: Option<u16>,
+    /// TCP segmentation offload: auto (if the port has it), on (required), off.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub tso: WantArg,
+    /// IPv4/TCP checksum offload: auto, on (required), off.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub csum_offload: WantArg,
+    /// Memory for DPDK, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub memory_mb: u32,
+    /// Further raw EAL arguments, space-separated (e.g. "--log-level=debug").
+    #[arg(long, allow_hyphen_values = true)]
+    pub eal_args: Option<String>,
+    /// Seed for random choices (ISNs, ports, Poisson arrivals).
+    #[arg(long, default_value_t = 0x5eed)]
+    pub seed: u64,
+}
+
+fn parse_spec(s: &str) -> Result<PortSpec, String> {
+    s.parse()
+        .map_err(|e: engine::dev::spec::SpecError| e.to_string())
+}
+
+impl OptPortArgs {
+    /// The full [`PortArgs`] for `port` and `ip`.
+    pub fn with(&self, port: PortSpec, ip: Cidr) -> PortArgs {
+        PortArgs {
+            port,
+            ip,
+            gateway: self.gateway,
+            mtu: self.mtu,
+            tso: self.tso,
+            csum_offload: self.csum_offload,
+            memory_mb: self.memory_mb,
+            eal_args: self.eal_args.clone(),
+            seed: self.seed,
+        }
+    }
+
+    /// The full [`PortArgs`], if both `--port` and `--ip` were given.
+    pub fn port_args(&self) -> Option<PortArgs> {
+        Some(self.with(self.port.clone()?, self.ip?))
+    }
+}

@@ -1,0 +1,556 @@
+//! The engine driver: one [`Stack`] per client core, each on its own queue of the port and its
+//! own pinned thread, with the workload run *inside* the stack's poll (responses go out in the
+//! same burst as the ACKs of what they answer).
+//!
+//! Set-ups:
+//! - **a port** (`--port --ip --target`): the port is opened with one queue per core; core `i`
+//!   takes queue `i` and `TcpConfig::steering = (i, N)`, so its ephemeral ports satisfy
+//!   `port % N == i`. Over net_ring and memif the sender chooses the queue and replies come back
+//!   to the right core; over net_tap the kernel chooses the queue, so more than one core may
+//!   mis-deliver until the engine steers in software (a warning is printed).
+//! - **embedded** (no `--port`, no `--target`): a net_ring pair in this process, the client at
+//!   10.0.0.1/24 and `N` engine servers ([`crate::servers::Server`]) at 10.0.0.2/24, server core
+//!   `i` on queue `i` of the other end. When the machine has a CPU for each of the `2N` stacks,
+//!   every stack has its own pinned thread (client cores first, then server cores); otherwise
+//!   each of `N` threads polls client stack `i` and server stack `i` in turn (with `--cores 1`
+//!   on one CPU, one thread runs both).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use engine::buf::{PoolSizes, Pools};
+use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
+use engine::dev::spec::PortSpec;
+use engine::eal::{self, Eal};
+use engine::tcp::{ConnId, Event, TcpError};
+use engine::wire::MacAddr;
+use engine::{Counters, Stack, StackConfig};
+
+use super::args::Layout;
+use super::net::{ErrKind, IoErr, Net, NetEvent};
+use super::run::{self, Outcome, Pacer, Plan, ServerSide};
+use super::stats::{Control, Stats};
+use super::workload::{AnyWorkload, Workload};
+use crate::clock::Clock;
+use crate::servers::{Server, ServerStats};
+use crate::setup::{self, Cidr, SetupError};
+
+/// The embedded client's address.
+pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+/// The embedded server's address.
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+const CLIENT_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
+const SERVER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
+
+/// How long a client keeps polling after closing its connections (FINs and RSTs go out, the
+/// server sees them).
+const LINGER: Duration = Duration::from_millis(100);
+
+/// A fast hasher for connection handles (two u32s).
+#[derive(Default, Clone, Copy)]
+pub struct FxHasher(u64);
+
+impl Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+    fn write_u32(&mut self, i: u32) {
+        self.write_u64(u64::from(i));
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Connection handle → workload token. Filled at connect, emptied at close: no allocation per
+/// request (its capacity is reserved up front).
+pub type ConnMap = HashMap<ConnId, u32, BuildHasherDefault<FxHasher>>;
+
+/// The engine as a [`Net`]: a stack, the token map and the target.
+pub struct EngineNet<'a> {
+    pub st: &'a mut Stack<DpdkQueue>,
+    pub map: &'a mut ConnMap,
+    pub target: SocketAddrV4,
+}
+
+/// The report's kind of an engine error.
+pub fn kind(e: TcpError) -> ErrKind {
+    match e {
+        TcpError::Refused => ErrKind::Refused,
+        TcpError::Reset => ErrKind::Reset,
+        TcpError::TimedOut => ErrKind::TimedOut,
+        TcpError::NoPorts => ErrKind::NoPorts,
+        _ => ErrKind::Other,
+    }
+}
+
+/// The workload's view of an engine event (`None` for connections it no longer holds).
+#[inline]
+pub fn translate(map: &ConnMap, ev: Event) -> Option<NetEvent> {
+    match ev {
+        Event::Connected(c) => map.get(&c).map(|&t| NetEvent::Connected(t)),
+        Event::Readable(c) => map.get(&c).map(|&t| NetEvent::Readable(t)),
+        Event::Writable(c) => map.get(&c).map(|&t| NetEvent::Writable(t)),
+        Event::Closed(c, e) => map.get(&c).map(|&t| NetEvent::Closed(t, e.map(kind))),
+        Event::Acceptable(_) => None,
+    }
+}
+
+impl Net for EngineNet<'_> {
+    type Conn = ConnId;
+
+    fn connect(&mut self, token: u32) -> Result<ConnId, ErrKind> {
+        let c = self
+            .st
+            .connect(*self.target.ip(), self.target.port(), None)
+            .map_err(kind)?;
+        self.map.insert(c, token);
+        Ok(c)
+    }
+
+    #[inline]
+    fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, IoErr> {
+        match self.st.send(c, data) {
+            Ok(n) => Ok(n),
+            Err(TcpError::WouldBlock) => Err(IoErr::WouldBlock),
+            Err(e) => Err(IoErr::Failed(kind(e))),
+        }
+    }
+
+    #[inline]
+    fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, IoErr> {
+        match self.st.recv(c, buf) {
+            Ok(n) => Ok(n),
+            Err(TcpError::WouldBlock) => Err(IoErr::WouldBlock),
+            Err(e) => Err(IoErr::Failed(kind(e))),
+        }
+    }
+
+    #[inline]
+    fn discard(&mut self, c: ConnId) -> Result<(usize, bool), ErrKind> {
+        let mut n = 0;
+        loop {
+            match self.st.recv_pkt(c) {
+                Ok(Some(p)) => n += p.len(),
+                Ok(None) => return Ok((n, true)),
+                Err(TcpError::WouldBlock) => return Ok((n, false)),
+                Err(e) => return Err(kind(e)),
+            }
+        }
+    }
+
+    fn shutdown(&mut self, c: ConnId) {
+        let _ = self.st.shutdown(c);
+    }
+
+    fn close(&mut self, c: ConnId) {
+        self.map.remove(&c);
+        self.st.close(c);
+    }
+
+    fn abort(&mut self, c: ConnId) {
+        self.map.remove(&c);
+        self.st.abort(c);
+    }
+}
+
+/// One client core: its stack, its workload, its phase logic.
+struct ClientCore {
+    stack: Stack<DpdkQueue>,
+    map: ConnMap,
+    wl: AnyWorkload<ConnId>,
+    pacer: Pacer,
+    target: SocketAddrV4,
+    clock: Clock,
+    running: bool,
+}
+
+impl ClientCore {
+    fn start(&mut self) {
+        let now = self.clock.now();
+        self.stack.poll(now);
+        let mut net = EngineNet {
+            st: &mut self.stack,
+            map: &mut self.map,
+            target: self.target,
+        };
+        self.wl.start(&mut net, now.as_nanos());
+    }
+
+    /// One loop iteration; false once the workload has finished.
+    #[inline]
+    fn step(&mut self, ctl: &Control) -> bool {
+        let now = self.clock.now();
+        let ns = now.as_nanos();
+        let (map, wl, target) = (&mut self.map, &mut self.wl, self.target);
+        let got = self.stack.poll_with(now, |st, ev| {
+            if let Some(e) = translate(map, ev) {
+                wl.on_event(&mut EngineNet { st, map, target }, ns, e);
+            }
+        });
+        let t = &mut self.wl.stats().total;
+        t.polls += 1;
+        t.idle_polls += u64::from(got == 0);
+        if !self.running {
+            return false;
+        }
+        let mut net = EngineNet {
+            st: &mut self.stack,
+            map: &mut self.map,
+            target,
+        };
+        self.wl.tick(&mut net, ns);
+        self.running = self.pacer.step(ctl, &mut self.wl, &mut net, ns);
+        self.running
+    }
+
+    fn finish(mut self) -> (Stats, Counters) {
+        let stats = std::mem::take(self.wl.stats());
+        (stats, self.stack.counters())
+    }
+}
+
+/// One embedded server core.
+struct ServerCore {
+    stack: Stack<DpdkQueue>,
+    server: Server,
+    clock: Clock,
+}
+
+impl ServerCore {
+    #[inline]
+    fn step(&mut self) {
+        let s = &mut self.server;
+        self.stack
+            .poll_with(self.clock.now(), |st, ev| s.on_event(st, ev));
+    }
+}
+
+/// What a client thread needs to build its core.
+struct ClientParts {
+    queue: DpdkQueue,
+    pools: Pools,
+    cfg: StackConfig,
+}
+
+/// Runs `plan` on the engine.
+pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
+    let c = &plan.common;
+    let cpus = run::cpus();
+    let embedded = c.engine.port.is_none() && c.target.is_none();
+    let port_args = if embedded {
+        c.engine.with(
+            PortSpec::Ring,
+            Cidr {
+                addr: CLIENT_IP,
+                prefix: 24,
+            },
+        )
+    } else {
+        let pa = c.engine.port_args().ok_or_else(|| {
+            SetupError::Other(
+                "the engine needs --port and --ip with --target (or none of them for the \
+                 embedded set-up, or --stack kernel)"
+                    .into(),
+            )
+        })?;
+        if c.target.is_none() {
+            return Err(SetupError::Other(
+                "--port needs --target IP:PORT (the server to load)".into(),
+            ));
+        }
+        pa
+    };
+    let target = match c.target {
+        Some(t) => t,
+        None => SocketAddrV4::new(SERVER_IP, c.server.default_port()),
+    };
+    // EAL pins the main thread, and threads inherit it (note §4): let it run anywhere; every
+    // worker pins itself.
+    let mut eal_cfg = setup::eal_config(&port_args, None);
+    let user_cores = port_args.eal_args.as_deref().is_some_and(|a| {
+        a.split_whitespace()
+            .any(|w| w == "-l" || w.starts_with("--lcores") || w == "-c")
+    });
+    if !user_cores {
+        let max = cpus.iter().copied().max().unwrap_or(0);
+        eal_cfg.extra_args.push(format!("--lcores=0@(0-{max})"));
+    }
+    let eal = eal::init(&eal_cfg)?;
+    let n = plan.cores;
+    let first = c.first_cpu.unwrap_or(0);
+    let cpu = |k: usize| cpus[(first + k) % cpus.len()];
+    let mut cfgp = PortConfig::new(Pools::create("lgr", &PoolSizes::default())?.data);
+    cfgp.rx_queues = n as u16;
+    cfgp.tx_queues = n as u16;
+    cfgp.mtu = port_args.mtu;
+    cfgp.tso = port_args.tso.into();
+    cfgp.checksum = port_args.csum_offload.into();
+    let (client_port, server_port) = if embedded {
+        let (mut a, mut b) = Port::open_ring_pair(eal, &cfgp)?;
+        a.caps.mac = CLIENT_MAC;
+        b.caps.mac = SERVER_MAC;
+        (a, Some(b))
+    } else {
+        let (p, _) = setup::open_port(eal, &port_args, n as u16, "lgc")?;
+        if n > 1 && matches!(port_args.port, PortSpec::Tap { .. }) {
+            eprintln!(
+                "loadgen: warning: net_tap lets the kernel choose the receive queue; with \
+                 --cores {n} replies may reach the wrong core (use --cores 1 over tap)"
+            );
+        }
+        (p, None)
+    };
+    let client_parts: Vec<ClientParts> = (0..n)
+        .map(|i| {
+            let mut cfg = StackConfig::new(port_args.ip.addr, port_args.ip.prefix);
+            cfg.gateway = port_args.gateway;
+            cfg.seed = port_args.seed.wrapping_add(i as u64);
+            cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
+            if n > 1 {
+                cfg.tcp.steering = Some((i as u16, n as u16));
+            }
+            Ok(ClientParts {
+                queue: client_port.queue(i as u16),
+                pools: Pools::create(&format!("lgc{i}"), &PoolSizes::default())?,
+                cfg,
+            })
+        })
+        .collect::<Result<_, SetupError>>()?;
+    let server_parts: Vec<ClientParts> = match &server_port {
+        Some(sp) => (0..n)
+            .map(|i| {
+                let mut cfg = crate::servers::server_config(SERVER_IP, 24);
+                cfg.seed = port_args.seed.wrapping_add(1000 + i as u64);
+                Ok(ClientParts {
+                    queue: sp.queue(i as u16),
+                    pools: Pools::create(&format!("lgs{i}"), &PoolSizes::default())?,
+                    cfg,
+                })
+            })
+            .collect::<Result<_, SetupError>>()?,
+        None => Vec::new(),
+    };
+    let split = embedded
+        && match c.layout {
+            Layout::Split => true,
+            Layout::Shared => false,
+            Layout::Auto => 2 * n <= cpus.len(),
+        };
+    let setup = if embedded {
+        format!(
+            "embedded net_ring pair: client {CLIENT_IP}/24 on {n} core(s), {:?} server \
+             {SERVER_IP}/24 on {n} core(s), {}; CPUs {:?}",
+            c.server,
+            if split {
+                "each stack on its own CPU"
+            } else {
+                "client and server stack i share thread i"
+            },
+            if split {
+                (0..2 * n).map(cpu).collect::<Vec<_>>()
+            } else {
+                (0..n).map(cpu).collect()
+            }
+        )
+    } else {
+        format!(
+            "{}, ip {}, {n} core(s) on CPUs {:?}",
+            setup::describe(&client_port),
+            port_args.ip,
+            (0..n).map(cpu).collect::<Vec<_>>()
+        )
+    };
+    if !c.quiet {
+        eprintln!("loadgen: {setup}");
+    }
+    let ctl = Control::new(n);
+    let servers_ready = AtomicUsize::new(0);
+    let servers_stop = AtomicBool::new(false);
+    let clock = Clock::new(eal);
+    let host = target.to_string();
+    let ctx = Ctx {
+        eal,
+        plan,
+        ctl: &ctl,
+        clock,
+        target,
+        host: &host,
+        ready: &servers_ready,
+        stop: &servers_stop,
+        servers: if split { n } else { 0 },
+    };
+    let (clients, servers, measured) = std::thread::scope(|s| {
+        let mut server_handles = Vec::new();
+        let mut client_handles = Vec::new();
+        let mut sparts = server_parts.into_iter();
+        if split {
+            for (i, sp) in sparts.by_ref().enumerate() {
+                let ctx = &ctx;
+                let at = cpu(n + i);
+                server_handles.push(s.spawn(move || ctx.server_thread(sp, at)));
+            }
+        }
+        for (i, cp) in client_parts.into_iter().enumerate() {
+            let ctx = &ctx;
+            let sp = sparts.next();
+            let at = cpu(i);
+            client_handles.push(s.spawn(move || ctx.client_thread(i, cp, sp, at)));
+        }
+        let measured = run::coordinate(&ctl, &plan.common);
+        let clients: Vec<_> = client_handles
+            .into_iter()
+            .map(|h| h.join().expect("client thread"))
+            .collect();
+        servers_stop.store(true, Ordering::Release);
+        let servers: Vec<_> = server_handles
+            .into_iter()
+            .map(|h| h.join().expect("server thread"))
+            .collect();
+        (clients, servers, measured)
+    });
+    let mut stats = Stats::default();
+    let mut client_counters = Counters::default();
+    let mut server = embedded.then(|| ServerSide {
+        stats: ServerStats::default(),
+        counters: Some(Counters::default()),
+    });
+    for (st, cc, sv) in clients {
+        stats.merge(&st);
+        client_counters.add(&cc);
+        if let (Some(srv), Some(sv)) = (server.as_mut(), sv) {
+            add_server(srv, sv);
+        }
+    }
+    for sv in servers {
+        if let Some(srv) = server.as_mut() {
+            add_server(srv, sv);
+        }
+    }
+    Ok(Outcome {
+        stats,
+        measured,
+        client_counters: Some(client_counters),
+        server,
+        setup,
+        target: target.to_string(),
+        embedded,
+    })
+}
+
+fn add_server(srv: &mut ServerSide, (st, cc): (ServerStats, Counters)) {
+    srv.stats.accepted += st.accepted;
+    srv.stats.closed += st.closed;
+    srv.stats.bytes_in += st.bytes_in;
+    srv.stats.bytes_out += st.bytes_out;
+    srv.stats.requests += st.requests;
+    srv.stats.errors += st.errors;
+    if let Some(c) = srv.counters.as_mut() {
+        c.add(&cc);
+    }
+}
+
+/// What the threads share.
+struct Ctx<'a> {
+    eal: Eal,
+    plan: &'a Plan,
+    ctl: &'a Control,
+    clock: Clock,
+    target: SocketAddrV4,
+    host: &'a str,
+    ready: &'a AtomicUsize,
+    stop: &'a AtomicBool,
+    /// Server threads of their own to wait for before connecting.
+    servers: usize,
+}
+
+impl Ctx<'_> {
+    fn enter(&self, cpu: usize) {
+        if !eal::register_thread(self.eal) {
+            eprintln!("loadgen: warning: DPDK has no lcore left for a thread (no mempool cache)");
+        }
+        run::pin(cpu);
+    }
+
+    fn server_core(&self, p: ClientParts) -> ServerCore {
+        let mut stack = Stack::new(p.queue, p.pools, p.cfg);
+        let port = self.target.port();
+        let server = Server::new(&mut stack, self.plan.common.server, port)
+            .unwrap_or_else(|e| panic!("embedded server cannot listen on {port}: {e}"));
+        ServerCore {
+            stack,
+            server,
+            clock: self.clock,
+        }
+    }
+
+    fn server_thread(&self, p: ClientParts, cpu: usize) -> (ServerStats, Counters) {
+        self.enter(cpu);
+        let mut sc = self.server_core(p);
+        self.ready.fetch_add(1, Ordering::Release);
+        while !self.stop.load(Ordering::Acquire) {
+            for _ in 0..64 {
+                sc.step();
+            }
+        }
+        (sc.server.stats, sc.stack.counters())
+    }
+
+    /// A client core, and with `server`, the server core that shares its thread.
+    fn client_thread(
+        &self,
+        i: usize,
+        p: ClientParts,
+        server: Option<ClientParts>,
+        cpu: usize,
+    ) -> (Stats, Counters, Option<(ServerStats, Counters)>) {
+        let _guard = run::DoneGuard(self.ctl, i);
+        self.enter(cpu);
+        let mut sc = server.map(|p| self.server_core(p));
+        while self.ready.load(Ordering::Acquire) < self.servers {
+            std::hint::spin_loop();
+        }
+        let mut map = ConnMap::default();
+        map.reserve(self.plan.conns_of(i) * 2 + 16);
+        let mut cc = ClientCore {
+            stack: Stack::new(p.queue, p.pools, p.cfg),
+            map,
+            wl: self.plan.workload(i, self.host),
+            pacer: Pacer::new(i, self.plan.common.drain),
+            target: self.target,
+            clock: self.clock,
+            running: true,
+        };
+        cc.start();
+        self.ctl.worker_started();
+        loop {
+            let alive = cc.step(self.ctl);
+            if let Some(s) = sc.as_mut() {
+                s.step();
+            }
+            if !alive {
+                break;
+            }
+        }
+        let until = self.clock.now() + LINGER;
+        while self.clock.now() < until {
+            cc.step(self.ctl);
+            if let Some(s) = sc.as_mut() {
+                s.step();
+            }
+        }
+        cc.pacer.done(self.ctl);
+        // Server i serves only client i: when the client is done, so is its server.
+        let srv = sc.map(|s| (s.server.stats, s.stack.counters()));
+        let (st, c) = cc.finish();
+        (st, c, srv)
+    }
+}

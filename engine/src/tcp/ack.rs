@@ -1,0 +1,207 @@
+//! The ACK step (RFC 9293 §3.10.7.4, fifth) for synchronized states: acceptance of the
+//! acknowledgment (RFC 5961 §5.2), freeing acknowledged data, RTT samples (RFC 6298 with
+//! Karn's rule; RFC 7323 timestamps when the send time is ambiguous), the send window update
+//! (SND.WL1/WL2), duplicate-ACK counting and NewReno recovery (RFC 5681 §3.2, RFC 6582,
+//! RFC 3042 limited transmit), and the state changes an acknowledged FIN causes.
+
+use super::congestion::CongestionControl;
+use super::input::{Step, enter_time_wait};
+use super::layer::{Out, Shared, close_tcb, mark_pending, notify_writable, set_timer};
+use super::tcb::{CaState, State, Tcb, flag};
+use super::timer::TimerKind;
+use crate::wire::{TcpFlags, TcpRepr};
+
+/// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
+pub const DUPTHRESH: u16 = 3;
+
+/// Processes the ACK field of an acceptable segment carrying `payload_len` bytes.
+pub fn process(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    r: &TcpRepr,
+    payload_len: usize,
+    out: &mut Out,
+) -> Step {
+    let (una, nxt) = (tcb.snd.una, tcb.snd.nxt);
+    // RFC 9293: an ACK for something not yet sent is answered with an ACK and dropped.
+    if r.ack.gt(nxt) {
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return Step::Drop;
+    }
+    // RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK, else a challenge ACK.
+    if r.ack.lt(una - tcb.snd.max_wnd.max(1)) {
+        sh.counters.challenge_acks += 1;
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return Step::Drop;
+    }
+    let wnd = u32::from(r.window) << tcb.snd.wscale;
+    if r.ack.gt(una) {
+        new_ack(tcb, sh, r, out);
+    } else if is_duplicate(tcb, r, payload_len, wnd) {
+        duplicate_ack(tcb, sh, out);
+    }
+    update_window(tcb, sh, r, wnd);
+    fin_acked_transitions(tcb, sh, out);
+    Step::Continue
+}
+
+/// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: outstanding data, no payload, no SYN/FIN, same
+/// acknowledgment number and same window.
+fn is_duplicate(tcb: &Tcb, r: &TcpRepr, payload_len: usize, wnd: u32) -> bool {
+    r.ack == tcb.snd.una
+        && tcb.snd.una != tcb.snd.nxt
+        && payload_len == 0
+        && !r.flags.intersects(TcpFlags::SYN | TcpFlags::FIN)
+        && wnd == tcb.snd.wnd
+}
+
+/// SND.UNA < SEG.ACK =< SND.NXT: free what is acknowledged and move the windows on.
+fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
+    let now = out.now;
+    let flight_before = tcb.in_flight();
+    let outcome = tcb.sq.ack(r.ack, now);
+    let acked = r.ack - tcb.snd.una;
+    tcb.snd.una = r.ack;
+    // An ACK that also covers retransmitted data was triggered by a retransmission filling a
+    // hole: timing the never-retransmitted units it covers (sent before the hole was
+    // repaired) would count the recovery in the RTT. Only the echoed timestamp is exact then
+    // (RFC 7323 §4.3 (3); Linux drops the sample on FLAG_RETRANS_DATA_ACKED too).
+    let sent_at = outcome.rtt_sent_at.filter(|_| !outcome.any_retransmitted);
+    sample_rtt(tcb, r, sent_at, out);
+    tcb.retries = 0;
+    tcb.rtx_skips = 0;
+    let mss = u32::from(tcb.snd.mss);
+    match tcb.ca {
+        CaState::Open => tcb.cc.on_ack(acked, mss, flight_before),
+        CaState::Recovery if r.ack.ge(tcb.recover) => {
+            // RFC 6582 §3.2 step 3, full acknowledgment: deflate and leave recovery.
+            let flight = tcb.in_flight();
+            tcb.cc.on_exit_recovery(flight, mss);
+            tcb.ca = CaState::Open;
+        }
+        CaState::Recovery => {
+            // RFC 6582 §3.2 step 5, partial acknowledgment: retransmit the first unacked
+            // segment, deflate by the amount acknowledged, keep going.
+            sh.counters.partial_acks += 1;
+            tcb.cc.on_partial_ack(acked, mss);
+            mark_head_lost(tcb, out);
+        }
+        CaState::Loss => {
+            tcb.cc.on_ack(acked, mss, flight_before);
+            if r.ack.ge(tcb.recover) {
+                tcb.ca = CaState::Open;
+            }
+        }
+    }
+    tcb.dupacks = 0;
+    // RFC 6298 §5.2/5.3: stop the timer when everything is acknowledged, else restart it.
+    if tcb.snd.una == tcb.snd.nxt {
+        tcb.timers.clear(TimerKind::Rto);
+    } else {
+        let at = now + tcb.rtt.rto();
+        set_timer(tcb, sh, TimerKind::Rto, at);
+    }
+    notify_writable(tcb, sh);
+    mark_pending(tcb, sh);
+}
+
+/// RTT from the newest never-retransmitted segment acknowledged (Karn's rule, RFC 6298 §3),
+/// else from the echoed timestamp (RFC 7323 §4), which is unambiguous.
+fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<crate::time::Instant>, out: &Out) {
+    let rtt = match sent_at {
+        Some(t) => Some(out.now - t),
+        None => r
+            .timestamps
+            .filter(|_| tcb.ts.enabled)
+            .and_then(|(_, tsecr)| tcb.ts_rtt(out.now, tsecr)),
+    };
+    if let Some(rtt) = rtt {
+        tcb.rtt.sample(rtt);
+        tcb.rtt.reset_backoff();
+    }
+}
+
+/// A duplicate ACK: count it; the third starts fast retransmit (RFC 6582 §3.2 step 2) unless
+/// the ACK does not cover `recover` (RFC 6582 §4.1, no repeated fast retransmits); in
+/// recovery each one inflates the window (step 4); before that, RFC 3042 limited transmit
+/// lets new data out.
+fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
+    tcb.dupacks = tcb.dupacks.saturating_add(1);
+    let mss = u32::from(tcb.snd.mss);
+    match tcb.ca {
+        // RFC 6582's `recover` is the highest sequence number sent, ours is one past it
+        // (snd.nxt): "the ACK covers more than recover" is una >= recover. With `>`, losing
+        // the first segment sent after a recovery ended could only be repaired by an RTO.
+        CaState::Open if tcb.dupacks == DUPTHRESH && tcb.snd.una.ge(tcb.recover) => {
+            sh.counters.reno_recovery += 1;
+            sh.counters.fast_retrans += 1;
+            tcb.recover = tcb.snd.nxt;
+            let flight = tcb.in_flight();
+            tcb.cc.on_enter_recovery(flight, mss);
+            tcb.ca = CaState::Recovery;
+            mark_head_lost(tcb, out);
+        }
+        CaState::Recovery => tcb.cc.on_dup_ack_in_recovery(mss),
+        _ => {}
+    }
+    mark_pending(tcb, sh);
+}
+
+/// Marks the first unacknowledged MSS lost so `write_xmit` retransmits it.
+fn mark_head_lost(tcb: &mut Tcb, out: &Out) {
+    if tcb.sq.send_head() == Some(0) || tcb.sq.is_empty() {
+        return;
+    }
+    let mss = u32::from(tcb.snd.mss);
+    if tcb.sq.get(0).is_some_and(|s| s.len > mss) {
+        tcb.sq.split(0, mss, &out.pools.indirect);
+    }
+    tcb.sq.mark_lost(0);
+}
+
+/// RFC 9293 §3.10.7.4: update SND.WND if the segment is newer than the last window update
+/// (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
+fn update_window(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, wnd: u32) {
+    let s = &mut tcb.snd;
+    if s.wl1.lt(r.seq) || (s.wl1 == r.seq && s.wl2.le(r.ack)) {
+        let opened = wnd > s.wnd;
+        s.wnd = wnd;
+        s.wl1 = r.seq;
+        s.wl2 = r.ack;
+        s.max_wnd = s.max_wnd.max(wnd);
+        if opened {
+            // Probing is over, and with it the probe backoff (Linux tcp_ack_probe).
+            if tcb.timers.is_set(TimerKind::Persist) {
+                tcb.rtt.reset_backoff();
+            }
+            tcb.timers.clear(TimerKind::Persist);
+            tcb.probes = 0;
+            mark_pending(tcb, sh);
+        }
+    }
+}
+
+/// FIN-WAIT-1 → FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED once our FIN is
+/// acknowledged (everything queued, FIN included, is acknowledged).
+fn fin_acked_transitions(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    let fin_acked = tcb.has(flag::WR_SHUTDOWN) && tcb.sq.is_empty() && tcb.snd.una == tcb.snd.nxt;
+    if !fin_acked {
+        return;
+    }
+    match tcb.state {
+        State::FinWait1 => {
+            tcb.state = State::FinWait2;
+            tcb.timers.clear(TimerKind::Rto);
+            if tcb.has(flag::ORPHAN) {
+                // Linux tcp_fin_timeout: an orphan does not wait forever for the peer's FIN.
+                let at = out.now + sh.cfg.fin_timeout;
+                set_timer(tcb, sh, TimerKind::FinWait2, at);
+            }
+        }
+        State::Closing => enter_time_wait(tcb, sh, out),
+        State::LastAck => close_tcb(tcb, sh, None),
+        _ => {}
+    }
+}

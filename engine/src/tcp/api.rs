@@ -1,0 +1,507 @@
+//! What applications call, on the stack's own core (run to completion, no locks): listen,
+//! accept, connect, send (copy or zero-copy mbufs), receive (copy, borrowed slices, or the
+//! mbufs themselves), shutdown, close, abort, options, and events.
+//!
+//! Handles are checked on every call: a handle the application closed, or one from another
+//! core, gives `TcpError::InvalidHandle`, never a panic.
+
+use std::net::Ipv4Addr;
+
+use super::congestion::CongestionControl;
+use super::flow::FourTuple;
+use super::handshake;
+use super::layer::{
+    Out, Tcp, app_holds, close_tcb, handle_of, mark_pending, notify_readable, set_timer,
+};
+use super::listen::Listener;
+use super::output;
+use super::tcb::{State, Tcb, flag};
+use super::timeout;
+use super::timer::TimerKind;
+use super::types::{ConnId, ConnInfo, ConnOptions, Event, ListenerId, TcpError};
+use crate::buf::Pkt;
+
+impl Tcp {
+    /// Listens on `port` with room for `backlog` half-open and `backlog` unaccepted
+    /// connections; accepted connections start with `opts` (or the configured defaults).
+    pub fn listen(
+        &mut self,
+        port: u16,
+        backlog: u32,
+        opts: Option<ConnOptions>,
+    ) -> Result<ListenerId, TcpError> {
+        if self.sh.listen_ports.get(port).is_some() {
+            return Err(TcpError::AddrInUse(port));
+        }
+        let slot = match self.sh.listeners.iter().position(Option::is_none) {
+            Some(i) => i,
+            None => {
+                self.sh.listeners.push(None);
+                self.sh.listeners.len() - 1
+            }
+        };
+        let id = ListenerId(slot as u32);
+        self.sh.listeners[slot] = Some(Listener {
+            id,
+            port,
+            backlog: backlog.max(1),
+            syn_count: 0,
+            accept: Default::default(),
+            opts: opts.unwrap_or(self.sh.cfg.default_options),
+        });
+        self.sh.listen_ports.insert(port, slot as u32);
+        Ok(id)
+    }
+
+    /// Stops listening; connections not yet accepted are reset.
+    pub fn unlisten(&mut self, l: ListenerId, out: &mut Out) {
+        let Some(lis) = self
+            .sh
+            .listeners
+            .get_mut(l.0 as usize)
+            .and_then(Option::take)
+        else {
+            return;
+        };
+        self.sh.listen_ports.remove(lis.port);
+        for h in lis.accept {
+            if let Some(tcb) = self.conns.get_mut(h) {
+                tcb.listener = None;
+                output::send_rst(tcb, &mut self.sh, out);
+                close_tcb(tcb, &mut self.sh, None);
+            }
+        }
+        self.reap();
+    }
+
+    /// The next established connection of listener `l`, if any.
+    pub fn accept(&mut self, l: ListenerId) -> Option<ConnId> {
+        let lis = self.sh.listeners.get_mut(l.0 as usize)?.as_mut()?;
+        let h = lis.accept.pop_front()?;
+        let tcb = self.conns.get_mut(h)?;
+        tcb.listener = None;
+        tcb.set(flag::APP_OWNED);
+        timeout::arm_keepalive(tcb, &mut self.sh);
+        if tcb.rq.bytes() > 0 || tcb.rcv.fin_at.is_some() || tcb.state != State::Established {
+            notify_readable(tcb, &mut self.sh);
+        }
+        Some(ConnId(h))
+    }
+
+    /// Opens a connection to `remote` (RFC 9293 §3.10.1): chooses an ephemeral port (RFC
+    /// 6056) and an ISN (RFC 6528), sends the SYN. `Event::Connected` follows, or
+    /// `Event::Closed` with the reason.
+    pub fn connect(
+        &mut self,
+        remote: (Ipv4Addr, u16),
+        opts: Option<ConnOptions>,
+        out: &mut Out,
+    ) -> Result<ConnId, TcpError> {
+        self.connect_from(None, remote, opts, out)
+    }
+
+    /// [`Tcp::connect`] from a fixed local port (`None`: an ephemeral one), for a simultaneous
+    /// open (RFC 9293 §3.5, figure 8), where each side must know the other's port. A fixed
+    /// port whose 4-tuple is taken, TIME-WAIT included, gives `AddrInUse`.
+    pub fn connect_from(
+        &mut self,
+        local_port: Option<u16>,
+        remote: (Ipv4Addr, u16),
+        opts: Option<ConnOptions>,
+        out: &mut Out,
+    ) -> Result<ConnId, TcpError> {
+        if !out.iface.on_link(remote.0)
+            && out.iface.route(out.now, remote.0, out.pools, out.tx) == crate::iface::Route::NoRoute
+        {
+            return Err(TcpError::NoRoute);
+        }
+        let local_ip = self.sh.local_ip;
+        let port = match local_port {
+            Some(p) => p,
+            None => self.pick_port(local_ip, remote, out)?,
+        };
+        let tuple = FourTuple {
+            local_ip,
+            local_port: port,
+            remote_ip: remote.0,
+            remote_port: remote.1,
+        };
+        if self.sh.flows.get(&tuple).is_some() {
+            return Err(TcpError::AddrInUse(port));
+        }
+        let opts = opts.unwrap_or(self.sh.cfg.default_options);
+        let idx = handshake::create(
+            &mut self.conns,
+            &mut self.sh,
+            out,
+            tuple,
+            State::SynSent,
+            opts,
+        )?;
+        let tcb = self.conns.get_by_index_mut(idx).expect("just created");
+        tcb.set(flag::APP_OWNED);
+        handshake::send_syn(tcb, &mut self.sh, out, false);
+        self.sh.counters.active_opens += 1;
+        Ok(ConnId(tcb.handle))
+    }
+
+    /// An ephemeral port for `remote` whose 4-tuple is free (a TIME-WAIT tuple may be reused
+    /// under `tw_reuse_after`) and, with steering, that maps back to this core.
+    fn pick_port(
+        &mut self,
+        local_ip: Ipv4Addr,
+        remote: (Ipv4Addr, u16),
+        out: &Out,
+    ) -> Result<u16, TcpError> {
+        let (conns, sh) = (&mut self.conns, &mut self.sh);
+        let steer = sh.cfg.steering;
+        let reuse = sh.cfg.tw_reuse_after;
+        let mut reusable = None;
+        let flows = &sh.flows;
+        let port = sh.ports.alloc(local_ip, remote, |p| {
+            if let Some((core, n)) = steer
+                && p % n != core
+            {
+                return false;
+            }
+            let t = FourTuple {
+                local_ip,
+                local_port: p,
+                remote_ip: remote.0,
+                remote_port: remote.1,
+            };
+            match flows.get(&t) {
+                None => true,
+                Some(idx) => {
+                    let ok = conns.get_by_index(idx).is_some_and(|tcb| {
+                        tcb.state == State::TimeWait
+                            && tcb.ts.enabled
+                            && reuse.is_some_and(|d| out.now - tcb.tw_since >= d)
+                    });
+                    if ok {
+                        reusable = Some(idx);
+                    }
+                    ok
+                }
+            }
+        });
+        let port = port.ok_or(TcpError::NoPorts)?;
+        if let Some(idx) = reusable.filter(|&i| {
+            conns
+                .get_by_index(i)
+                .is_some_and(|t| t.tuple.local_port == port)
+        }) {
+            let tcb = conns.get_by_index_mut(idx).expect("checked");
+            sh.counters.tw_recycled += 1;
+            close_tcb(tcb, sh, None);
+            self.reap();
+        }
+        Ok(port)
+    }
+
+    fn owned(&mut self, c: ConnId) -> Result<&mut Tcb, TcpError> {
+        match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => Ok(t),
+            _ => Err(TcpError::InvalidHandle),
+        }
+    }
+
+    /// Queues a copy of `data` for sending and sends what the windows allow. Returns the bytes
+    /// taken (fewer than `data.len()` when the send buffer fills: wait for `Writable`).
+    pub fn send(&mut self, c: ConnId, data: &[u8], out: &mut Out) -> Result<usize, TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        writable(tcb)?;
+        let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());
+        let take = room.min(data.len());
+        if take == 0 {
+            tcb.set(flag::WANT_WRITE);
+            return Err(TcpError::WouldBlock);
+        }
+        let goal = output::size_goal(tcb, out);
+        let n = tcb.sq.append(&data[..take], goal, &out.pools.data);
+        if n < data.len() {
+            tcb.set(flag::WANT_WRITE);
+        }
+        output::write_xmit(tcb, sh, out);
+        if n == 0 {
+            return Err(TcpError::NoBufs);
+        }
+        Ok(n)
+    }
+
+    /// Queues `pkt`'s bytes for sending without copying them (the mbufs themselves are sent
+    /// by reference). On error the packet is handed back.
+    pub fn send_pkt(&mut self, c: ConnId, pkt: Pkt, out: &mut Out) -> Result<(), (TcpError, Pkt)> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err((TcpError::InvalidHandle, pkt)),
+        };
+        if let Err(e) = writable(tcb) {
+            return Err((e, pkt));
+        }
+        if tcb.sq.bytes() + pkt.len() > tcb.opts.sndbuf as usize && tcb.sq.bytes() > 0 {
+            tcb.set(flag::WANT_WRITE);
+            return Err((TcpError::WouldBlock, pkt));
+        }
+        let goal = output::size_goal(tcb, out);
+        tcb.sq
+            .append_pkt(pkt, goal, &out.pools.indirect)
+            .map_err(|p| (TcpError::NoBufs, p))?;
+        output::write_xmit(tcb, sh, out);
+        Ok(())
+    }
+
+    /// Copies received bytes into `buf`. `Ok(0)` means the peer closed its side and everything
+    /// was read (end of file); `WouldBlock` means nothing to read yet.
+    pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        let n = tcb.rq.read(buf);
+        after_read(tcb, sh, n)
+    }
+
+    /// Takes the next chain of received mbufs, without copying. `Ok(None)` is end of file.
+    pub fn recv_pkt(&mut self, c: ConnId) -> Result<Option<Pkt>, TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        match tcb.rq.take() {
+            Some(p) => {
+                let n = p.len();
+                after_read(tcb, sh, n)?;
+                Ok(Some(p))
+            }
+            None => after_read(tcb, sh, 0).map(|_| None),
+        }
+    }
+
+    /// Borrows the readable bytes as slices of the received mbufs (no copy); follow with
+    /// [`Tcp::consume`].
+    pub fn peek(&self, c: ConnId) -> Result<impl Iterator<Item = &[u8]>, TcpError> {
+        match self.conns.get(c.0) {
+            Some(t) if app_holds(t) => Ok(t.rq.peek()),
+            _ => Err(TcpError::InvalidHandle),
+        }
+    }
+
+    /// Drops `n` readable bytes (after [`Tcp::peek`]). Returns how many were dropped.
+    pub fn consume(&mut self, c: ConnId, n: usize) -> Result<usize, TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        let n = tcb.rq.consume(n);
+        if n > 0 {
+            after_read(tcb, sh, n)?;
+        }
+        Ok(n)
+    }
+
+    /// Bytes ready to read.
+    pub fn readable(&self, c: ConnId) -> usize {
+        self.conns
+            .get(c.0)
+            .filter(|t| app_holds(t))
+            .map_or(0, |t| t.rq.bytes())
+    }
+
+    /// Shuts down the sending side: queues our FIN after the data (RFC 9293 §3.10.4).
+    pub fn shutdown(&mut self, c: ConnId, out: &mut Out) -> Result<(), TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        shutdown_write(tcb, sh, out);
+        Ok(())
+    }
+
+    /// Releases the handle. Unread data makes it an abort (RST, RFC 2525 §2.17, as Linux);
+    /// otherwise our FIN goes after the queued data and the connection finishes on its own.
+    pub fn close(&mut self, c: ConnId, out: &mut Out) {
+        let sh = &mut self.sh;
+        let Some(tcb) = self.conns.get_mut(c.0).filter(|t| app_holds(t)) else {
+            return;
+        };
+        tcb.set(flag::ORPHAN);
+        match tcb.state {
+            State::Closed => sh.reap.push(tcb.handle.index),
+            State::SynSent => close_tcb(tcb, sh, None),
+            State::SynReceived => {
+                output::send_rst(tcb, sh, out);
+                close_tcb(tcb, sh, None);
+            }
+            _ if tcb.rq.bytes() > 0 => {
+                sh.counters.abort_on_close += 1;
+                output::send_rst(tcb, sh, out);
+                close_tcb(tcb, sh, None);
+            }
+            // Already in FIN-WAIT-2: the orphan waits for the peer's FIN only so long, as it
+            // would had it been closed earlier (Linux tcp_close arms tcp_fin_timeout too).
+            State::FinWait2 => {
+                let at = out.now + sh.cfg.fin_timeout;
+                set_timer(tcb, sh, TimerKind::FinWait2, at);
+            }
+            _ => shutdown_write(tcb, sh, out),
+        }
+        self.reap();
+    }
+
+    /// Resets the connection at once (RFC 9293 §3.10.5 ABORT) and releases the handle.
+    pub fn abort(&mut self, c: ConnId, out: &mut Out) {
+        let sh = &mut self.sh;
+        let Some(tcb) = self.conns.get_mut(c.0).filter(|t| app_holds(t)) else {
+            return;
+        };
+        tcb.set(flag::ORPHAN);
+        if tcb.state.is_synchronized() || tcb.state == State::SynReceived {
+            output::send_rst(tcb, sh, out);
+        }
+        close_tcb(tcb, sh, None);
+        self.reap();
+    }
+
+    /// Changes a connection's options (uncorking or disabling Nagle sends what was held).
+    pub fn set_options(
+        &mut self,
+        c: ConnId,
+        opts: ConnOptions,
+        out: &mut Out,
+    ) -> Result<(), TcpError> {
+        let sh = &mut self.sh;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
+        let keepalive_on = opts.keepalive.is_some() && tcb.opts.keepalive != opts.keepalive;
+        tcb.opts = opts;
+        if keepalive_on {
+            timeout::arm_keepalive(tcb, sh);
+        }
+        output::write_xmit(tcb, sh, out);
+        Ok(())
+    }
+
+    /// The connection's options.
+    pub fn options(&mut self, c: ConnId) -> Result<ConnOptions, TcpError> {
+        self.owned(c).map(|t| t.opts)
+    }
+
+    /// The next event, if any.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.sh.events.pop_front()
+    }
+
+    /// A snapshot of the connection's state.
+    pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
+        let t = self.conns.get(c.0)?;
+        Some(ConnInfo {
+            state: t.state,
+            tuple: t.tuple,
+            local: (t.tuple.local_ip, t.tuple.local_port),
+            remote: (t.tuple.remote_ip, t.tuple.remote_port),
+            mss: t.snd.mss,
+            snd_una: t.snd.una.0,
+            snd_nxt: t.snd.nxt.0,
+            rcv_nxt: t.rcv.nxt.0,
+            snd_wnd: t.snd.wnd,
+            rcv_wnd: t.rcv.adv.diff(t.rcv.nxt).max(0) as u32,
+            cwnd: t.cwnd(),
+            ssthresh: t.cc.ssthresh(),
+            srtt: t.rtt.srtt(),
+            rto: t.rtt.rto(),
+            timestamps: t.ts.enabled,
+            sack: t.sack_ok(),
+            rcv_wscale: t.rcv.wscale,
+            snd_wscale: t.snd.wscale,
+            unsent_bytes: t.sq.unsent_bytes(),
+            unacked_bytes: t.sq.sent_bytes(),
+            readable_bytes: t.rq.bytes(),
+            retransmits: t.retransmits,
+        })
+    }
+
+    /// The error that ended the connection, if it ended with one.
+    pub fn error(&self, c: ConnId) -> Option<TcpError> {
+        self.conns.get(c.0).and_then(|t| t.error)
+    }
+
+    /// Handle of the connection at slab index `idx` (diagnostics).
+    pub fn conn_at(&self, idx: u32) -> Option<ConnId> {
+        handle_of(&self.conns, idx).map(ConnId)
+    }
+}
+
+/// May the application queue data on `tcb`?
+fn writable(tcb: &Tcb) -> Result<(), TcpError> {
+    if let Some(e) = tcb.error {
+        return Err(e);
+    }
+    if tcb.has(flag::WR_SHUTDOWN) {
+        return Err(TcpError::Shutdown);
+    }
+    match tcb.state {
+        State::Established | State::CloseWait => Ok(()),
+        State::SynSent | State::SynReceived => Err(TcpError::NotConnected),
+        _ => Err(TcpError::Shutdown),
+    }
+}
+
+/// After the application read `n` bytes: re-arm the readable edge when drained, report end
+/// of file or the error, and queue a window update when the window grew enough to matter
+/// (two segments, or half the buffer: Linux `tcp_cleanup_rbuf`).
+fn after_read(tcb: &mut Tcb, sh: &mut super::layer::Shared, n: usize) -> Result<usize, TcpError> {
+    if tcb.rq.bytes() == 0 {
+        tcb.clear(flag::READ_NOTIFIED);
+    }
+    if n == 0 {
+        if let Some(e) = tcb.error {
+            return Err(e);
+        }
+        let eof = matches!(
+            tcb.state,
+            State::CloseWait | State::Closing | State::LastAck | State::TimeWait | State::Closed
+        );
+        return if eof {
+            Ok(0)
+        } else {
+            Err(TcpError::WouldBlock)
+        };
+    }
+    if tcb.state.can_receive() {
+        let cur = tcb.rcv.adv.diff(tcb.rcv.nxt).max(0) as u32;
+        let free = tcb.rcv_free();
+        let step = (2 * u32::from(tcb.rcv.mss)).min(tcb.opts.rcvbuf / 2);
+        if free >= cur + step {
+            tcb.set(flag::ACK_NOW);
+            mark_pending(tcb, sh);
+        }
+    }
+    Ok(n)
+}
+
+/// Queues our FIN and moves to FIN-WAIT-1 or LAST-ACK (RFC 9293 §3.10.4).
+fn shutdown_write(tcb: &mut Tcb, sh: &mut super::layer::Shared, out: &mut Out) {
+    if tcb.has(flag::WR_SHUTDOWN) {
+        return;
+    }
+    match tcb.state {
+        State::Established => tcb.state = State::FinWait1,
+        State::CloseWait => tcb.state = State::LastAck,
+        _ => return,
+    }
+    tcb.set(flag::WR_SHUTDOWN);
+    tcb.sq.push_fin();
+    output::write_xmit(tcb, sh, out);
+}

@@ -1,0 +1,355 @@
+//! The connection tables: 4-tuple → slab index for established flows, local port → slab index
+//! for listeners.
+//!
+//! Both are `std::collections::HashMap`s with capacity reserved at creation and a keyed hasher,
+//! [`FlowHasher`]: a folded 64×64→128-bit multiply (the wyhash / foldhash mixer) seeded with
+//! 128 random bits from the engine's [`Rng`]. Without the key an attacker cannot choose
+//! 4-tuples that collide in one bucket (a hash-flooding SYN storm); with it a lookup costs two
+//! multiplies. It is not a cryptographic MAC: it resists blind flooding, which is what a
+//! demux table needs. The key is per table, so two cores' tables disagree too.
+//!
+//! Invariant: no lookup allocates; inserting within the reserved capacity does not allocate.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::net::Ipv4Addr;
+
+use crate::rand::Rng;
+
+/// A TCP connection's identity as seen from this host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FourTuple {
+    pub local_ip: Ipv4Addr,
+    pub local_port: u16,
+    pub remote_ip: Ipv4Addr,
+    pub remote_port: u16,
+}
+
+impl FourTuple {
+    pub const fn new(local: (Ipv4Addr, u16), remote: (Ipv4Addr, u16)) -> FourTuple {
+        FourTuple {
+            local_ip: local.0,
+            local_port: local.1,
+            remote_ip: remote.0,
+            remote_port: remote.1,
+        }
+    }
+
+    pub const fn local(&self) -> (Ipv4Addr, u16) {
+        (self.local_ip, self.local_port)
+    }
+
+    pub const fn remote(&self) -> (Ipv4Addr, u16) {
+        (self.remote_ip, self.remote_port)
+    }
+
+    /// The two addresses as one word and the two ports as another: what the hasher mixes.
+    fn words(&self) -> (u64, u64) {
+        let ips = (u64::from(self.local_ip.to_bits()) << 32) | u64::from(self.remote_ip.to_bits());
+        let ports = (u64::from(self.local_port) << 16) | u64::from(self.remote_port);
+        (ips, ports)
+    }
+}
+
+/// Two words, so hashing a tuple is two mixing steps rather than four byte-slice writes.
+impl Hash for FourTuple {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (ips, ports) = self.words();
+        state.write_u64(ips);
+        state.write_u64(ports);
+    }
+}
+
+/// `10.0.0.2:80 <- 10.0.0.1:5000` (local, then remote).
+impl fmt::Display for FourTuple {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{} <- {}:{}",
+            self.local_ip, self.local_port, self.remote_ip, self.remote_port
+        )
+    }
+}
+
+/// Odd constants from the fractional digits of pi (as wyhash and foldhash use), so that a zero
+/// key still mixes.
+const PI0: u64 = 0x243f_6a88_85a3_08d3;
+const PI1: u64 = 0x1319_8a2e_0370_7344;
+
+/// The high and low halves of the 128-bit product, xored: every input bit reaches the output.
+fn folded_multiply(a: u64, b: u64) -> u64 {
+    let p = u128::from(a) * u128::from(b);
+    (p as u64) ^ ((p >> 64) as u64)
+}
+
+/// The keyed `BuildHasher` of the flow tables: 128 random bits, drawn once per table.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowHashBuilder {
+    k0: u64,
+    k1: u64,
+}
+
+impl FlowHashBuilder {
+    pub fn new(rng: &mut Rng) -> FlowHashBuilder {
+        FlowHashBuilder {
+            k0: rng.next_u64(),
+            k1: rng.next_u64(),
+        }
+    }
+}
+
+impl BuildHasher for FlowHashBuilder {
+    type Hasher = FlowHasher;
+
+    fn build_hasher(&self) -> FlowHasher {
+        FlowHasher {
+            acc: self.k0 ^ PI0,
+            key: self.k1 ^ PI1,
+        }
+    }
+}
+
+/// Hashes a short key as a sequence of 64-bit words, each folded in with a keyed multiply.
+#[derive(Clone, Debug)]
+pub struct FlowHasher {
+    acc: u64,
+    key: u64,
+}
+
+impl Hasher for FlowHasher {
+    fn write_u64(&mut self, word: u64) {
+        self.acc = folded_multiply(self.acc ^ word, self.key ^ PI0);
+    }
+
+    fn write_u32(&mut self, word: u32) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_u16(&mut self, word: u16) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_u8(&mut self, word: u8) {
+        self.write_u64(u64::from(word));
+    }
+
+    fn write_usize(&mut self, word: usize) {
+        self.write_u64(word as u64);
+    }
+
+    /// Any other key: 8-byte words, the tail zero-padded and tagged with its length.
+    fn write(&mut self, bytes: &[u8]) {
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(word);
+            self.write_u64(u64::from_le_bytes(w));
+        }
+        let tail = words.remainder();
+        let mut w = [0u8; 8];
+        w[..tail.len()].copy_from_slice(tail);
+        w[7] ^= tail.len() as u8;
+        self.write_u64(u64::from_le_bytes(w));
+    }
+
+    fn finish(&self) -> u64 {
+        folded_multiply(self.acc, self.key ^ PI1)
+    }
+}
+
+/// Established (and in-handshake) connections: 4-tuple → slab index.
+#[derive(Clone, Debug)]
+pub struct FlowTable {
+    map: HashMap<FourTuple, u32, FlowHashBuilder>,
+}
+
+impl FlowTable {
+    /// A table with room for `capacity` flows without reallocating, keyed from `rng`.
+    pub fn with_capacity(capacity: usize, rng: &mut Rng) -> FlowTable {
+        FlowTable {
+            map: HashMap::with_capacity_and_hasher(capacity, FlowHashBuilder::new(rng)),
+        }
+    }
+
+    /// Maps `tuple` to `index`, returning the index it replaced.
+    pub fn insert(&mut self, tuple: FourTuple, index: u32) -> Option<u32> {
+        self.map.insert(tuple, index)
+    }
+
+    pub fn get(&self, tuple: &FourTuple) -> Option<u32> {
+        self.map.get(tuple).copied()
+    }
+
+    pub fn remove(&mut self, tuple: &FourTuple) -> Option<u32> {
+        self.map.remove(tuple)
+    }
+
+    pub fn contains(&self, tuple: &FourTuple) -> bool {
+        self.map.contains_key(tuple)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Flows the table holds without reallocating.
+    pub fn capacity(&self) -> usize {
+        self.map.capacity()
+    }
+
+    /// Every flow (diagnostics and shutdown only; arbitrary order).
+    pub fn iter(&self) -> impl Iterator<Item = (FourTuple, u32)> + '_ {
+        self.map.iter().map(|(t, i)| (*t, *i))
+    }
+}
+
+/// Listening sockets: local port → slab index of the listener.
+#[derive(Clone, Debug)]
+pub struct ListenTable {
+    map: HashMap<u16, u32, FlowHashBuilder>,
+}
+
+impl ListenTable {
+    pub fn with_capacity(capacity: usize, rng: &mut Rng) -> ListenTable {
+        ListenTable {
+            map: HashMap::with_capacity_and_hasher(capacity, FlowHashBuilder::new(rng)),
+        }
+    }
+
+    /// Maps `port` to `index`, returning the index it replaced.
+    pub fn insert(&mut self, port: u16, index: u32) -> Option<u32> {
+        self.map.insert(port, index)
+    }
+
+    pub fn get(&self, port: u16) -> Option<u32> {
+        self.map.get(&port).copied()
+    }
+
+    pub fn remove(&mut self, port: u16) -> Option<u32> {
+        self.map.remove(&port)
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        self.map.contains_key(&port)
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Every listener (diagnostics and shutdown only; arbitrary order).
+    pub fn iter(&self) -> impl Iterator<Item = (u16, u32)> + '_ {
+        self.map.iter().map(|(p, i)| (*p, *i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn tuple(local_port: u16, remote_port: u16) -> FourTuple {
+        FourTuple::new(
+            (Ipv4Addr::new(10, 0, 0, 2), local_port),
+            (Ipv4Addr::new(10, 0, 0, 1), remote_port),
+        )
+    }
+
+    #[test]
+    fn display_reads_local_then_remote() {
+        assert_eq!(tuple(80, 5000).to_string(), "10.0.0.2:80 <- 10.0.0.1:5000");
+    }
+
+    #[test]
+    fn flow_table_insert_get_remove() {
+        let mut rng = Rng::new(1);
+        let mut t = FlowTable::with_capacity(1024, &mut rng);
+        assert!(t.capacity() >= 1024);
+        assert_eq!(t.insert(tuple(80, 5000), 7), None);
+        assert_eq!(t.insert(tuple(80, 5001), 8), None);
+        assert_eq!(t.get(&tuple(80, 5000)), Some(7));
+        // Swapped ports are another flow.
+        assert_eq!(t.get(&tuple(5000, 80)), None);
+        assert!(t.contains(&tuple(80, 5001)));
+        assert_eq!(t.insert(tuple(80, 5000), 9), Some(7));
+        assert_eq!(t.len(), 2);
+        assert_eq!(t.remove(&tuple(80, 5000)), Some(9));
+        assert_eq!(t.remove(&tuple(80, 5000)), None);
+        assert_eq!(t.iter().collect::<Vec<_>>(), [(tuple(80, 5001), 8)]);
+    }
+
+    /// The `i`-th of many distinct clients of 10.0.0.2:80.
+    fn client(i: u32) -> FourTuple {
+        let remote_ip = Ipv4Addr::from_bits(0x0a00_0000 | (i >> 8));
+        FourTuple::new(
+            (Ipv4Addr::new(10, 0, 0, 2), 80),
+            (remote_ip, 1024 + (i & 0xff) as u16),
+        )
+    }
+
+    #[test]
+    fn flow_table_holds_many_flows_without_growing() {
+        let mut rng = Rng::new(2);
+        let mut t = FlowTable::with_capacity(50_000, &mut rng);
+        let capacity = t.capacity();
+        for i in 0..50_000u32 {
+            assert_eq!(t.insert(client(i), i), None);
+        }
+        assert_eq!(t.len(), 50_000);
+        assert_eq!(t.capacity(), capacity);
+        for i in (0..50_000u32).step_by(997) {
+            assert_eq!(t.get(&client(i)), Some(i));
+        }
+    }
+
+    #[test]
+    fn hash_is_keyed_and_spreads_sequential_ports() {
+        let a = FlowHashBuilder::new(&mut Rng::new(1));
+        let b = FlowHashBuilder::new(&mut Rng::new(2));
+        let k = tuple(80, 5000);
+        assert_eq!(a.hash_one(k), a.hash_one(k));
+        assert_ne!(a.hash_one(k), b.hash_one(k));
+        // Sequential client ports, the common case: low bits (the bucket) and the top 7 bits
+        // (hashbrown's tag) must both vary.
+        let n = 4096u16;
+        let low: HashSet<u64> = (0..n).map(|p| a.hash_one(tuple(80, p)) & 0xfff).collect();
+        let top: HashSet<u64> = (0..n).map(|p| a.hash_one(tuple(80, p)) >> 57).collect();
+        assert!(low.len() > 2400, "{} distinct low 12-bit values", low.len());
+        assert_eq!(top.len(), 128);
+    }
+
+    #[test]
+    fn hasher_byte_fallback_distinguishes_lengths() {
+        let a = FlowHashBuilder::new(&mut Rng::new(1));
+        assert_ne!(
+            a.hash_one([0u8; 3].as_slice()),
+            a.hash_one([0u8; 4].as_slice())
+        );
+        assert_ne!(a.hash_one(&b"abcdefgh"[..]), a.hash_one(&b"abcdefgi"[..]));
+    }
+
+    #[test]
+    fn listen_table() {
+        let mut rng = Rng::new(3);
+        let mut t = ListenTable::with_capacity(16, &mut rng);
+        assert!(t.is_empty());
+        assert_eq!(t.insert(80, 1), None);
+        assert_eq!(t.insert(443, 2), None);
+        assert_eq!(t.get(80), Some(1));
+        assert_eq!(t.get(8080), None);
+        assert!(t.contains(443));
+        assert_eq!(t.insert(80, 3), Some(1));
+        assert_eq!(t.remove(80), Some(3));
+        assert_eq!(t.len(), 1);
+        assert_eq!(t.iter().collect::<Vec<_>>(), [(443, 2)]);
+    }
+}

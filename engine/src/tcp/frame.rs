@@ -1,0 +1,220 @@
+//! Turning a TCP segment into a frame: Ethernet, IPv4 and TCP headers in front of a clone of
+//! the queued payload (ARCHITECTURE decision 5), with the port's offloads (decision 6).
+//!
+//! Two ways to build a data frame, chosen per frame:
+//! - *header in headroom*: when the port copies frames on transmit (`tx_copies`: tap,
+//!   af_packet, memif), the frame is not a TSO super-segment (see `send`) and the payload's
+//!   first mbuf is direct with refcount 1, the headers go into that mbuf's headroom through
+//!   an indirect clone (one extra reference; Linux's `skb_clone` case);
+//! - *header mbuf*: otherwise (net_ring hands the very mbuf to the peer; NICs hold it until
+//!   DMA completes) a small header mbuf is chained to an indirect clone of the payload
+//!   (Linux's `pskb_copy` case). Frames waiting for ARP always take this form.
+//!
+//! The queued payload itself never leaves the send queue and is never modified.
+//!
+//! Checksums: with offload, the IPv4 checksum is left to the port and the TCP checksum field
+//! holds the pseudo-header sum (without the length for TSO, as DPDK requires); without, both
+//! are computed here over all segments.
+
+use super::counters::TcpCounters;
+use super::flow::FourTuple;
+use super::layer::Out;
+use crate::buf::{Pkt, TxOffload};
+use crate::iface::Route;
+use crate::wire::{
+    Checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, TcpPacket,
+    TcpRepr, checksum,
+};
+
+const ETH: usize = 14;
+const IP: usize = 20;
+
+/// How many wire segments a payload of `len` bytes becomes at `segsz` (TSO).
+fn wire_segments(len: usize, segsz: u16) -> u64 {
+    len.div_ceil(usize::from(segsz.max(1))).max(1) as u64
+}
+
+/// Builds the frame for `repr` (+ `payload`, a whole queued unit) and queues it on the TX
+/// batch, or on the ARP queue if the neighbour is not resolved yet. With `tso: Some(segsz)`
+/// the payload goes out as one TSO frame cut into `segsz`-byte segments by the port (the
+/// caller asks for it only when the port has TSO and the payload exceeds one MSS). Returns
+/// false when the frame could not be built (no mbuf, no route); the caller treats that like
+/// a loss.
+pub fn send(
+    out: &mut Out,
+    c: &mut TcpCounters,
+    tuple: &FourTuple,
+    repr: &TcpRepr,
+    payload: Option<&Pkt>,
+    tso: Option<u16>,
+) -> bool {
+    let route = out.iface.route(out.now, tuple.remote_ip, out.pools, out.tx);
+    let dst_mac = match route {
+        Route::Resolved(m) => m,
+        Route::Pending(_) => MacAddr::ZERO,
+        Route::NoRoute => return false,
+    };
+    let tcp_len = repr.header_len();
+    let hdr_len = ETH + IP + tcp_len;
+    let plen = payload.map_or(0, Pkt::len);
+    let segsz = tso.filter(|_| out.caps.tx.tso).unwrap_or(0);
+    let tso = segsz > 0 && plen > usize::from(segsz);
+    // A TSO frame must start with a direct mbuf: net_tap's software TSO (DPDK 22.11
+    // `rte_gso_segment`) copies the head's `ol_flags`, INDIRECT bit included, into the header
+    // mbufs it allocates, and freeing those then returns them to its pool twice.
+    let headroom_ok = matches!(route, Route::Resolved(_)) && out.caps.tx_copies && !tso;
+    let frame = match payload {
+        Some(p) if headroom_ok && p.max_data_refcnt() == 1 => {
+            // SAFETY: the port copies on transmit (tx_copies) and no other clone of this
+            // payload is in flight (refcount 1), so its headroom is ours for this frame.
+            unsafe { p.clone_into_headroom(&out.pools.indirect, hdr_len) }
+                .inspect(|_| c.tx_in_headroom += 1)
+        }
+        _ => None,
+    };
+    let mut frame = match frame {
+        Some(f) => f,
+        None => match header_mbuf(out, hdr_len, payload) {
+            Some(f) => {
+                c.tx_hdr_mbuf += 1;
+                f
+            }
+            None => {
+                c.tx_nombuf += 1;
+                return false;
+            }
+        },
+    };
+    // SAFETY: the first hdr_len bytes of this frame are its own header bytes: a fresh header
+    // mbuf, or the reserved headroom of a clone_into_headroom frame.
+    let head = unsafe { frame.head_mut() };
+    write_headers(head, out, tuple, repr, dst_mac, hdr_len + plen);
+    let flags = finish_checksums(&mut frame, out, tuple, tcp_len, plen, tso);
+    if flags != 0 {
+        frame.set_ol_flags(flags);
+        frame.set_tx_offload(TxOffload {
+            l2_len: ETH as u8,
+            l3_len: IP as u16,
+            l4_len: tcp_len as u8,
+            tso_segsz: if tso { segsz } else { 0 },
+        });
+    }
+    let segs = if tso { wire_segments(plen, segsz) } else { 1 };
+    // The port numbers a TSO frame's wire segments with consecutive IP identifications from
+    // the frame's own (DPDK GSO, as Linux's `ip_select_ident_segs`): reserve them, or the next
+    // frames would reuse them.
+    for _ in 1..segs {
+        out.iface.next_ident();
+    }
+    c.out_segs += segs;
+    if tso {
+        c.tso_frames += 1;
+        c.tso_wire_segs += segs;
+    }
+    out.iface.counters.ip_out_requests += segs;
+    match route {
+        Route::Pending(hop) => out
+            .iface
+            .send_unresolved(out.now, hop, frame, out.pools, out.tx),
+        _ => out.tx.push(frame),
+    }
+    true
+}
+
+/// A header mbuf with room for the headers, chained to a clone of the payload.
+fn header_mbuf(out: &Out, hdr_len: usize, payload: Option<&Pkt>) -> Option<Pkt> {
+    let mut h = Pkt::alloc(&out.pools.hdr)?;
+    h.append(hdr_len)?;
+    if let Some(p) = payload.filter(|p| !p.is_empty()) {
+        let c = p.clone_range(&out.pools.indirect, 0, p.len())?;
+        h.chain(c).ok()?;
+    }
+    Some(h)
+}
+
+/// Writes Ethernet, IPv4 (checksum left zero) and TCP (checksum zero) headers into `head`.
+fn write_headers(
+    head: &mut [u8],
+    out: &mut Out,
+    tuple: &FourTuple,
+    repr: &TcpRepr,
+    dst_mac: MacAddr,
+    total: usize,
+) {
+    EthernetRepr {
+        src: out.iface.mac,
+        dst: dst_mac,
+        ethertype: EtherType::Ipv4,
+    }
+    .emit(&mut head[..ETH]);
+    let ip = Ipv4Repr {
+        src: tuple.local_ip,
+        dst: tuple.remote_ip,
+        protocol: IpProtocol::Tcp,
+        payload_len: (total - ETH - IP).min(usize::from(u16::MAX) - IP) as u16,
+        ttl: 64,
+        ident: out.iface.next_ident(),
+        dont_frag: true,
+        dscp_ecn: 0,
+    };
+    ip.emit(&mut head[ETH..ETH + IP], false);
+    repr.emit(&mut head[ETH + IP..]);
+}
+
+/// Fills the checksums (or prepares them for offload) and returns the `ol_flags` to set.
+fn finish_checksums(
+    frame: &mut Pkt,
+    out: &Out,
+    tuple: &FourTuple,
+    tcp_len: usize,
+    plen: usize,
+    tso: bool,
+) -> u64 {
+    let tx = out.caps.tx;
+    let mut flags = 0u64;
+    // SAFETY: as in `send`: the header bytes belong to this frame alone.
+    let head = unsafe { frame.head_mut() };
+    if tx.ipv4_cksum {
+        flags |= dpdk_sys::RTE_MBUF_F_TX_IPV4 | dpdk_sys::RTE_MBUF_F_TX_IP_CKSUM;
+    } else {
+        Ipv4Packet::new_unchecked(&mut head[ETH..ETH + IP]).fill_checksum();
+    }
+    let l4 = (tcp_len + plen) as u32;
+    if tso || tx.tcp_cksum {
+        // The port completes the checksum from the pseudo-header sum; for TSO the length is
+        // left out, since each wire segment has its own (DPDK rte_ipv4_phdr_cksum rule).
+        let len = if tso { 0 } else { l4 };
+        let ph = checksum::fold(checksum::pseudo_header(
+            tuple.local_ip,
+            tuple.remote_ip,
+            6,
+            len,
+        ));
+        TcpPacket::new_unchecked(&mut head[ETH + IP..]).set_checksum(ph);
+        flags |= dpdk_sys::RTE_MBUF_F_TX_IPV4 | dpdk_sys::RTE_MBUF_F_TX_TCP_CKSUM;
+        if tso {
+            flags |= dpdk_sys::RTE_MBUF_F_TX_TCP_SEG;
+        }
+        return flags;
+    }
+    let mut c = Checksum::with_sum(checksum::pseudo_header(
+        tuple.local_ip,
+        tuple.remote_ip,
+        6,
+        l4,
+    ));
+    let mut skip = ETH + IP;
+    for seg in frame.segments() {
+        if skip >= seg.len() {
+            skip -= seg.len();
+            continue;
+        }
+        c.add(&seg[skip..]);
+        skip = 0;
+    }
+    let sum = c.finish();
+    // SAFETY: as above.
+    let head = unsafe { frame.head_mut() };
+    TcpPacket::new_unchecked(&mut head[ETH + IP..]).set_checksum(sum);
+    flags
+}

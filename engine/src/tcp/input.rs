@@ -1,0 +1,524 @@
+//! Segment arrival for an existing connection (RFC 9293 §3.10.7.3 SYN-SENT, §3.10.7.4 the
+//! other states), one function per step, in the RFC's order:
+//! PAWS (RFC 7323 §5.3) → 1 sequence check (then TS.Recent, RFC 7323 §4.3, and trim to the
+//! window) → 2 RST (RFC 5961 §3.2) → 4 SYN (RFC 5961 §4.2) → 5 ACK ([`super::ack`]) → 7 segment
+//! text → 8 FIN.
+//! (Step 3, security, does not apply; step 6, URG, is ignored as RFC 6093 advises: urgent
+//! data is delivered in line.)
+//!
+//! Each step returns `Step::Continue` or `Step::Drop`; a drop may already have queued an ACK
+//! or RST. Nothing here panics on any segment: every range is computed with modular sequence
+//! arithmetic and payloads are trimmed with checked lengths.
+
+use super::ack;
+use super::handshake;
+use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, set_timer};
+use super::listen;
+use super::output;
+use super::recv_queue::RecvLimits;
+use super::tcb::{State, Tcb, flag};
+use super::timeout;
+use super::timer::TimerKind;
+use super::types::{ConnId, Event, TcpError};
+use crate::buf::Pkt;
+use crate::iface::TcpIn;
+use crate::wire::{SeqNum, TcpFlags, TcpRepr};
+
+/// Outcome of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    Continue,
+    Drop,
+}
+
+/// Processes a segment for `tcb`. Returns the segment back when it is a SYN that reopens a
+/// TIME-WAIT connection (the caller closes the old TCB and hands the SYN to the listener).
+pub fn segment_arrives(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    mut seg: TcpIn,
+    out: &mut Out,
+) -> Option<TcpIn> {
+    tcb.last_rx = out.now;
+    tcb.probes = 0;
+    match tcb.state {
+        State::SynSent => syn_sent(tcb, sh, &mut seg, out),
+        State::TimeWait if is_reopening_syn(tcb, &seg.repr) => return Some(seg),
+        State::Closed | State::Listen => {}
+        _ => synchronized(tcb, sh, &mut seg, out),
+    }
+    None
+}
+
+/// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a SYN may start a new incarnation if its
+/// timestamp is newer than the last one seen, or (without timestamps) its sequence number is
+/// beyond `rcv.nxt`.
+fn is_reopening_syn(tcb: &Tcb, r: &TcpRepr) -> bool {
+    if !r.flags.contains(TcpFlags::SYN) || r.flags.intersects(TcpFlags::ACK | TcpFlags::RST) {
+        return false;
+    }
+    match (tcb.ts.enabled, r.timestamps) {
+        (true, Some((tsval, _))) => (tsval.wrapping_sub(tcb.ts.recent) as i32) > 0,
+        _ => r.seq.gt(tcb.rcv.nxt),
+    }
+}
+
+/// SYN-SENT (RFC 9293 §3.10.7.3).
+fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
+    let r = seg.repr;
+    let has_ack = r.flags.contains(TcpFlags::ACK);
+    // First, the ACK: it must acknowledge our SYN and nothing beyond.
+    let ack_ok = has_ack && r.ack.gt(tcb.snd.iss) && r.ack.le(tcb.snd.nxt);
+    if has_ack && !ack_ok {
+        if !r.flags.contains(TcpFlags::RST) {
+            output::reset_for(seg, sh, out);
+        }
+        return;
+    }
+    // Second, RST: acceptable only with an acceptable ACK (RFC 5961 §3.2 for SYN-SENT).
+    if r.flags.contains(TcpFlags::RST) {
+        if ack_ok {
+            sh.counters.attempt_fails += 1;
+            close_tcb(tcb, sh, Some(TcpError::Refused));
+        }
+        return;
+    }
+    // Fourth, SYN.
+    if !r.flags.contains(TcpFlags::SYN) {
+        return;
+    }
+    tcb.rcv.irs = r.seq;
+    tcb.rcv.nxt = r.seq + 1;
+    // Our SYN advertised an unscaled window before rcv.nxt was known; anchor it now.
+    tcb.rcv.adv = tcb.rcv.nxt + tcb.rcv_free().min(u32::from(u16::MAX));
+    handshake::negotiate(tcb, sh, &r, out.now);
+    if !ack_ok {
+        // Simultaneous open: SYN-RECEIVED, answer with SYN-ACK on the same ISS.
+        tcb.state = State::SynReceived;
+        tcb.snd.wl1 = r.seq;
+        handshake::send_syn(tcb, sh, out, true);
+        return;
+    }
+    tcb.snd.una = r.ack;
+    tcb.snd.wl1 = r.seq;
+    tcb.snd.wl2 = r.ack;
+    handshake_rtt(tcb, out);
+    tcb.state = State::Established;
+    tcb.timers.clear(TimerKind::Rto);
+    tcb.retries = 0;
+    sh.events.push_back(Event::Connected(ConnId(tcb.handle)));
+    // Keepalive asked for at connect time starts with the connection (accept arms passive
+    // opens').
+    timeout::arm_keepalive(tcb, sh);
+    tcb.set(flag::ACK_NOW);
+    mark_pending(tcb, sh);
+    // Data or FIN on the SYN-ACK continue at the text step (sixth step in the RFC).
+    seg.repr.seq = r.seq + 1;
+    seg.repr.flags.remove(TcpFlags::SYN);
+    if seg.payload.is_some() || seg.repr.flags.contains(TcpFlags::FIN) {
+        let _ = text_and_fin(tcb, sh, seg, out);
+    }
+}
+
+/// An RTT sample from the handshake, unless the SYN was retransmitted (Karn).
+fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
+    if tcb.retries == 0 {
+        let rtt = out.now - tcb.last_tx;
+        tcb.rtt.sample(rtt);
+    }
+}
+
+/// The synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4).
+fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
+    let steps: [fn(&mut Tcb, &mut Shared, &mut TcpIn, &mut Out) -> Step; 6] = [
+        check_paws,
+        check_sequence,
+        check_rst,
+        check_syn,
+        check_ack,
+        text_and_fin,
+    ];
+    for step in steps {
+        if step(tcb, sh, seg, out) == Step::Drop || tcb.state == State::Closed {
+            return;
+        }
+    }
+}
+
+/// Sequence space the segment occupies (payload, SYN and FIN each count).
+fn seg_len(seg: &TcpIn) -> u32 {
+    let r = &seg.repr;
+    seg.payload.as_ref().map_or(0, |p| p.len() as u32)
+        + u32::from(r.flags.contains(TcpFlags::SYN))
+        + u32::from(r.flags.contains(TcpFlags::FIN))
+}
+
+/// The receive window as last advertised (`rcv.adv - rcv.nxt`).
+fn rcv_wnd(tcb: &Tcb) -> u32 {
+    tcb.rcv.adv.diff(tcb.rcv.nxt).max(0) as u32
+}
+
+/// Protection against wrapped sequence numbers (RFC 7323 §5.3, R1-R3).
+fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+    let r = &seg.repr;
+    let Some((tsval, _)) = r.timestamps.filter(|_| tcb.ts.enabled) else {
+        return Step::Continue;
+    };
+    // R1: TS.Recent is invalid after 24 days idle (RFC 7323 §5.5).
+    let stale = (seg_now(tcb) - tcb.ts.recent_at).as_secs() > 24 * 24 * 3600;
+    if !r.flags.contains(TcpFlags::RST) && !stale && (tsval.wrapping_sub(tcb.ts.recent) as i32) < 0
+    {
+        sh.counters.paws_estab += 1;
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return Step::Drop;
+    }
+    Step::Continue
+}
+
+/// `last_rx` was set to the segment's arrival time on entry.
+fn seg_now(tcb: &Tcb) -> crate::time::Instant {
+    tcb.last_rx
+}
+
+/// First: is the segment acceptable (the four cases of RFC 9293 §3.10.7.4)? Then trim it to
+/// the window: bytes before `rcv.nxt` (a duplicate, reported by D-SACK, RFC 2883) and beyond
+/// the right edge are cut off.
+fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+    let (len, wnd, nxt) = (seg_len(seg), rcv_wnd(tcb), tcb.rcv.nxt);
+    let seq = seg.repr.seq;
+    let in_wnd = |s: SeqNum| s.ge(nxt) && s.lt(nxt + wnd);
+    let acceptable = match (len, wnd) {
+        (0, 0) => seq == nxt,
+        (0, _) => in_wnd(seq),
+        // Zero window: RFC 9293 asks to still process ACKs and RSTs: accept at rcv.nxt, the
+        // text is trimmed away below.
+        (_, 0) => seq == nxt,
+        (_, _) => in_wnd(seq) || in_wnd(seq + len - 1),
+    };
+    // Simultaneous open (RFC 9293 §3.5, figure 8): the peer's SYN-ACK repeats the SYN we hold
+    // and ends at rcv.nxt, so the test above rejects it; accept it (the stale SYN is trimmed
+    // below) so that its ACK completes the handshake, as Linux's tcp_validate_incoming does.
+    let acceptable = acceptable || is_simultaneous_syn_ack(tcb, &seg.repr);
+    if !acceptable {
+        if seg.repr.flags.contains(TcpFlags::RST) {
+            return Step::Drop;
+        }
+        // A retransmitted SYN in SYN-RECEIVED means our SYN-ACK was lost: send it again.
+        if tcb.state == State::SynReceived
+            && seg.repr.flags.contains(TcpFlags::SYN)
+            && seq == tcb.rcv.irs
+        {
+            // Counted as a retransmission, as Linux's tcp_rtx_synack does.
+            sh.counters.retrans_segs += 1;
+            handshake::send_syn(tcb, sh, out, true);
+            return Step::Drop;
+        }
+        // A duplicate is reported by D-SACK; an old SYN is no duplicate of anything received
+        // (another incarnation, or an attack): it gets the plain ACK (as Linux, syn_challenge).
+        if len > 0 && (seq + len).le(nxt) && !seg.repr.flags.contains(TcpFlags::SYN) {
+            note_duplicate(tcb, sh, seq, seq + len);
+        }
+        // TIME-WAIT: a retransmission of the peer's FIN (its ACK of our FIN was lost) is
+        // acknowledged and restarts the 2·MSL timeout (RFC 9293 §3.10.7.4, eighth step).
+        if tcb.state == State::TimeWait && seg.repr.flags.contains(TcpFlags::FIN) {
+            let at = out.now + sh.cfg.time_wait;
+            set_timer(tcb, sh, TimerKind::TimeWait, at);
+        }
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return Step::Drop;
+    }
+    update_ts_recent(tcb, &seg.repr);
+    trim_to_window(tcb, sh, seg, wnd);
+    Step::Continue
+}
+
+/// RFC 7323 §4.3 (2) and §5.3 R3: an acceptable segment that starts at or before the last ACK
+/// we sent, with a timestamp not older than TS.Recent, gives the timestamp to echo from now
+/// on (so the peer measures its RTT, and PAWS judges later segments, against it).
+fn update_ts_recent(tcb: &mut Tcb, r: &TcpRepr) {
+    let Some((tsval, _)) = r.timestamps.filter(|_| tcb.ts.enabled) else {
+        return;
+    };
+    if r.seq.le(tcb.rcv.last_ack_sent) && (tsval.wrapping_sub(tcb.ts.recent) as i32) >= 0 {
+        tcb.ts.recent = tsval;
+        tcb.ts.recent_at = tcb.last_rx;
+    }
+}
+
+/// The SYN-ACK that answers our SYN in an active open that became simultaneous: its SYN is
+/// the one already received and its ACK acknowledges our SYN.
+fn is_simultaneous_syn_ack(tcb: &Tcb, r: &TcpRepr) -> bool {
+    tcb.state == State::SynReceived
+        && !tcb.has(flag::PASSIVE)
+        && r.flags.contains(TcpFlags::SYN | TcpFlags::ACK)
+        && r.seq == tcb.rcv.irs
+        && r.ack.gt(tcb.snd.una)
+        && r.ack.le(tcb.snd.nxt)
+}
+
+/// Cuts the parts of an acceptable segment that lie outside `[rcv.nxt, rcv.nxt + wnd)`.
+fn trim_to_window(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, wnd: u32) {
+    let nxt = tcb.rcv.nxt;
+    let r = &mut seg.repr;
+    if r.flags.contains(TcpFlags::SYN) && r.seq.lt(nxt) {
+        // The SYN is old news; the data after it may not be.
+        r.flags.remove(TcpFlags::SYN);
+        r.seq += 1;
+    }
+    let Some(p) = seg.payload.as_mut() else {
+        return;
+    };
+    if r.seq.lt(nxt) {
+        let cut = (nxt - r.seq).min(p.len() as u32);
+        note_duplicate(tcb, sh, r.seq, r.seq + cut);
+        p.trim_front(cut as usize);
+        r.seq += cut;
+    }
+    let room = (nxt + wnd).diff(r.seq).max(0) as usize;
+    if p.len() > room {
+        p.trim_back(p.len() - room);
+        // A FIN beyond the window is not accepted either.
+        r.flags.remove(TcpFlags::FIN);
+        // Tell the peer what was taken: text beyond the window is unacceptable and earns an
+        // ACK (RFC 9293 §3.10.7.4), which is also the answer to a zero-window probe (§3.8.6.1).
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+    }
+    if p.is_empty() {
+        seg.payload = None;
+    }
+}
+
+/// Remembers a duplicate range for the first SACK block of the next ACK (RFC 2883 §4).
+fn note_duplicate(tcb: &mut Tcb, sh: &mut Shared, start: SeqNum, end: SeqNum) {
+    if tcb.sack_ok() {
+        tcb.dsack = Some((start, end));
+        sh.counters.dsack_old_sent += 1;
+    }
+}
+
+/// Second: RST (RFC 5961 §3.2: reset only if the sequence number is exactly `rcv.nxt`;
+/// anywhere else in the window, send a challenge ACK).
+fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+    if !seg.repr.flags.contains(TcpFlags::RST) {
+        return Step::Continue;
+    }
+    if seg.repr.seq != tcb.rcv.nxt {
+        sh.counters.challenge_acks += 1;
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return Step::Drop;
+    }
+    let err = match tcb.state {
+        // A passive open returns to LISTEN: the child simply goes away.
+        State::SynReceived if tcb.has(flag::PASSIVE) => None,
+        State::SynReceived => {
+            sh.counters.attempt_fails += 1;
+            Some(TcpError::Refused)
+        }
+        State::Established | State::CloseWait => {
+            sh.counters.estab_resets += 1;
+            Some(TcpError::Reset)
+        }
+        State::FinWait1 | State::FinWait2 => Some(TcpError::Reset),
+        _ => None,
+    };
+    close_tcb(tcb, sh, err);
+    Step::Drop
+}
+
+/// Fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2); in the
+/// SYN-RECEIVED state of a passive open, the connection returns to LISTEN (RFC 9293
+/// §3.10.7.4): the child goes away silently.
+fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+    if !seg.repr.flags.contains(TcpFlags::SYN) {
+        return Step::Continue;
+    }
+    if tcb.state == State::SynReceived && tcb.has(flag::PASSIVE) {
+        close_tcb(tcb, sh, None);
+        return Step::Drop;
+    }
+    sh.counters.syn_challenge += 1;
+    sh.counters.challenge_acks += 1;
+    tcb.set(flag::ACK_NOW);
+    mark_pending(tcb, sh);
+    Step::Drop
+}
+
+/// Fifth: the ACK field. SYN-RECEIVED completes the handshake here; the rest is in `ack`.
+fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+    let r = seg.repr;
+    if !r.flags.contains(TcpFlags::ACK) {
+        return Step::Drop;
+    }
+    if tcb.state == State::SynReceived && !establish_passive(tcb, sh, &r, out, seg) {
+        return Step::Drop;
+    }
+    ack::process(
+        tcb,
+        sh,
+        &r,
+        seg.payload.as_ref().map_or(0, |p| p.len()),
+        out,
+    )
+}
+
+/// SYN-RECEIVED + acceptable ACK → ESTABLISHED (RFC 9293 §3.10.7.4, fifth step).
+fn establish_passive(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    r: &TcpRepr,
+    out: &mut Out,
+    seg: &TcpIn,
+) -> bool {
+    if !(r.ack.gt(tcb.snd.una) && r.ack.le(tcb.snd.nxt)) {
+        output::reset_for(seg, sh, out);
+        return false;
+    }
+    if let Some(l) = tcb.listener {
+        if !listen::child_established(sh, l, tcb.handle) {
+            return false;
+        }
+    }
+    handshake_rtt(tcb, out);
+    tcb.state = State::Established;
+    tcb.retries = 0;
+    tcb.timers.clear(TimerKind::Rto);
+    tcb.snd.wnd = u32::from(r.window) << tcb.snd.wscale;
+    tcb.snd.max_wnd = tcb.snd.wnd;
+    tcb.snd.wl1 = r.seq;
+    tcb.snd.wl2 = r.ack;
+    if tcb.listener.is_none() {
+        // Simultaneous open: the application is waiting for connect to finish.
+        sh.events.push_back(Event::Connected(ConnId(tcb.handle)));
+        timeout::arm_keepalive(tcb, sh);
+    }
+    true
+}
+
+/// Seventh and eighth: queue the text, then the FIN when every byte before it is here.
+fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+    // The FIN follows the payload: measure it before the payload is taken.
+    let plen = seg.payload.as_ref().map_or(0, |p| p.len() as u32);
+    if let Some(p) = seg.payload.take() {
+        if tcb.state.can_receive() {
+            if tcb.has(flag::ORPHAN) {
+                // Data for a connection the application closed: nobody can read it (RFC 9293
+                // §3.10.4 / Linux TCPAbortOnData).
+                sh.counters.abort_on_data += 1;
+                output::send_rst(tcb, sh, out);
+                close_tcb(tcb, sh, None);
+                return Step::Drop;
+            }
+            queue_text(tcb, sh, seg.repr.seq, p);
+        }
+    }
+    if seg.repr.flags.contains(TcpFlags::FIN) {
+        let at = seg.repr.seq + plen;
+        tcb.rcv.fin_at = Some(at);
+    }
+    if tcb.rcv.fin_at == Some(tcb.rcv.nxt) {
+        tcb.rcv.fin_at = None;
+        process_fin(tcb, sh, out);
+    }
+    Step::Continue
+}
+
+/// Puts payload in the receive queue and decides how soon to acknowledge it.
+fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
+    let len = p.len();
+    // RFC 7323 §2.4 (1): whatever any ACK we sent offered is honoured. The right edge only
+    // moves right and each scaled window field rounds it up, so it may creep past the buffer.
+    let offered = tcb.rq.bytes() + rcv_wnd(tcb) as usize;
+    let limits = RecvLimits {
+        max_ooo_segs: sh.cfg.max_ooo_segments,
+        max_bytes: (tcb.opts.rcvbuf as usize + (1usize << tcb.rcv.wscale)).max(offered),
+    };
+    let ins = tcb.rq.insert(tcb.rcv.nxt, seq, p, &limits);
+    tcb.rcv.nxt += ins.advanced;
+    if ins.dropped > 0 {
+        if ins.ooo {
+            sh.counters.ofo_drop += 1;
+        } else {
+            sh.counters.rcvq_drop += 1;
+        }
+    }
+    if let Some(d) = ins.dup.filter(|_| tcb.sack_ok()) {
+        tcb.dsack = Some(d);
+        sh.counters.dsack_ofo_sent += 1;
+    }
+    if ins.advanced > 0 {
+        notify_readable(tcb, sh);
+    }
+    // RFC 5681 §4.2: ACK out-of-order data, gap fills and duplicates at once; else every
+    // second full-sized segment; else delay if the connection asked for delayed ACKs.
+    // Full-sized: the MSS we advertised less the option bytes every segment carries, as the
+    // peer computes its own send MSS (with timestamps, 1448 of 1460).
+    let opt = if tcb.ts.enabled {
+        handshake::TS_OPTION_LEN
+    } else {
+        0
+    };
+    let full = len >= usize::from(tcb.rcv.mss.saturating_sub(opt));
+    tcb.rcv.unacked_segs = tcb.rcv.unacked_segs.saturating_add(u8::from(full));
+    let immediate = ins.ooo
+        || ins.dup.is_some()
+        || tcb.rq.ooo_segs() > 0
+        || !tcb.opts.delayed_ack
+        || tcb.quickack > 0
+        || tcb.rcv.unacked_segs >= 2;
+    tcb.quickack = tcb.quickack.saturating_sub(1);
+    if ins.ooo {
+        sh.counters.ofo_queue += 1;
+    }
+    if immediate {
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+    } else if !tcb.has(flag::ACK_DELAYED) {
+        tcb.set(flag::ACK_DELAYED);
+        let at = tcb.last_rx + sh.cfg.delayed_ack;
+        set_timer(tcb, sh, TimerKind::DelayedAck, at);
+    }
+}
+
+/// The peer's FIN (RFC 9293 §3.10.7.4, eighth step).
+fn process_fin(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    tcb.rcv.nxt += 1;
+    tcb.set(flag::ACK_NOW);
+    mark_pending(tcb, sh);
+    match tcb.state {
+        State::SynReceived | State::Established => tcb.state = State::CloseWait,
+        State::FinWait1 if tcb.sq.is_empty() && tcb.snd.una == tcb.snd.nxt => {
+            enter_time_wait(tcb, sh, out)
+        }
+        State::FinWait1 => tcb.state = State::Closing,
+        State::FinWait2 => enter_time_wait(tcb, sh, out),
+        State::TimeWait => {
+            let at = out.now + sh.cfg.time_wait;
+            set_timer(tcb, sh, TimerKind::TimeWait, at);
+        }
+        _ => {}
+    }
+    notify_readable(tcb, sh);
+}
+
+/// Enters TIME-WAIT for 2·MSL (RFC 9293 §3.10.7.4).
+pub fn enter_time_wait(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
+    tcb.state = State::TimeWait;
+    tcb.tw_since = out.now;
+    sh.counters.time_wait += 1;
+    sh.time_wait += 1;
+    tcb.timers = Default::default();
+    let at = out.now + sh.cfg.time_wait;
+    set_timer(tcb, sh, TimerKind::TimeWait, at);
+    if tcb.has(flag::ORPHAN) || !tcb.has(flag::APP_OWNED) {
+        return;
+    }
+    // Both directions are closed: as far as the application is concerned, it is over.
+    if !tcb.has(flag::CLOSED_NOTIFIED) {
+        tcb.set(flag::CLOSED_NOTIFIED);
+        sh.events.push_back(Event::Closed(ConnId(tcb.handle), None));
+    }
+}

@@ -1,0 +1,329 @@
+//! `Tcp`: one core's TCP layer. Owns the connection slab, the flow table (4-tuple → slab index,
+//! no linear scans), the listeners, the timer wheel and the event queue; dispatches arriving
+//! segments and expired timers to connections; frees connections that reached CLOSED.
+//!
+//! Invariants:
+//! - A TCB is in the flow table iff its state is not CLOSED.
+//! - A CLOSED TCB is freed at once unless the application still holds its handle; then it
+//!   stays (a zombie with its error) until the application calls `close`.
+//! - Output produced while processing a burst is coalesced: connections that need an ACK or
+//!   may send are queued once (`flag::PENDING`) and served by [`Tcp::flush_pending`] at the end
+//!   of the poll, so one burst of 32 segments yields one ACK (no added delay: same poll).
+
+use std::collections::VecDeque;
+use std::net::Ipv4Addr;
+
+use super::counters::TcpCounters;
+use super::flow::{FlowTable, FourTuple, ListenTable};
+use super::isn::IsnGen;
+use super::listen::Listener;
+use super::ports::PortAllocator;
+use super::slab::{Handle, Slab};
+use super::tcb::{State, Tcb, flag};
+use super::timer::TimerWheel;
+use super::types::{ConnId, Event, TcpConfig, TcpError};
+use super::{input, listen, output, timeout};
+use crate::buf::Pools;
+use crate::dev::{DeviceCaps, TxBatch};
+use crate::iface::{Iface, TcpIn};
+use crate::rand::Rng;
+use crate::time::Instant;
+
+/// What the TCP layer needs from the rest of the stack to send: the time, the interface
+/// (addresses and neighbours), the pools, the port's capabilities and the TX batch.
+pub struct Out<'a> {
+    pub now: Instant,
+    pub iface: &'a mut Iface,
+    pub pools: &'a Pools,
+    pub caps: &'a DeviceCaps,
+    pub tx: &'a mut TxBatch,
+}
+
+/// State shared by all connections of a core (everything but the slab itself, so that a TCB
+/// and this can be borrowed together).
+pub struct Shared {
+    pub cfg: TcpConfig,
+    pub local_ip: Ipv4Addr,
+    pub flows: FlowTable,
+    pub listen_ports: ListenTable,
+    pub listeners: Vec<Option<Listener>>,
+    pub wheel: TimerWheel,
+    pub isn: IsnGen,
+    pub ports: PortAllocator,
+    pub events: VecDeque<Event>,
+    pub counters: TcpCounters,
+    /// Connections needing output at the end of this poll.
+    pub pending: Vec<u32>,
+    /// Connections that reached CLOSED and must be reaped.
+    pub reap: Vec<u32>,
+    /// Scratch for expired timers.
+    pub expired: Vec<u32>,
+    /// Connections currently in TIME_WAIT.
+    pub time_wait: u64,
+}
+
+/// One core's TCP layer.
+pub struct Tcp {
+    pub(crate) conns: Slab<Tcb>,
+    pub(crate) sh: Shared,
+}
+
+impl Tcp {
+    /// A TCP layer for `local_ip`, drawing its secrets from `rng`.
+    pub fn new(cfg: TcpConfig, local_ip: Ipv4Addr, rng: &mut Rng, now: Instant) -> Tcp {
+        let n = cfg.max_connections;
+        let sh = Shared {
+            flows: FlowTable::with_capacity(n, rng),
+            listen_ports: ListenTable::with_capacity(16, rng),
+            listeners: Vec::new(),
+            wheel: TimerWheel::new(n, cfg.timer_tick, now),
+            isn: IsnGen::new(rng),
+            ports: PortAllocator::new(rng, cfg.ephemeral_ports.clone()),
+            events: VecDeque::with_capacity(1024),
+            counters: TcpCounters::default(),
+            pending: Vec::with_capacity(256),
+            reap: Vec::with_capacity(64),
+            expired: Vec::with_capacity(256),
+            time_wait: 0,
+            local_ip,
+            cfg,
+        };
+        Tcp {
+            conns: Slab::with_capacity(n),
+            sh,
+        }
+    }
+
+    /// One arriving segment (already checksummed and parsed by the interface).
+    pub fn input(&mut self, seg: TcpIn, out: &mut Out) {
+        self.sh.counters.in_segs += 1;
+        let tuple = FourTuple {
+            local_ip: seg.dst,
+            local_port: seg.repr.dst_port,
+            remote_ip: seg.src,
+            remote_port: seg.repr.src_port,
+        };
+        if let Some(idx) = self.sh.flows.get(&tuple) {
+            let tcb = self
+                .conns
+                .get_by_index_mut(idx)
+                .expect("flow table points at live TCBs");
+            match input::segment_arrives(tcb, &mut self.sh, seg, out) {
+                None => {
+                    self.reap();
+                    return;
+                }
+                // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a TIME-WAIT connection.
+                Some(seg) => {
+                    self.sh.counters.tw_recycled += 1;
+                    let tcb = self.conns.get_by_index_mut(idx).expect("live");
+                    close_tcb(tcb, &mut self.sh, None);
+                    self.reap();
+                    return self.to_listener_or_reset(tuple, seg, out);
+                }
+            }
+        }
+        self.to_listener_or_reset(tuple, seg, out);
+    }
+
+    fn to_listener_or_reset(&mut self, tuple: FourTuple, seg: TcpIn, out: &mut Out) {
+        match self.sh.listen_ports.get(tuple.local_port) {
+            Some(l) => listen::on_segment(self, l, tuple, seg, out),
+            None => {
+                self.sh.counters.no_port += 1;
+                output::reset_for(&seg, &mut self.sh, out);
+            }
+        }
+    }
+
+    /// Runs every connection timer that is due.
+    pub fn poll_timers(&mut self, out: &mut Out) {
+        let mut expired = std::mem::take(&mut self.sh.expired);
+        self.sh.wheel.poll(out.now, &mut expired);
+        for &idx in &expired {
+            if let Some(tcb) = self.conns.get_by_index_mut(idx) {
+                timeout::on_timer(tcb, &mut self.sh, out);
+            }
+        }
+        expired.clear();
+        self.sh.expired = expired;
+        self.reap();
+    }
+
+    /// Sends what connections touched in this poll owe: data the windows now allow, and
+    /// coalesced ACKs.
+    pub fn flush_pending(&mut self, out: &mut Out) {
+        let mut pending = std::mem::take(&mut self.sh.pending);
+        for &idx in &pending {
+            if let Some(tcb) = self.conns.get_by_index_mut(idx) {
+                tcb.clear(flag::PENDING);
+                output::push_pending(tcb, &mut self.sh, out);
+            }
+        }
+        pending.clear();
+        self.sh.pending = pending;
+        self.reap();
+    }
+
+    /// Frees the connections that reached CLOSED, unless the application still holds them.
+    pub(crate) fn reap(&mut self) {
+        while let Some(idx) = self.sh.reap.pop() {
+            let Some(tcb) = self.conns.get_by_index(idx) else {
+                continue;
+            };
+            if tcb.state != State::Closed {
+                continue;
+            }
+            let owned = tcb.has(flag::APP_OWNED) && !tcb.has(flag::ORPHAN);
+            if !owned {
+                let h = tcb.handle;
+                self.conns.remove(h);
+            }
+        }
+    }
+
+    /// True when connections owe output that the next poll will send (e.g. a window update
+    /// queued by a read).
+    pub fn has_pending(&self) -> bool {
+        !self.sh.pending.is_empty()
+    }
+
+    /// The earliest instant a timer is due.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.sh.wheel.next_deadline()
+    }
+
+    /// This core's TCP counters.
+    pub fn counters(&self) -> &TcpCounters {
+        &self.sh.counters
+    }
+
+    /// Connections in the table (all states, zombies included).
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Connections currently ESTABLISHED or CLOSE-WAIT (RFC 4022 tcpCurrEstab).
+    pub fn curr_estab(&self) -> u64 {
+        self.conns
+            .iter()
+            .filter(|(_, t)| matches!(t.state, State::Established | State::CloseWait))
+            .count() as u64
+    }
+
+    /// Connections in TIME_WAIT.
+    pub fn time_wait(&self) -> u64 {
+        self.sh.time_wait
+    }
+}
+
+/// Queues `tcb` for output at the end of the poll (once).
+pub(crate) fn mark_pending(tcb: &mut Tcb, sh: &mut Shared) {
+    if !tcb.has(flag::PENDING) {
+        tcb.set(flag::PENDING);
+        sh.pending.push(tcb.handle.index);
+    }
+}
+
+/// Posts `Readable` once per edge, if the application holds the connection.
+pub(crate) fn notify_readable(tcb: &mut Tcb, sh: &mut Shared) {
+    if app_holds(tcb) && !tcb.has(flag::READ_NOTIFIED) {
+        tcb.set(flag::READ_NOTIFIED);
+        sh.events.push_back(Event::Readable(ConnId(tcb.handle)));
+    }
+}
+
+/// Posts `Writable` if a send came up short and enough room is free again.
+pub(crate) fn notify_writable(tcb: &mut Tcb, sh: &mut Shared) {
+    if !tcb.has(flag::WANT_WRITE) || !app_holds(tcb) {
+        return;
+    }
+    let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());
+    if room >= (tcb.opts.sndbuf as usize / 4).max(1) {
+        tcb.clear(flag::WANT_WRITE);
+        sh.events.push_back(Event::Writable(ConnId(tcb.handle)));
+    }
+}
+
+/// True when the application holds the handle (connected or accepted, not closed by it).
+pub(crate) fn app_holds(tcb: &Tcb) -> bool {
+    tcb.has(flag::APP_OWNED) && !tcb.has(flag::ORPHAN)
+}
+
+/// Moves `tcb` to CLOSED: out of the flow table, timers stopped, queues freed, the listener's
+/// counts fixed, the application told (`Closed`, with `err`), and queued for reaping.
+pub(crate) fn close_tcb(tcb: &mut Tcb, sh: &mut Shared, err: Option<TcpError>) {
+    if tcb.state == State::Closed {
+        return;
+    }
+    if tcb.state == State::TimeWait {
+        sh.time_wait = sh.time_wait.saturating_sub(1);
+    }
+    tcb.state = State::Closed;
+    sh.flows.remove(&tcb.tuple);
+    sh.wheel.cancel(tcb.handle.index);
+    tcb.timers = Default::default();
+    tcb.sq = super::send_queue::SendQueue::new(tcb.snd.nxt);
+    tcb.rq.prune_ooo();
+    if let Some(l) = tcb.listener.take() {
+        listen::forget_child(sh, l, tcb.handle);
+    }
+    if err.is_some() {
+        tcb.error = err;
+    }
+    if app_holds(tcb) && !tcb.has(flag::CLOSED_NOTIFIED) {
+        tcb.set(flag::CLOSED_NOTIFIED);
+        sh.events
+            .push_back(Event::Closed(ConnId(tcb.handle), tcb.error));
+        // A reader blocked on this connection must wake up to see the error or EOF.
+        notify_readable(tcb, sh);
+    }
+    sh.reap.push(tcb.handle.index);
+}
+
+/// Sets timer `kind` of `tcb` to `at`, moving the wheel entry earlier if needed (a later
+/// deadline leaves the entry alone: it fires early and is re-armed, see `timer`).
+pub(crate) fn set_timer(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    kind: super::timer::TimerKind,
+    at: Instant,
+) {
+    tcb.timers.set(kind, at);
+    let idx = tcb.handle.index;
+    if sh.wheel.scheduled(idx).is_none_or(|t| at < t) {
+        sh.wheel.schedule(idx, at);
+    }
+}
+
+/// The handle of a TCB by slab index (for listeners' accept queues).
+pub(crate) fn handle_of(conns: &Slab<Tcb>, idx: u32) -> Option<Handle> {
+    conns.handle_of(idx)
+}
+
+/// What one connection costs in the per-core tables, buffers excluded (issue 3's measure).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnMemory {
+    /// The TCB itself, as stored in the slab (generation and entry tag included).
+    pub slab_entry: usize,
+    /// One flow-table entry (key, value, hashbrown control byte, at the 7/8 load factor).
+    pub flow_entry: usize,
+    /// The connection's node in the timer wheel.
+    pub timer_node: usize,
+    /// Sum of the above.
+    pub total: usize,
+}
+
+/// Memory per connection in the tables (the send and receive queues' arrays and mbufs are
+/// buffers and not counted).
+pub fn memory_per_connection() -> ConnMemory {
+    let slab_entry = Slab::<Tcb>::entry_size();
+    let flow_entry = (std::mem::size_of::<(FourTuple, u32)>() + 1) * 8 / 7;
+    let timer_node = TimerWheel::node_size();
+    ConnMemory {
+        slab_entry,
+        flow_entry,
+        timer_node,
+        total: slab_entry + flow_entry + timer_node,
+    }
+}

@@ -1,0 +1,420 @@
+//! Output: `write_xmit` walks the send queue and sends what the gates allow (Linux's
+//! `tcp_write_xmit`, ARCHITECTURE decision 4), plus ACKs, RSTs and probes.
+//!
+//! `write_xmit` first retransmits units marked lost (recovery, RFC 6582; after an RTO, RFC
+//! 6298 §5.4), then sends new units from `send_head`, stopping at the first gate that says
+//! no, in Linux's order:
+//! 1. congestion window: bytes in flight < cwnd (RFC 5681; RFC 3042 limited transmit adds up
+//!    to two segments on the first two duplicate ACKs);
+//! 2. peer window: the unit must fit in `snd.una + snd.wnd`; a unit that fits only in part is
+//!    split if the part is worth sending (RFC 9293 §3.8.6.2.1 sender SWS avoidance), else the
+//!    persist timer waits for the window to open (and, when it fires on a window that is
+//!    open but small, sends what fits: `send_window_fill`);
+//! 3. Nagle (RFC 896, RFC 9293 §3.7.4) and cork: a sub-MSS unit waits while data is
+//!    unacknowledged (Nagle) or until uncorked (cork); a FIN-carrying unit is never held.
+//!
+//! Every segment we send carries the current ACK, window and timestamp, and SACK blocks when
+//! out-of-order data is held (RFC 2018), a D-SACK block first when a duplicate arrived
+//! (RFC 2883).
+
+use super::congestion::CongestionControl;
+use super::frame;
+use super::handshake::TS_OPTION_LEN;
+use super::layer::{Out, Shared, set_timer};
+use super::tcb::{CaState, State, Tcb, flag};
+use super::timer::TimerKind;
+use crate::buf::Pkt;
+use crate::iface::TcpIn;
+use crate::wire::{SackBlocks, SeqNum, TcpFlags, TcpRepr};
+
+/// Consecutive retransmissions skipped while the previous copy is still in the TX ring
+/// before one is sent anyway (a ring that never completes must not stall the connection).
+pub const MAX_HOST_QUEUE_SKIPS: u8 = 8;
+
+/// End-of-poll work for a connection touched during input: send what may be sent, then the
+/// ACK if one is still owed.
+pub fn push_pending(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    write_xmit(tcb, sh, out);
+    if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
+        send_ack(tcb, sh, out);
+    }
+}
+
+/// States in which queued data and FIN may be (re)transmitted.
+fn may_send(state: State) -> bool {
+    matches!(
+        state,
+        State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
+    )
+}
+
+/// The largest unit the send queue should build: the MSS, or a TSO super-segment.
+pub fn size_goal(tcb: &Tcb, out: &Out) -> usize {
+    let mss = usize::from(tcb.snd.mss);
+    if !out.caps.tx.tso {
+        return mss;
+    }
+    let segsz = usize::from(tso_segsz(tcb, out));
+    let max_segs = match out.caps.max_tso_segs {
+        0 => 44,
+        n => usize::from(n),
+    };
+    let by_len = (usize::from(u16::MAX) - 14 - 20 - 60) / segsz;
+    segsz * max_segs.min(by_len).max(1)
+}
+
+/// The TSO segment size: the MSS, made smaller on ports whose TSO counts the Ethernet header
+/// against the MTU (net_tap).
+pub fn tso_segsz(tcb: &Tcb, out: &Out) -> u16 {
+    let mss = tcb.snd.mss;
+    if !out.caps.tso_counts_l2 {
+        return mss;
+    }
+    let tcp_hdr = 20 + if tcb.ts.enabled { TS_OPTION_LEN } else { 0 };
+    mss.min(out.caps.mtu.saturating_sub(14 + 20 + tcp_hdr))
+}
+
+/// Sends what the gates allow: lost units first, then new units. Returns the segments sent.
+pub fn write_xmit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+    if !may_send(tcb.state) {
+        return 0;
+    }
+    let mut sent = retransmit_lost(tcb, sh, out);
+    sent += send_new(tcb, sh, out);
+    if sent > 0 && !tcb.timers.is_set(TimerKind::Rto) {
+        let at = out.now + tcb.rtt.rto();
+        set_timer(tcb, sh, TimerKind::Rto, at);
+    }
+    sent
+}
+
+/// The congestion window, plus RFC 3042 limited transmit on the first two duplicate ACKs.
+fn cwnd_allowance(tcb: &Tcb) -> u32 {
+    let extra = if tcb.ca == CaState::Open {
+        u32::from(tcb.dupacks.min(2))
+    } else {
+        0
+    };
+    tcb.cwnd() + extra * u32::from(tcb.snd.mss)
+}
+
+/// Retransmits units marked lost, in order, while the congestion window allows.
+fn retransmit_lost(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+    let mut sent = 0;
+    let mut from = 0;
+    let mss = u32::from(tcb.snd.mss);
+    while let Some(i) = tcb.sq.first_lost_from(from) {
+        if tcb.sq.send_head().is_some_and(|h| i >= h) || tcb.in_flight() >= cwnd_allowance(tcb) {
+            break;
+        }
+        if tcb.sq.get(i).is_some_and(|s| s.len > mss) && !tcb.sq.split(i, mss, &out.pools.indirect)
+        {
+            break;
+        }
+        if !retransmit_unit(tcb, sh, out, i) {
+            break;
+        }
+        sent += 1;
+        from = i + 1;
+    }
+    sent
+}
+
+/// Retransmits unit `i`, unless its previous copy is still in the TX ring (Linux
+/// `skb_still_in_host_queue`), a bounded number of times in a row.
+pub fn retransmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> bool {
+    let busy = tcb
+        .sq
+        .get(i)
+        .and_then(|s| s.pkt.as_ref())
+        .is_some_and(|p| p.max_data_refcnt() > 1);
+    if busy && tcb.rtx_skips < MAX_HOST_QUEUE_SKIPS {
+        tcb.rtx_skips += 1;
+        sh.counters.retrans_in_host_queue += 1;
+        return false;
+    }
+    if !transmit_unit(tcb, sh, out, i) {
+        return false;
+    }
+    tcb.sq.mark_retransmitted(i, out.now);
+    tcb.retransmits += 1;
+    sh.counters.retrans_segs += 1;
+    if tcb.ca == CaState::Loss {
+        sh.counters.slow_start_retrans += 1;
+    }
+    true
+}
+
+/// Sends new units from `send_head` through the gates.
+fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+    let mss = u32::from(tcb.snd.mss);
+    let mut sent = 0;
+    // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
+    if tcb.snd.una == tcb.snd.nxt
+        && tcb.sq.send_head().is_some()
+        && out.now - tcb.last_tx > tcb.rtt.rto()
+    {
+        tcb.cc.on_idle_restart(mss);
+    }
+    while let Some(i) = tcb.sq.send_head() {
+        let (seq, len, fin) = match tcb.sq.get(i) {
+            Some(s) => (s.seq, s.len, s.fin),
+            None => break,
+        };
+        let flight = tcb.in_flight();
+        let cwnd = cwnd_allowance(tcb);
+        if flight >= cwnd {
+            break;
+        }
+        let wnd_end = tcb.snd.una + tcb.snd.wnd;
+        let avail = wnd_end.diff(seq).max(0) as u32;
+        let limit = avail.min(cwnd - flight);
+        let need = len + u32::from(fin && len == 0);
+        if need > limit {
+            if !split_to_fit(tcb, out, i, len, limit, avail) {
+                arm_persist_if_stuck(tcb, sh, out, avail, need);
+                break;
+            }
+            continue;
+        }
+        if len < mss && !fin && held_by_nagle_or_cork(tcb, i) {
+            break;
+        }
+        if !out.caps.tx.tso && len > mss && !tcb.sq.split(i, mss, &out.pools.indirect) {
+            break;
+        }
+        if !transmit_unit(tcb, sh, out, i) {
+            break;
+        }
+        let end = tcb.sq.get(i).map_or(seq, |s| s.end());
+        tcb.sq.advance_send_head(out.now);
+        if end.gt(tcb.snd.nxt) {
+            tcb.snd.nxt = end;
+        }
+        tcb.last_tx = out.now;
+        sent += 1;
+    }
+    sent
+}
+
+/// Splits unit `i` so its head fits `limit` bytes, if that head is worth sending (at least
+/// one MSS, or half the largest window the peer offered: RFC 9293 §3.8.6.2.1). With TSO the
+/// cut is rounded down to whole segments.
+fn split_to_fit(tcb: &mut Tcb, out: &Out, i: usize, len: u32, limit: u32, _avail: u32) -> bool {
+    let mss = u32::from(tcb.snd.mss);
+    let worth = limit >= mss || (limit > 0 && limit >= tcb.snd.max_wnd / 2);
+    if !worth || len == 0 {
+        return false;
+    }
+    // Whole wire segments: with TSO those are `tso_segsz` bytes, which is less than the MSS
+    // on net_tap (a cut at a multiple of the MSS would leave a runt on the wire).
+    let seg = if out.caps.tx.tso {
+        u32::from(tso_segsz(tcb, out)).max(1)
+    } else {
+        mss
+    };
+    let cut = if limit >= seg {
+        limit - limit % seg
+    } else {
+        limit
+    };
+    cut > 0 && cut < len && tcb.sq.split(i, cut, &out.pools.indirect)
+}
+
+/// Arms the persist timer when nothing is in flight and the peer's window keeps new data
+/// back (RFC 9293 §3.8.6.1), so a lost window update cannot deadlock the connection.
+fn arm_persist_if_stuck(tcb: &mut Tcb, sh: &mut Shared, out: &Out, avail: u32, need: u32) {
+    if avail >= need || tcb.snd.una != tcb.snd.nxt || tcb.timers.is_set(TimerKind::Persist) {
+        return;
+    }
+    let at = out.now + persist_interval(tcb);
+    set_timer(tcb, sh, TimerKind::Persist, at);
+}
+
+/// Persist interval: the RTO with its backoff, which each probe doubles (bounded by the RTO
+/// maximum) until the window opens, answered or not (RFC 9293 §3.8.6.1; Linux shares
+/// `icsk_backoff` between the RTO and the probe timer the same way).
+pub fn persist_interval(tcb: &Tcb) -> std::time::Duration {
+    tcb.rtt.rto()
+}
+
+/// Nagle (a small unit waits while data is unacknowledged) and cork (a small unit waits).
+fn held_by_nagle_or_cork(tcb: &Tcb, i: usize) -> bool {
+    let last = i + 1 == tcb.sq.len();
+    if tcb.opts.cork && last {
+        return true;
+    }
+    !tcb.opts.nodelay && tcb.snd.una != tcb.snd.nxt
+}
+
+/// Transmits unit `i` as it is queued (header on a clone; the unit stays queued).
+fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> bool {
+    let Some(seg) = tcb.sq.get(i) else {
+        return false;
+    };
+    let (seq, fin, last, seg_len) = (seg.seq, seg.fin, i + 1 == tcb.sq.len(), seg.len);
+    let mut flags = TcpFlags::ACK;
+    if seg.len > 0 && last {
+        flags |= TcpFlags::PSH;
+    }
+    if fin {
+        flags |= TcpFlags::FIN;
+    }
+    let mut repr = header(tcb, sh, out, seq, flags);
+    // TSO only for units beyond one MSS: a unit of at most one MSS is one ordinary frame even
+    // where the TSO segment size is smaller (net_tap).
+    let tso = (seg_len > u32::from(tcb.snd.mss)).then(|| tso_segsz(tcb, out));
+    // The MSS leaves room for the timestamp option only: SACK blocks that would push a wire
+    // segment past the MTU are left off (pure ACKs carry them; Linux shrinks the MSS instead,
+    // tcp_current_mss).
+    let wire_payload = tso.map_or(seg_len as usize, usize::from);
+    while !repr.sack.is_empty() && 20 + repr.header_len() + wire_payload > usize::from(out.caps.mtu)
+    {
+        repr.sack.truncate(repr.sack.len() - 1);
+    }
+    let seg = tcb.sq.get(i).expect("checked above");
+    let ok = frame::send(
+        out,
+        &mut sh.counters,
+        &tcb.tuple,
+        &repr,
+        seg.pkt.as_ref(),
+        tso,
+    );
+    if ok {
+        acked_now(tcb);
+    }
+    ok
+}
+
+/// The header of a segment from us: ACK, window, timestamps, SACK blocks filled in.
+fn header(tcb: &mut Tcb, _sh: &Shared, out: &Out, seq: SeqNum, flags: TcpFlags) -> TcpRepr {
+    let window = tcb.select_window(false);
+    let mut sack = SackBlocks::default();
+    if tcb.sack_ok() && (tcb.dsack.is_some() || tcb.rq.ooo_segs() > 0) {
+        tcb.rq.sack_blocks(tcb.dsack.take(), &mut sack);
+    }
+    TcpRepr {
+        src_port: tcb.tuple.local_port,
+        dst_port: tcb.tuple.remote_port,
+        seq,
+        ack: tcb.rcv.nxt,
+        flags,
+        window,
+        urgent: 0,
+        mss: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack,
+        timestamps: tcb.ts.enabled.then(|| (tcb.tsval(out.now), tcb.ts.recent)),
+    }
+}
+
+/// Bookkeeping after any segment carrying our current ACK went out.
+fn acked_now(tcb: &mut Tcb) {
+    tcb.rcv.last_ack_sent = tcb.rcv.nxt;
+    tcb.rcv.unacked_segs = 0;
+    tcb.clear(flag::ACK_NOW | flag::ACK_DELAYED);
+    tcb.timers.clear(TimerKind::DelayedAck);
+}
+
+/// Sends a pure ACK (RFC 9293 §3.10.7.4 `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`).
+pub fn send_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    let repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::ACK);
+    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+        acked_now(tcb);
+    }
+}
+
+/// The persist timer found the peer's window open but too small for the SWS rules of
+/// `send_new`: send the head of the unsent data that fits (at most an MSS), the override
+/// timeout of RFC 9293 §3.8.6.2.1, as Linux's `tcp_write_wakeup`. Returns false when nothing
+/// fits (a zero window: the caller probes instead).
+pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
+    let Some(i) = tcb.sq.send_head() else {
+        return false;
+    };
+    let Some((seq, len)) = tcb.sq.get(i).map(|s| (s.seq, s.len)) else {
+        return false;
+    };
+    let avail = (tcb.snd.una + tcb.snd.wnd).diff(seq).max(0) as u32;
+    let cut = avail.min(u32::from(tcb.snd.mss));
+    if cut == 0 || len == 0 || (cut < len && !tcb.sq.split(i, cut, &out.pools.indirect)) {
+        return false;
+    }
+    if !transmit_unit(tcb, sh, out, i) {
+        return false;
+    }
+    let end = tcb.sq.get(i).map_or(seq, |s| s.end());
+    tcb.sq.advance_send_head(out.now);
+    if end.gt(tcb.snd.nxt) {
+        tcb.snd.nxt = end;
+    }
+    tcb.last_tx = out.now;
+    true
+}
+
+/// Sends a probe that elicits an ACK without new data: `SEG.SEQ = SND.UNA - 1` (keepalive,
+/// RFC 1122 §4.2.3.6; zero-window probe, as Linux `tcp_xmit_probe_skb`).
+pub fn send_probe(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    let repr = header(tcb, sh, out, tcb.snd.una - 1, TcpFlags::ACK);
+    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+        acked_now(tcb);
+    }
+}
+
+/// Sends a reset on an existing connection (abort, or data for a closed application).
+pub fn send_rst(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+    let mut repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::RST | TcpFlags::ACK);
+    repr.sack = SackBlocks::default();
+    repr.window = 0;
+    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+        sh.counters.out_rsts += 1;
+    }
+}
+
+/// Sends (or re-sends) our SYN / SYN-ACK header with no payload.
+pub fn emit(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out,
+    repr: &TcpRepr,
+    payload: Option<&Pkt>,
+) -> bool {
+    frame::send(out, &mut sh.counters, &tcb.tuple, repr, payload, None)
+}
+
+/// The reset for a segment that belongs to no connection (RFC 9293 §3.10.7.1): if it had an
+/// ACK, `<SEQ=SEG.ACK><CTL=RST>`, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never in
+/// answer to a reset.
+pub fn reset_for(seg: &TcpIn, sh: &mut Shared, out: &mut Out) {
+    let r = &seg.repr;
+    if r.flags.contains(TcpFlags::RST) {
+        return;
+    }
+    let len = seg.payload.as_ref().map_or(0, |p| p.len() as u32)
+        + u32::from(r.flags.contains(TcpFlags::SYN))
+        + u32::from(r.flags.contains(TcpFlags::FIN));
+    let (seq, ack, flags) = if r.flags.contains(TcpFlags::ACK) {
+        (r.ack, SeqNum(0), TcpFlags::RST)
+    } else {
+        (SeqNum(0), r.seq + len, TcpFlags::RST | TcpFlags::ACK)
+    };
+    let repr = TcpRepr {
+        src_port: r.dst_port,
+        dst_port: r.src_port,
+        seq,
+        ack,
+        flags,
+        ..TcpRepr::default()
+    };
+    let tuple = super::flow::FourTuple {
+        local_ip: seg.dst,
+        local_port: r.dst_port,
+        remote_ip: seg.src,
+        remote_port: r.src_port,
+    };
+    if frame::send(out, &mut sh.counters, &tuple, &repr, None, None) {
+        sh.counters.out_rsts += 1;
+    }
+}

@@ -1,0 +1,270 @@
+//! The transmission control block: one connection's state, as plain data (RFC 9293 §3.3.1).
+//!
+//! Names follow the RFC: `snd.una`, `snd.nxt`, `snd.wnd`, `snd.wl1`, `snd.wl2`, `snd.iss`,
+//! `rcv.nxt`, `rcv.irs`; windows are kept scaled (in bytes). The send queue holds everything
+//! from `snd.una` (the SYN excepted), the receive queue everything readable plus
+//! out-of-order data. Nothing here does I/O; the functions in `input`, `output` and `timeout`
+//! drive it.
+//!
+//! Invariants:
+//! - `snd.una <= snd.nxt <= sq.write_seq()` (sequence-space order).
+//! - `rcv.adv` (the right edge last advertised) never moves left (RFC 9293 §3.8.6.2.2, no
+//!   window shrinking).
+//! - The flow table maps `tuple` to this TCB's slab index while it is not `Closed`.
+
+use std::time::Duration;
+
+use super::congestion::{Congestion, CongestionControl};
+use super::flow::FourTuple;
+use super::recv_queue::RecvQueue;
+use super::rtt::RttEstimator;
+use super::send_queue::SendQueue;
+use super::slab::Handle;
+use super::timer::TimerTable;
+use super::types::{ConnOptions, TcpError};
+use crate::time::Instant;
+use crate::wire::SeqNum;
+
+/// The eleven states of RFC 9293 §3.3.2.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl State {
+    /// States in which data may still be sent (our FIN not yet queued).
+    pub fn can_send(self) -> bool {
+        matches!(self, State::Established | State::CloseWait)
+    }
+
+    /// States in which the peer may still send data (its FIN not yet received).
+    pub fn can_receive(self) -> bool {
+        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
+    }
+
+    /// The synchronized states (after the handshake), RFC 9293 §3.5.2.
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+}
+
+/// Send sequence variables (RFC 9293 §3.3.1), windows scaled to bytes.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Snd {
+    pub una: SeqNum,
+    pub nxt: SeqNum,
+    /// The peer's window in bytes (already shifted by `wscale`).
+    pub wnd: u32,
+    pub wl1: SeqNum,
+    pub wl2: SeqNum,
+    pub iss: SeqNum,
+    /// Largest window the peer ever offered (RFC 9293 §3.8.6.2.1 sender SWS avoidance).
+    pub max_wnd: u32,
+    /// Shift applied to the peer's window field (RFC 7323 §2.3).
+    pub wscale: u8,
+    /// Payload bytes per segment (peer's MSS, our MTU, minus timestamp option space).
+    pub mss: u16,
+}
+
+/// Receive sequence variables.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Rcv {
+    pub nxt: SeqNum,
+    pub irs: SeqNum,
+    /// Right edge of the window last advertised (`rcv.nxt + rcv.wnd` at that time).
+    pub adv: SeqNum,
+    /// Our window-scale shift (RFC 7323 §2.2).
+    pub wscale: u8,
+    /// The MSS we advertised.
+    pub mss: u16,
+    /// `rcv.nxt` carried by the last ACK we sent (RFC 7323 §4.3 Last.ACK.sent).
+    pub last_ack_sent: SeqNum,
+    /// Sequence number of a FIN received ahead of missing data.
+    pub fin_at: Option<SeqNum>,
+    /// Full-sized segments received since the last ACK we sent.
+    pub unacked_segs: u8,
+}
+
+/// Timestamp option state (RFC 7323 §3-§5).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Ts {
+    /// Both sides sent the option on the SYN.
+    pub enabled: bool,
+    /// TS.Recent: the peer's timestamp to echo.
+    pub recent: u32,
+    /// When TS.Recent was last updated (PAWS validity, RFC 7323 §5.5).
+    pub recent_at: Instant,
+    /// Per-connection offset added to our clock (RFC 7323 §5.4).
+    pub offset: u32,
+}
+
+/// Loss-recovery state (RFC 5681 §3.2, RFC 6582, Linux's `icsk_ca_state` names).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaState {
+    /// No loss suspected.
+    Open,
+    /// Fast recovery after three duplicate ACKs, until `Tcb::recover` is acknowledged.
+    Recovery,
+    /// After a retransmission timeout, until `Tcb::recover` is acknowledged.
+    Loss,
+}
+
+/// Bit flags of a TCB.
+pub mod flag {
+    /// Send an ACK at the end of this poll (coalesced per burst).
+    pub const ACK_NOW: u16 = 1 << 0;
+    /// An ACK is owed, waiting for the delayed-ACK timer.
+    pub const ACK_DELAYED: u16 = 1 << 1;
+    /// The application holds a handle (after connect or accept).
+    pub const APP_OWNED: u16 = 1 << 2;
+    /// The application closed its handle; the TCB finishes the protocol alone.
+    pub const ORPHAN: u16 = 1 << 3;
+    /// The application shut down writing (our FIN is queued).
+    pub const WR_SHUTDOWN: u16 = 1 << 4;
+    /// A Readable event is outstanding (edge trigger).
+    pub const READ_NOTIFIED: u16 = 1 << 5;
+    /// A send came up short: post Writable when room frees.
+    pub const WANT_WRITE: u16 = 1 << 6;
+    /// Queued on the stack's list of connections needing output.
+    pub const PENDING: u16 = 1 << 7;
+    /// Opened passively (by a listener).
+    pub const PASSIVE: u16 = 1 << 8;
+    /// SACK permitted by both sides (RFC 2018 §2).
+    pub const SACK_OK: u16 = 1 << 9;
+    /// The Closed event was posted.
+    pub const CLOSED_NOTIFIED: u16 = 1 << 10;
+    /// Sent a window-update-worthy read since the last ACK.
+    pub const WINDOW_UPDATE: u16 = 1 << 11;
+}
+
+/// One connection.
+pub struct Tcb {
+    pub handle: Handle,
+    pub state: State,
+    pub tuple: FourTuple,
+    pub snd: Snd,
+    pub rcv: Rcv,
+    pub ts: Ts,
+    pub flags: u16,
+    pub opts: ConnOptions,
+    pub sq: SendQueue,
+    pub rq: RecvQueue,
+    pub rtt: RttEstimator,
+    pub cc: Congestion,
+    pub ca: CaState,
+    pub dupacks: u16,
+    /// `snd.nxt` when the last recovery or loss episode began (RFC 6582 `recover`): duplicate
+    /// ACKs below it do not start another fast retransmit.
+    pub recover: SeqNum,
+    pub timers: TimerTable,
+    /// Consecutive retransmission timeouts (or SYN/SYN-ACK retransmissions).
+    pub retries: u8,
+    /// Unanswered keepalive or zero-window probes.
+    pub probes: u8,
+    /// Consecutive retransmissions skipped because the last copy was still in the TX ring.
+    pub rtx_skips: u8,
+    /// Segments to acknowledge at once before delayed ACKs apply (quickack mode).
+    pub quickack: u8,
+    /// A duplicate range to report as the first SACK block of the next ACK (RFC 2883).
+    pub dsack: Option<(SeqNum, SeqNum)>,
+    /// The listener this passive open belongs to, until accepted.
+    pub listener: Option<u32>,
+    pub error: Option<TcpError>,
+    /// Last segment received (keepalive idle time).
+    pub last_rx: Instant,
+    /// Last data segment sent (RFC 5681 §4.1 idle restart).
+    pub last_tx: Instant,
+    /// Entered TIME_WAIT (for TIME_WAIT reuse).
+    pub tw_since: Instant,
+    /// Segments retransmitted over the connection's life.
+    pub retransmits: u64,
+}
+
+impl Tcb {
+    pub fn has(&self, f: u16) -> bool {
+        self.flags & f != 0
+    }
+
+    pub fn set(&mut self, f: u16) {
+        self.flags |= f;
+    }
+
+    pub fn clear(&mut self, f: u16) {
+        self.flags &= !f;
+    }
+
+    pub fn sack_ok(&self) -> bool {
+        self.has(flag::SACK_OK)
+    }
+
+    /// Bytes of receive buffer in use, counting mbufs at 256 B at least each so that a sender
+    /// of tiny segments cannot pin the pool (Linux accounts skb truesize the same way).
+    pub fn rcv_used(&self) -> u32 {
+        let bytes = self.rq.bytes() + self.rq.ooo_bytes();
+        bytes.max(self.rq.mbufs() * 256) as u32
+    }
+
+    /// The window we would offer now, before SWS avoidance: free receive buffer, capped by
+    /// what the window field can express.
+    pub fn rcv_free(&self) -> u32 {
+        let max = u32::from(u16::MAX) << self.rcv.wscale;
+        self.opts.rcvbuf.saturating_sub(self.rcv_used()).min(max)
+    }
+
+    /// Chooses the window to advertise and returns the raw 16-bit field (RFC 9293 §3.8.6.2.2
+    /// receiver SWS avoidance; RFC 7323 §2.3 scaling). The right edge only moves right, and
+    /// only by at least min(rcvbuf/2, MSS) at a time.
+    pub fn select_window(&mut self, syn: bool) -> u16 {
+        let free = self.rcv_free();
+        let cur = self.rcv.adv.diff(self.rcv.nxt).max(0) as u32;
+        let step = (self.opts.rcvbuf / 2).min(u32::from(self.rcv.mss)).max(1);
+        if free > cur && free - cur >= step {
+            self.rcv.adv = self.rcv.nxt + free;
+        }
+        let wnd = self.rcv.adv.diff(self.rcv.nxt).max(0) as u32;
+        if syn {
+            // RFC 7323 §2.2: the window field of a SYN is never scaled.
+            return wnd.min(u32::from(u16::MAX)) as u16;
+        }
+        let shift = u32::from(self.rcv.wscale);
+        // Round up so the edge the peer computes is not left of `adv` (no shrinking).
+        let field = wnd.div_ceil(1 << shift).min(u32::from(u16::MAX));
+        self.rcv.adv = self.rcv.nxt + (field << shift);
+        field as u16
+    }
+
+    /// Bytes in flight (Linux `tcp_packets_in_flight`, in bytes): outstanding minus SACKed
+    /// and lost, plus retransmitted.
+    pub fn in_flight(&self) -> u32 {
+        self.sq.in_flight(self.snd.nxt)
+    }
+
+    /// The timestamp value to send now: a 1 ms clock plus the connection's offset.
+    pub fn tsval(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts.offset)
+    }
+
+    /// RTT from an echoed timestamp, if it is plausible.
+    pub fn ts_rtt(&self, now: Instant, tsecr: u32) -> Option<Duration> {
+        let d = self.tsval(now).wrapping_sub(tsecr);
+        (tsecr != 0 && d < 1 << 31).then(|| Duration::from_millis(u64::from(d)))
+    }
+
+    /// The current congestion window in bytes.
+    pub fn cwnd(&self) -> u32 {
+        self.cc.cwnd()
+    }
+}

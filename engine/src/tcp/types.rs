@@ -1,0 +1,241 @@
+//! The TCP layer's public vocabulary: handles, events, errors, configuration and
+//! per-connection options.
+//!
+//! Defaults follow ARCHITECTURE decision 10 (low latency): no Nagle, no delayed ACK (ACKs are
+//! still coalesced within one poll: one ACK per connection per received burst), every poll
+//! flushes. [`ConnOptions::linux_like`] gives Linux's defaults instead.
+
+use std::net::Ipv4Addr;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use super::congestion::CcKind;
+use super::flow::FourTuple;
+use super::rtt::RttConfig;
+use super::slab::Handle;
+use super::tcb::State;
+
+/// A connection, as the application holds it. Stale after `close`/`abort`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId(pub(crate) Handle);
+
+/// A listening port.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub(crate) u32);
+
+/// What happened, for the application to act on. Readiness events are edge-triggered: read
+/// (or write) until `WouldBlock` to re-arm them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// An active open completed: the connection is established.
+    Connected(ConnId),
+    /// The listener's accept queue went from empty to non-empty.
+    Acceptable(ListenerId),
+    /// Data arrived, or the peer closed its side (a read returns `Ok(0)`), or an error is
+    /// pending.
+    Readable(ConnId),
+    /// Send-buffer space freed after a send came up short.
+    Writable(ConnId),
+    /// The connection is over: `None` after a graceful close of both sides, else why it ended.
+    /// The handle stays valid until the application calls `close`.
+    Closed(ConnId, Option<TcpError>),
+}
+
+/// Errors of the TCP API, with messages a user can act on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TcpError {
+    #[error("connection refused: the peer answered the SYN with a reset (nothing listens there)")]
+    Refused,
+    #[error("connection reset by the peer")]
+    Reset,
+    #[error("connection timed out: the peer stopped answering")]
+    TimedOut,
+    #[error("would block: no data to read or no room to send; wait for the readiness event")]
+    WouldBlock,
+    #[error("invalid connection handle (already closed, or never opened on this core)")]
+    InvalidHandle,
+    #[error("the connection is not established yet")]
+    NotConnected,
+    #[error("the sending side is shut down")]
+    Shutdown,
+    #[error("port {0} is in use on this stack (a listener, or a connection to the same peer)")]
+    AddrInUse(u16),
+    #[error("no free ephemeral port toward this peer (all in use or in TIME_WAIT)")]
+    NoPorts,
+    #[error("connection table full: raise TcpConfig::max_connections")]
+    TableFull,
+    #[error("no route to host: off-link address and no gateway configured")]
+    NoRoute,
+    #[error("mbuf pool exhausted: raise the pool sizes or read received data faster")]
+    NoBufs,
+}
+
+/// Keepalive settings (RFC 1122 §4.2.3.6; Linux's defaults are 7200 s, 75 s, 9).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is declared dead.
+    pub probes: u8,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            probes: 9,
+        }
+    }
+}
+
+/// Per-connection options (set at connect/accept time or changed later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnOptions {
+    /// Disable Nagle's algorithm (RFC 896): send small segments at once.
+    pub nodelay: bool,
+    /// Hold partial segments until uncorked (Linux TCP_CORK).
+    pub cork: bool,
+    /// Delay ACKs up to `TcpConfig::delayed_ack` (RFC 1122 §4.2.3.2, RFC 5681 §4.2).
+    pub delayed_ack: bool,
+    /// Keepalive probes (off when `None`).
+    pub keepalive: Option<Keepalive>,
+    /// Send buffer limit, bytes of payload queued (sent and unsent).
+    pub sndbuf: u32,
+    /// Receive buffer limit, bytes held (in order and out of order); sets the window.
+    pub rcvbuf: u32,
+}
+
+impl Default for ConnOptions {
+    /// Low latency: no Nagle, no delayed ACK, 1 MiB buffers.
+    fn default() -> Self {
+        ConnOptions {
+            nodelay: true,
+            cork: false,
+            delayed_ack: false,
+            keepalive: None,
+            sndbuf: 1 << 20,
+            rcvbuf: 1 << 20,
+        }
+    }
+}
+
+impl ConnOptions {
+    /// Linux's defaults: Nagle on, delayed ACKs on.
+    pub fn linux_like() -> Self {
+        ConnOptions {
+            nodelay: false,
+            delayed_ack: true,
+            ..ConnOptions::default()
+        }
+    }
+}
+
+/// Configuration of one core's TCP layer.
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// Most connections (all states, TIME_WAIT included) this core holds.
+    pub max_connections: usize,
+    /// Options new connections start with.
+    pub default_options: ConnOptions,
+    /// Length of TIME_WAIT, 2·MSL (RFC 9293 §3.4.2; Linux: 60 s).
+    pub time_wait: Duration,
+    /// Orphaned FIN_WAIT_2 lifetime (Linux tcp_fin_timeout: 60 s).
+    pub fin_timeout: Duration,
+    /// Active opens may reuse a 4-tuple in TIME_WAIT this long after it entered TIME_WAIT, if
+    /// both sides used timestamps (PAWS then rejects old duplicates; Linux tcp_tw_reuse).
+    /// `None` disables reuse.
+    pub tw_reuse_after: Option<Duration>,
+    /// RTO bounds and initial value (RFC 6298).
+    pub rtt: RttConfig,
+    /// SYN retransmissions before connect fails (Linux tcp_syn_retries: 6).
+    pub syn_retries: u8,
+    /// SYN-ACK retransmissions before a half-open connection is dropped (Linux: 5).
+    pub synack_retries: u8,
+    /// Retransmissions of data before the connection times out (Linux tcp_retries2: 15).
+    pub max_retries: u8,
+    /// Delayed-ACK timeout when delayed ACKs are on (Linux: 40 ms minimum).
+    pub delayed_ack: Duration,
+    /// Segments acknowledged at once after the handshake before ACKs may be delayed
+    /// (Linux quickack mode).
+    pub quickack_segments: u8,
+    /// Offer and accept timestamps (RFC 7323).
+    pub timestamps: bool,
+    /// Offer and accept selective acknowledgments (RFC 2018).
+    pub sack: bool,
+    /// Offer and accept window scaling (RFC 7323); our shift follows `rcvbuf`.
+    pub window_scaling: bool,
+    /// Clamp on the MSS we advertise and use (None: the MTU's).
+    pub mss_clamp: Option<u16>,
+    /// Congestion control algorithm.
+    pub congestion: CcKind,
+    /// Ephemeral port range (Linux: 32768–60999).
+    pub ephemeral_ports: RangeInclusive<u16>,
+    /// Out-of-order segments held per connection before new ones are dropped.
+    pub max_ooo_segments: usize,
+    /// Timer-wheel tick.
+    pub timer_tick: Duration,
+    /// Multi-core steering: this core's index and the core count; active opens choose a
+    /// local port `p` with `p % cores == core` so replies come back to this core.
+    pub steering: Option<(u16, u16)>,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            max_connections: 65_536,
+            default_options: ConnOptions::default(),
+            time_wait: Duration::from_secs(60),
+            fin_timeout: Duration::from_secs(60),
+            tw_reuse_after: Some(Duration::from_secs(1)),
+            rtt: RttConfig::default(),
+            syn_retries: 6,
+            synack_retries: 5,
+            max_retries: 15,
+            delayed_ack: Duration::from_millis(40),
+            quickack_segments: 16,
+            timestamps: true,
+            sack: true,
+            window_scaling: true,
+            mss_clamp: None,
+            congestion: CcKind::NewReno,
+            ephemeral_ports: 32768..=60999,
+            max_ooo_segments: 512,
+            timer_tick: Duration::from_micros(100),
+            steering: None,
+        }
+    }
+}
+
+/// A snapshot of one connection's state, for diagnostics and tests.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnInfo {
+    pub state: State,
+    pub tuple: FourTuple,
+    pub local: (Ipv4Addr, u16),
+    pub remote: (Ipv4Addr, u16),
+    /// Effective send MSS (payload bytes per segment).
+    pub mss: u16,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    pub rcv_nxt: u32,
+    /// Peer's window, scaled, in bytes.
+    pub snd_wnd: u32,
+    /// Window we advertise, in bytes.
+    pub rcv_wnd: u32,
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    pub srtt: Option<Duration>,
+    pub rto: Duration,
+    pub timestamps: bool,
+    pub sack: bool,
+    /// Our and the peer's window-scale shifts.
+    pub rcv_wscale: u8,
+    pub snd_wscale: u8,
+    pub unsent_bytes: usize,
+    pub unacked_bytes: usize,
+    pub readable_bytes: usize,
+    pub retransmits: u64,
+}
