@@ -176,3 +176,19 @@ pub fn describe(port: &Port) -> String {
         port.rx_queues
     )
 }
+
+/// Parses the command line; a usage error prints ONE line (`PROG: error: ...`, without clap's
+/// hints) and exits with status 2; `--help` and `--version` print as usual.
+pub fn parse_args<T: clap::Parser>(prog: &str) -> T {
+    match T::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => e.exit(),
+        Err(e) => {
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad arguments");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("{prog}: {first} (see {prog} --help)");
+            std::process::exit(2);
+        }
+    }
+}

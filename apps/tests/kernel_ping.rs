@@ -160,7 +160,8 @@ fn malformed(engine_mac: [u8; 6], kernel_mac: [u8; 6]) -> Vec<Bad> {
 
     // Ethernet header plus 12 of the 20 bytes of an IPv4 header.
     let f = good()[..IP + 12].to_vec();
-    v.push(bad("truncated header", f, 0, 0, 1));
+    // Linux (ip_rcv_core) counts a header shorter than 20 bytes as a header error.
+    v.push(bad("truncated header", f, 1, 0, 0));
 
     let mut f = good();
     frames::set_version_ihl(&mut f, 4, 4);
@@ -179,7 +180,8 @@ fn malformed(engine_mac: [u8; 6], kernel_mac: [u8; 6]) -> Vec<Bad> {
     let mut f = good();
     let len = (f.len() - IP) as u16;
     frames::set_total_len(&mut f, len + 100);
-    v.push(bad("total length past the frame", f, 1, 0, 0));
+    // ... and a total length beyond the frame as a truncated packet.
+    v.push(bad("total length past the frame", f, 0, 0, 1));
 
     let mut f = good();
     frames::set_total_len(&mut f, 12);

@@ -13,7 +13,7 @@ use std::net::Ipv4Addr;
 use crate::buf::{Pkt, Pools};
 use crate::dev::{Device, DeviceCaps, TxBatch};
 use crate::iface::steer::{Owner, Steering};
-use crate::iface::{ArpConfig, Iface, IfaceConfig, IfaceCounters};
+use crate::iface::{ArpConfig, Iface, IfaceConfig, IfaceCounters, Ping};
 use crate::rand::Rng;
 use crate::tcp::{
     ConnId, ConnInfo, ConnOptions, Event, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
@@ -260,8 +260,17 @@ impl<D: Device> Stack<D> {
         seq_no: u16,
         data_len: u16,
     ) -> bool {
-        self.iface
-            .send_echo_request(now, dst, ident, seq_no, data_len, &self.pools, &mut self.tx)
+        self.iface.send_echo_request(
+            now,
+            Ping {
+                dst,
+                ident,
+                seq_no,
+                data_len,
+            },
+            &self.pools,
+            &mut self.tx,
+        )
     }
 
     /// Sends everything queued now (also done by every `poll`).

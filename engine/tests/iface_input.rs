@@ -353,7 +353,7 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "IPv4 header truncated to 19 bytes",
         good_ping()[..IP + 19].to_vec(),
-        with(IP_IN, &["IpExtInTruncatedPkts"]),
+        with(IP_IN, &["IpInHdrErrors"]),
     ));
     let mut f = good_ping();
     f[IP] = 0x65;
@@ -381,7 +381,7 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "total length past the frame",
         f,
-        with(IP_IN, &["IpInHdrErrors"]),
+        with(IP_IN, &["IpExtInTruncatedPkts"]),
     ));
     let mut f = good_ping();
     f[IP + 2..IP + 4].copy_from_slice(&19u16.to_be_bytes());

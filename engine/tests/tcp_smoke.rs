@@ -84,10 +84,10 @@ fn handshake_and_echo_one_mib() {
                 }
             }
         }
-        if sent < data.len() {
-            if let Ok(n) = a.send(c, &data[sent..]) {
-                sent += n;
-            }
+        if sent < data.len()
+            && let Ok(n) = a.send(c, &data[sent..])
+        {
+            sent += n;
         }
         while let Ok(n) = a.recv(c, &mut buf) {
             if n == 0 {

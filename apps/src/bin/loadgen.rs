@@ -13,10 +13,9 @@ use std::process::ExitCode;
 
 use apps::loadgen::{self, Cli, report};
 use apps::signal;
-use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = apps::setup::parse_args("loadgen");
     signal::install();
     match loadgen::execute(&cli.cmd) {
         Ok((rep, out)) => {

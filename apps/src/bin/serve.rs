@@ -21,11 +21,10 @@ use apps::loadgen::{OptPortArgs, StackKind};
 use apps::servers::{Mode, Server, ServerStats};
 use apps::setup::{self, PortArgs, SetupError};
 use apps::{report, signal};
-use clap::Parser;
 use engine::{Stack, StackConfig};
 
 /// Answer ARP and ping on a DPDK port and, with a mode, serve TCP.
-#[derive(Parser, Debug)]
+#[derive(clap::Parser, Debug)]
 #[command(name = "serve", version)]
 struct Cli {
     /// echo, sink or http; none answers ARP and ping only.
@@ -138,7 +137,7 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli: Cli = setup::parse_args("serve");
     signal::install();
     match run(&cli) {
         Ok(()) => ExitCode::SUCCESS,

@@ -165,10 +165,17 @@ impl Port {
             ring_port(&unique("ringA"), &mut ba, &mut ab).ok_or_else(|| err(eal::last_error()))?;
         let b =
             ring_port(&unique("ringB"), &mut ab, &mut ba).ok_or_else(|| err(eal::last_error()))?;
-        Ok((
+        let (mut pa, mut pb) = (
             Port::configure(a, "ring", cfg)?,
             Port::configure(b, "ring", cfg)?,
-        ))
+        );
+        // net_ring ports report 00:00:00:00:00:00; give each a distinct locally administered
+        // address (the ring filters nothing, the interface layer filters by it).
+        for p in [&mut pa, &mut pb] {
+            let [hi, lo] = p.id.to_be_bytes();
+            p.caps.mac = MacAddr([0x02, b'r', b'n', b'g', hi, lo]);
+        }
+        Ok((pa, pb))
     }
 
     fn configure(id: u16, spec: &str, cfg: &PortConfig) -> Result<Port, PortError> {

@@ -52,6 +52,9 @@ fn ifname(spec: &str, name: &str) -> Result<String, SpecError> {
     if name.is_empty() {
         return Err(bad("the interface name is empty"));
     }
+    if name == "." || name == ".." {
+        return Err(bad("\".\" and \"..\" are not interface names"));
+    }
     if name.len() > IFNAME_MAX {
         return Err(bad("interface names are at most 15 characters"));
     }

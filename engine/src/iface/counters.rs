@@ -9,6 +9,8 @@ crate::mib! {
         eth_in_malformed => "EthInMalformed",
         /// Unicast frames for another MAC address.
         eth_in_other_host => "EthInOtherHost",
+        /// Multicast frames (IPv6 neighbour discovery, mDNS, ...): the engine joins no group.
+        eth_in_multicast => "EthInMulticast",
         eth_in_unknown_type => "EthInUnknownType",
         arp_in_requests => "ArpInRequests",
         arp_in_replies => "ArpInReplies",

@@ -79,7 +79,11 @@ impl Iface {
             }
         };
         if dst != self.mac && !dst.is_broadcast() {
-            self.counters.eth_in_other_host += 1;
+            if dst.is_multicast() {
+                self.counters.eth_in_multicast += 1;
+            } else {
+                self.counters.eth_in_other_host += 1;
+            }
             return None;
         }
         match ethertype {
@@ -105,32 +109,45 @@ impl Iface {
                 return;
             }
         };
-        if repr.source_mac.is_multicast() || repr.source_ip.is_unspecified() {
+        if repr.source_mac.is_multicast() || matches!(repr.operation, ArpOperation::Unknown(_)) {
             self.counters.arp_in_errors += 1;
+            return;
+        }
+        let for_us = repr.target_ip == self.ip;
+        if repr.source_ip.is_unspecified() {
+            // An address probe (RFC 5227 §2.1.1): answer it if it is for our address, so the
+            // prober sees the conflict; learn nothing from it.
+            if repr.operation == ArpOperation::Request && for_us {
+                self.counters.arp_in_requests += 1;
+                self.send_arp(
+                    pools,
+                    tx,
+                    ArpOperation::Reply,
+                    repr.source_mac,
+                    repr.source_ip,
+                );
+            }
             return;
         }
         // RFC 826 packet reception: merge the sender into an existing entry; add it if we are
         // the target.
-        let for_us = repr.target_ip == self.ip;
         self.arp
             .update(now, repr.source_ip, repr.source_mac, for_us);
         let mut release = |p: Pkt| Self::fill_dst(p, repr.source_mac, tx);
         self.arp.take_pending(repr.source_ip, &mut release);
-        match repr.operation {
-            ArpOperation::Request => {
-                self.counters.arp_in_requests += 1;
-                if for_us {
-                    self.send_arp(
-                        pools,
-                        tx,
-                        ArpOperation::Reply,
-                        repr.source_mac,
-                        repr.source_ip,
-                    );
-                }
-            }
-            ArpOperation::Reply => self.counters.arp_in_replies += 1,
-            ArpOperation::Unknown(_) => self.counters.arp_in_errors += 1,
+        if repr.operation == ArpOperation::Reply {
+            self.counters.arp_in_replies += 1;
+            return;
+        }
+        self.counters.arp_in_requests += 1;
+        if for_us {
+            self.send_arp(
+                pools,
+                tx,
+                ArpOperation::Reply,
+                repr.source_mac,
+                repr.source_ip,
+            );
         }
     }
 
@@ -158,32 +175,38 @@ impl Iface {
             dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD,
         );
         let data = &frame.data()[ETH_LEN..];
-        // The view checks lengths against the first segment; a datagram may continue in later
-        // segments, so check total_len against the whole frame below.
-        let total = (frame.len() - ETH_LEN).min(usize::from(u16::MAX));
-        let ip = match Ipv4Packet::new_checked(data) {
-            Ok(ip) => ip,
-            Err(wire::Error::BadTotalLen) if frame.nb_segs() > 1 => Ipv4Packet::new_unchecked(data),
-            Err(e) => return self.ip_header_error(e),
+        // The datagram may continue in later segments: lengths are checked against the whole
+        // frame, the header against the first segment.
+        let total = frame.len() - ETH_LEN;
+        // RFC 1122 §3.2.1.1-2, in the order of Linux's ip_rcv_core so the counters agree with
+        // nstat: header too short, bad version or IHL → IpInHdrErrors; bad checksum →
+        // IpExtInCsumErrors too; total length beyond the frame → IpExtInTruncatedPkts;
+        // total length shorter than the header → IpInHdrErrors.
+        let Some(&ver_ihl) = data.first().filter(|_| data.len() >= 20) else {
+            self.counters.ip_in_hdr_errors += 1;
+            return None;
         };
-        if ip.header_len() > data.len()
-            || usize::from(ip.total_len()) > total
-            || usize::from(ip.total_len()) < ip.header_len()
-        {
-            return self.ip_header_error(wire::Error::BadTotalLen);
+        let hlen = usize::from(ver_ihl & 0x0f) * 4;
+        if ver_ihl >> 4 != 4 || hlen < 20 || hlen > data.len() {
+            self.counters.ip_in_hdr_errors += 1;
+            return None;
         }
-        let verify = ip_hw == HwCsum::Unknown;
-        if ip_hw == HwCsum::Bad || (verify && !ip.verify_checksum()) {
+        // Every field read below lies within the checked header.
+        let ip = Ipv4Packet::new_unchecked(data);
+        if ip_hw == HwCsum::Bad || (ip_hw == HwCsum::Unknown && !ip.verify_checksum()) {
             self.counters.ip_in_hdr_errors += 1;
             self.counters.ip_ext_in_csum_errors += 1;
             return None;
         }
-        let (src, dst, hlen, tlen) = (
-            ip.src(),
-            ip.dst(),
-            ip.header_len(),
-            usize::from(ip.total_len()),
-        );
+        if usize::from(ip.total_len()) > total {
+            self.counters.ip_ext_in_truncated_pkts += 1;
+            return None;
+        }
+        if usize::from(ip.total_len()) < hlen {
+            self.counters.ip_in_hdr_errors += 1;
+            return None;
+        }
+        let (src, dst, tlen) = (ip.src(), ip.dst(), usize::from(ip.total_len()));
         let (proto, fragment) = (ip.protocol(), ip.is_fragment());
         if dst != self.ip && dst != Ipv4Addr::BROADCAST {
             self.counters.ip_in_addr_errors += 1;
@@ -211,15 +234,6 @@ impl Iface {
                 None
             }
         }
-    }
-
-    fn ip_header_error(&mut self, e: wire::Error) -> Option<TcpIn> {
-        if e == wire::Error::Truncated {
-            self.counters.ip_ext_in_truncated_pkts += 1;
-        } else {
-            self.counters.ip_in_hdr_errors += 1;
-        }
-        None
     }
 
     /// Answers an echo request by rewriting it into the reply (RFC 792; RFC 1122 §3.2.2.6).

@@ -77,6 +77,16 @@ pub struct Iface {
 /// Echo replies remembered by [`Iface::echo_replies`].
 pub const ECHO_LOG: usize = 256;
 
+/// An ICMP echo request to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ping {
+    pub dst: Ipv4Addr,
+    pub ident: u16,
+    pub seq_no: u16,
+    /// Bytes of pattern data after the ICMP header.
+    pub data_len: u16,
+}
+
 /// An ICMP echo reply that arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct EchoReply {
@@ -188,13 +198,16 @@ impl Iface {
     pub fn send_echo_request(
         &mut self,
         now: Instant,
-        dst: Ipv4Addr,
-        ident: u16,
-        seq_no: u16,
-        data_len: u16,
+        ping: Ping,
         pools: &Pools,
         tx: &mut TxBatch,
     ) -> bool {
+        let Ping {
+            dst,
+            ident,
+            seq_no,
+            data_len,
+        } = ping;
         let route = self.route(now, dst, pools, tx);
         if route == Route::NoRoute {
             return false;

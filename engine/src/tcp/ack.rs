@@ -6,7 +6,7 @@
 
 use super::congestion::CongestionControl;
 use super::input::{Step, enter_time_wait};
-use super::layer::{Out, Shared, close_tcb, mark_pending, notify_writable, set_timer};
+use super::layer::{Out, Shared, close_tcb, mark_pending, notify_writable, oow_ack, set_timer};
 use super::tcb::{CaState, State, Tcb, flag};
 use super::timer::TimerKind;
 use crate::wire::{TcpFlags, TcpRepr};
@@ -25,15 +25,13 @@ pub fn process(
     let (una, nxt) = (tcb.snd.una, tcb.snd.nxt);
     // RFC 9293: an ACK for something not yet sent is answered with an ACK and dropped.
     if r.ack.gt(nxt) {
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        oow_ack(tcb, sh, payload_len > 0);
         return Step::Drop;
     }
     // RFC 5961 §5.2: SND.UNA - MAX.SND.WND <= SEG.ACK, else a challenge ACK.
     if r.ack.lt(una - tcb.snd.max_wnd.max(1)) {
         sh.counters.challenge_acks += 1;
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        oow_ack(tcb, sh, payload_len > 0);
         return Step::Drop;
     }
     let wnd = u32::from(r.window) << tcb.snd.wscale;

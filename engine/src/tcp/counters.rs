@@ -33,6 +33,8 @@ crate::mib! {
         abort_on_close => "TcpExtTCPAbortOnClose",
         abort_on_timeout => "TcpExtTCPAbortOnTimeout",
         challenge_acks => "TcpExtTCPChallengeACK",
+        /// ACKs not sent in answer to out-of-window segments (RFC 5961 §7 rate limit).
+        oow_rate_limited => "TcpExtTCPACKSkippedSeq",
         syn_challenge => "TcpExtTCPSYNChallenge",
         win_probes => "TcpExtTCPWinProbe",
         keepalive_probes => "TcpExtTCPKeepAlive",

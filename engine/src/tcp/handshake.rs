@@ -86,7 +86,7 @@ pub fn create(
         opts,
         sq: SendQueue::new(iss + 1),
         rq: RecvQueue::new(),
-        rtt: RttEstimator::new(sh.cfg.rtt.clone()),
+        rtt: RttEstimator::new(sh.cfg.rtt),
         cc: Congestion::new(sh.cfg.congestion, u32::from(mss)),
         ca: CaState::Open,
         dupacks: 0,
@@ -102,6 +102,7 @@ pub fn create(
         last_tx: out.now,
         tw_since: Instant::ZERO,
         retransmits: 0,
+        last_oow_ack: None,
         recover: iss,
     };
     let h = conns.insert_with(make).ok_or(TcpError::TableFull)?;

@@ -12,7 +12,7 @@
 
 use super::ack;
 use super::handshake;
-use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, set_timer};
+use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, oow_ack, set_timer};
 use super::listen;
 use super::output;
 use super::recv_queue::RecvLimits;
@@ -23,6 +23,9 @@ use super::types::{ConnId, Event, TcpError};
 use crate::buf::Pkt;
 use crate::iface::TcpIn;
 use crate::wire::{SeqNum, TcpFlags, TcpRepr};
+
+/// One step of segment arrival.
+type StepFn = fn(&mut Tcb, &mut Shared, &mut TcpIn, &mut Out) -> Step;
 
 /// Outcome of one step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +133,7 @@ fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
 
 /// The synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4).
 fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
-    let steps: [fn(&mut Tcb, &mut Shared, &mut TcpIn, &mut Out) -> Step; 6] = [
+    let steps: [StepFn; 6] = [
         check_paws,
         check_sequence,
         check_rst,
@@ -169,8 +172,8 @@ fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -
     if !r.flags.contains(TcpFlags::RST) && !stale && (tsval.wrapping_sub(tcb.ts.recent) as i32) < 0
     {
         sh.counters.paws_estab += 1;
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        let data = seg.payload.is_some();
+        oow_ack(tcb, sh, data);
         return Step::Drop;
     }
     Step::Continue
@@ -225,8 +228,8 @@ fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out
             let at = out.now + sh.cfg.time_wait;
             set_timer(tcb, sh, TimerKind::TimeWait, at);
         }
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        let data = seg.payload.is_some() && !seg.repr.flags.contains(TcpFlags::SYN);
+        oow_ack(tcb, sh, data);
         return Step::Drop;
     }
     update_ts_recent(tcb, &seg.repr);
@@ -307,8 +310,7 @@ fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) ->
     }
     if seg.repr.seq != tcb.rcv.nxt {
         sh.counters.challenge_acks += 1;
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        oow_ack(tcb, sh, false);
         return Step::Drop;
     }
     let err = match tcb.state {
@@ -342,8 +344,7 @@ fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) ->
     }
     sh.counters.syn_challenge += 1;
     sh.counters.challenge_acks += 1;
-    tcb.set(flag::ACK_NOW);
-    mark_pending(tcb, sh);
+    oow_ack(tcb, sh, false);
     Step::Drop
 }
 
@@ -377,10 +378,10 @@ fn establish_passive(
         output::reset_for(seg, sh, out);
         return false;
     }
-    if let Some(l) = tcb.listener {
-        if !listen::child_established(sh, l, tcb.handle) {
-            return false;
-        }
+    if let Some(l) = tcb.listener
+        && !listen::child_established(sh, l, tcb.handle)
+    {
+        return false;
     }
     handshake_rtt(tcb, out);
     tcb.state = State::Established;
@@ -402,18 +403,18 @@ fn establish_passive(
 fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
     // The FIN follows the payload: measure it before the payload is taken.
     let plen = seg.payload.as_ref().map_or(0, |p| p.len() as u32);
-    if let Some(p) = seg.payload.take() {
-        if tcb.state.can_receive() {
-            if tcb.has(flag::ORPHAN) {
-                // Data for a connection the application closed: nobody can read it (RFC 9293
-                // §3.10.4 / Linux TCPAbortOnData).
-                sh.counters.abort_on_data += 1;
-                output::send_rst(tcb, sh, out);
-                close_tcb(tcb, sh, None);
-                return Step::Drop;
-            }
-            queue_text(tcb, sh, seg.repr.seq, p);
+    if let Some(p) = seg.payload.take()
+        && tcb.state.can_receive()
+    {
+        if tcb.has(flag::ORPHAN) {
+            // Data for a connection the application closed: nobody can read it (RFC 9293
+            // §3.10.4 / Linux TCPAbortOnData).
+            sh.counters.abort_on_data += 1;
+            output::send_rst(tcb, sh, out);
+            close_tcb(tcb, sh, None);
+            return Step::Drop;
         }
+        queue_text(tcb, sh, seg.repr.seq, p);
     }
     if seg.repr.flags.contains(TcpFlags::FIN) {
         let at = seg.repr.seq + plen;

@@ -60,6 +60,17 @@ pub struct Shared {
     pub expired: Vec<u32>,
     /// Connections currently in TIME_WAIT.
     pub time_wait: u64,
+    /// No timer is due before this instant (a lower bound kept as entries are scheduled), so
+    /// an idle poll skips the wheel entirely.
+    pub timer_check: Instant,
+}
+
+impl Shared {
+    /// Schedules connection `idx`'s wheel entry at `at` (replacing any earlier one).
+    pub fn schedule(&mut self, idx: u32, at: Instant) {
+        self.wheel.schedule(idx, at);
+        self.timer_check = self.timer_check.min(at);
+    }
 }
 
 /// One core's TCP layer.
@@ -85,6 +96,7 @@ impl Tcp {
             reap: Vec::with_capacity(64),
             expired: Vec::with_capacity(256),
             time_wait: 0,
+            timer_check: Instant::FAR_FUTURE,
             local_ip,
             cfg,
         };
@@ -119,14 +131,14 @@ impl Tcp {
                     let tcb = self.conns.get_by_index_mut(idx).expect("live");
                     close_tcb(tcb, &mut self.sh, None);
                     self.reap();
-                    return self.to_listener_or_reset(tuple, seg, out);
+                    return self.listener_or_reset(tuple, seg, out);
                 }
             }
         }
-        self.to_listener_or_reset(tuple, seg, out);
+        self.listener_or_reset(tuple, seg, out);
     }
 
-    fn to_listener_or_reset(&mut self, tuple: FourTuple, seg: TcpIn, out: &mut Out) {
+    fn listener_or_reset(&mut self, tuple: FourTuple, seg: TcpIn, out: &mut Out) {
         match self.sh.listen_ports.get(tuple.local_port) {
             Some(l) => listen::on_segment(self, l, tuple, seg, out),
             None => {
@@ -138,6 +150,9 @@ impl Tcp {
 
     /// Runs every connection timer that is due.
     pub fn poll_timers(&mut self, out: &mut Out) {
+        if out.now < self.sh.timer_check {
+            return;
+        }
         let mut expired = std::mem::take(&mut self.sh.expired);
         self.sh.wheel.poll(out.now, &mut expired);
         for &idx in &expired {
@@ -147,6 +162,7 @@ impl Tcp {
         }
         expired.clear();
         self.sh.expired = expired;
+        self.sh.timer_check = self.sh.wheel.next_deadline().unwrap_or(Instant::FAR_FUTURE);
         self.reap();
     }
 
@@ -190,7 +206,7 @@ impl Tcp {
 
     /// The earliest instant a timer is due.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.sh.wheel.next_deadline()
+        (self.sh.timer_check != Instant::FAR_FUTURE).then_some(self.sh.timer_check)
     }
 
     /// This core's TCP counters.
@@ -223,6 +239,26 @@ pub(crate) fn mark_pending(tcb: &mut Tcb, sh: &mut Shared) {
         tcb.set(flag::PENDING);
         sh.pending.push(tcb.handle.index);
     }
+}
+
+/// Answers an unacceptable or suspicious segment (out of window, PAWS-rejected, a challenge
+/// for an in-window RST or SYN, an ACK of unsent data) with an ACK. Segments that carry data
+/// always get one; others at most once per `TcpConfig::oow_ack_interval` per connection
+/// (RFC 5961 §7, Linux `tcp_oow_rate_limited`), so two confused ends cannot loop ACKs at
+/// line rate and a flood of forged segments cannot draw one ACK each.
+pub(crate) fn oow_ack(tcb: &mut Tcb, sh: &mut Shared, has_data: bool) {
+    let now = tcb.last_rx;
+    if !has_data
+        && tcb
+            .last_oow_ack
+            .is_some_and(|t| now - t < sh.cfg.oow_ack_interval)
+    {
+        sh.counters.oow_rate_limited += 1;
+        return;
+    }
+    tcb.last_oow_ack = Some(now);
+    tcb.set(flag::ACK_NOW);
+    mark_pending(tcb, sh);
 }
 
 /// Posts `Readable` once per edge, if the application holds the connection.
@@ -292,7 +328,7 @@ pub(crate) fn set_timer(
     tcb.timers.set(kind, at);
     let idx = tcb.handle.index;
     if sh.wheel.scheduled(idx).is_none_or(|t| at < t) {
-        sh.wheel.schedule(idx, at);
+        sh.schedule(idx, at);
     }
 }
 

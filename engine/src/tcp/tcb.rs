@@ -191,6 +191,8 @@ pub struct Tcb {
     pub tw_since: Instant,
     /// Segments retransmitted over the connection's life.
     pub retransmits: u64,
+    /// When we last answered an unacceptable segment (RFC 5961 §7 rate limit).
+    pub last_oow_ack: Option<Instant>,
 }
 
 impl Tcb {

@@ -45,7 +45,7 @@ pub fn on_timer(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
         return;
     }
     match tcb.timers.next() {
-        Some(at) => sh.wheel.schedule(tcb.handle.index, at),
+        Some(at) => sh.schedule(tcb.handle.index, at),
         None => sh.wheel.cancel(tcb.handle.index),
     }
 }

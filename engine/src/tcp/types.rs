@@ -177,6 +177,9 @@ pub struct TcpConfig {
     pub max_ooo_segments: usize,
     /// Timer-wheel tick.
     pub timer_tick: Duration,
+    /// Minimum interval between ACKs answering data-less out-of-window segments, per
+    /// connection (RFC 5961 §7; Linux tcp_invalid_ratelimit: 500 ms).
+    pub oow_ack_interval: Duration,
     /// Multi-core steering: this core's index and the core count; active opens choose a
     /// local port `p` with `p % cores == core` so replies come back to this core.
     pub steering: Option<(u16, u16)>,
@@ -204,6 +207,7 @@ impl Default for TcpConfig {
             ephemeral_ports: 32768..=60999,
             max_ooo_segments: 512,
             timer_tick: Duration::from_micros(100),
+            oow_ack_interval: Duration::from_millis(500),
             steering: None,
         }
     }
