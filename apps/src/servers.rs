@@ -7,8 +7,7 @@
 //! Half-close passes through: when the client shuts down its side, echo finishes sending
 //! what it holds and then closes.
 
-use std::collections::HashMap;
-
+use crate::conn_table::ConnTable;
 use engine::buf::Pkt;
 use engine::dev::Device;
 use engine::tcp::{ConnId, Event, ListenerId, TcpError};
@@ -65,7 +64,7 @@ struct Conn {
 pub struct Server {
     mode: Mode,
     listener: ListenerId,
-    conns: HashMap<ConnId, Conn>,
+    conns: ConnTable<Conn>,
     response: Vec<u8>,
     buf: Vec<u8>,
     pub stats: ServerStats,
@@ -99,7 +98,7 @@ impl Server {
         Ok(Server {
             mode,
             listener,
-            conns: HashMap::with_capacity(1024),
+            conns: ConnTable::with_capacity(1024),
             response,
             buf: vec![0; 64 * 1024],
             stats: ServerStats::default(),
@@ -135,7 +134,7 @@ impl Server {
     }
 
     fn finish<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId) {
-        if self.conns.remove(&c).is_some() {
+        if self.conns.remove(c).is_some() {
             self.stats.closed += 1;
             stack.close(c);
         }
@@ -143,7 +142,7 @@ impl Server {
 
     /// Serves connection `c` as far as it can go now.
     fn serve<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId) {
-        let Some(mut conn) = self.conns.remove(&c) else {
+        let Some(mut conn) = self.conns.remove(c) else {
             return;
         };
         let done = match self.mode {

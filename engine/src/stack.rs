@@ -138,7 +138,7 @@ impl<D: Device> Stack<D> {
     /// A stack on `dev`, allocating from `pools`.
     pub fn new(dev: D, pools: Pools, cfg: StackConfig) -> Stack<D> {
         let caps = dev.caps().clone();
-        let iface = Iface::new(
+        let mut iface = Iface::new(
             caps.mac,
             IfaceConfig {
                 ip: cfg.ip,
@@ -147,6 +147,7 @@ impl<D: Device> Stack<D> {
                 arp: cfg.arp.clone(),
             },
         );
+        iface.trusted = caps.trusted;
         let mut rng = Rng::new(cfg.seed);
         let tcp = Tcp::new(cfg.tcp.clone(), cfg.ip, &mut rng, Instant::ZERO);
         Stack {

@@ -492,6 +492,7 @@ impl Ctx<'_> {
         }
     }
 
+    #[inline(never)]
     fn server_thread(&self, p: ClientParts, cpu: usize) -> (ServerStats, Counters) {
         self.enter(cpu);
         let mut sc = self.server_core(p);
@@ -504,7 +505,9 @@ impl Ctx<'_> {
         (sc.server.stats, sc.stack.counters())
     }
 
-    /// A client core, and with `server`, the server core that shares its thread.
+    /// A client core, and with `server`, the server core that shares its thread. Never
+    /// inlined, so a profile attributes the steady state to it.
+    #[inline(never)]
     fn client_thread(
         &self,
         i: usize,

@@ -331,6 +331,9 @@ impl Pkt {
     /// Removes `n` bytes from the front of the chain, freeing segments that become empty.
     /// Returns false (and changes nothing) if `n > len()`.
     pub fn trim_front(&mut self, mut n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
         if n > self.len() {
             return false;
         }
@@ -368,6 +371,9 @@ impl Pkt {
     /// Removes `n` bytes from the end of the chain, freeing segments that become empty.
     /// Returns false (and changes nothing) if `n > len()`.
     pub fn trim_back(&mut self, n: usize) -> bool {
+        if n == 0 {
+            return true;
+        }
         if n > self.len() {
             return false;
         }

@@ -14,6 +14,10 @@ use crate::eal;
 /// Headroom DPDK reserves in front of each mbuf's data (`RTE_PKTMBUF_HEADROOM`).
 pub const HEADROOM: usize = dpdk_sys::RTE_PKTMBUF_HEADROOM as usize;
 
+/// Data room of header mbufs: headroom, up to 94 bytes of Ethernet/IPv4/TCP headers and a
+/// copied payload of up to 256 bytes (`tcp::frame::TX_COPYBREAK`), rounded up.
+pub const HDR_DATA_ROOM: u16 = (HEADROOM + 512) as u16;
+
 /// Data room of a pool whose mbufs hold one MTU-sized frame (2048 + headroom), DPDK's default.
 pub const DEFAULT_DATA_ROOM: u16 = dpdk_sys::RTE_MBUF_DEFAULT_BUF_SIZE as u16;
 
@@ -104,7 +108,7 @@ impl Mempool {
 pub struct PoolSizes {
     /// Mbufs for received frames and application payload (MTU-sized data room).
     pub data: u32,
-    /// Small mbufs for protocol headers (headroom + 128 B).
+    /// Small mbufs for protocol headers and copy-broken small payloads (headroom + 512 B).
     pub hdr: u32,
     /// Data-less mbufs for indirect clones of payload (clone on transmit).
     pub indirect: u32,
@@ -133,12 +137,7 @@ impl Pools {
     pub fn create(prefix: &str, sizes: &PoolSizes) -> Result<Self, PoolError> {
         Ok(Pools {
             data: Mempool::create(&format!("{prefix}d"), sizes.data, 256, DEFAULT_DATA_ROOM)?,
-            hdr: Mempool::create(
-                &format!("{prefix}h"),
-                sizes.hdr,
-                256,
-                (HEADROOM + 128) as u16,
-            )?,
+            hdr: Mempool::create(&format!("{prefix}h"), sizes.hdr, 256, HDR_DATA_ROOM)?,
             indirect: Mempool::create(&format!("{prefix}i"), sizes.indirect, 256, 0)?,
         })
     }

@@ -527,6 +527,7 @@ fn read_caps(id: u16, driver: &str, tx: TxCaps, conf: &sys::rte_eth_conf) -> Dev
         max_tso_segs: if driver == "net_tap" { 64 } else { 0 },
         tso_counts_l2: driver == "net_tap",
         max_tx_segs: info.tx_desc_lim.nb_seg_max,
+        trusted: driver == "net_ring",
         driver: driver.into(),
     }
 }

@@ -180,6 +180,10 @@ impl<D: Device> FaultInjector<D> {
     pub fn new(inner: D, pool: Mempool, cfg: FaultConfig) -> Self {
         let mut caps = inner.caps().clone();
         caps.tx_copies = false;
+        // A corrupted frame must be caught by its checksums.
+        if cfg.corrupt > 0.0 {
+            caps.trusted = false;
+        }
         if cfg.duplicate > 0.0 || cfg.corrupt > 0.0 {
             caps.tx = TxCaps {
                 multi_segs: caps.tx.multi_segs,

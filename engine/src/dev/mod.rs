@@ -46,6 +46,11 @@ pub struct DeviceCaps {
     pub tso_counts_l2: bool,
     /// Most mbufs in one transmitted frame; 0 when unknown (no limit published).
     pub max_tx_segs: u16,
+    /// The link cannot corrupt frames (net_ring: both ends in one process, frames never
+    /// leave memory). IPv4 and TCP checksums are then neither computed nor verified, as
+    /// Linux does on loopback. Devices that may alter frames (the fault injector when it
+    /// corrupts) clear it.
+    pub trusted: bool,
     /// The driver's name (`net_tap`, `net_ring`, ...), for messages.
     pub driver: String,
 }
@@ -75,6 +80,7 @@ impl DeviceCaps {
             max_tso_segs: 0,
             tso_counts_l2: false,
             max_tx_segs: 0,
+            trusted: false,
             driver: "software".into(),
         }
     }

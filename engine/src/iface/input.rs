@@ -26,7 +26,11 @@ enum HwCsum {
     Unknown,
 }
 
-fn hw_csum(flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum {
+fn hw_csum(trusted: bool, flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum {
+    if trusted {
+        // A link that cannot corrupt frames (DeviceCaps::trusted): as if checked.
+        return HwCsum::Good;
+    }
     match flags & mask {
         f if f == good => HwCsum::Good,
         f if f == bad => HwCsum::Bad,
@@ -59,18 +63,15 @@ impl Iface {
     pub fn input(
         &mut self,
         now: Instant,
-        mut frame: Pkt,
+        frame: Pkt,
         pools: &Pools,
         tx: &mut TxBatch,
     ) -> Option<TcpIn> {
         self.counters.eth_in_frames += 1;
-        // Headers must be in the first segment (true of every PMD here); a chained frame whose
-        // first segment is short is copied into one segment if it fits, else parsed as it is:
-        // every header view below checks its length against the first segment. (net_ring
-        // delivers a peer engine's header mbuf + payload clone: the headers exactly.)
-        if frame.data().len() < ETH_LEN + 60 && frame.nb_segs() > 1 {
-            frame.linearize();
-        }
+        // Headers must be in the first segment (true of every PMD here, and of a peer
+        // engine's header mbuf + payload clone on net_ring): every header view below checks
+        // its length against the first segment, and a frame whose headers are split is
+        // dropped as malformed.
         let (dst, ethertype) = match EthernetFrame::new_checked(frame.data()) {
             Ok(eth) => (eth.dst(), eth.ethertype()),
             Err(_) => {
@@ -131,8 +132,7 @@ impl Iface {
         }
         // RFC 826 packet reception: merge the sender into an existing entry; add it if we are
         // the target.
-        self.arp
-            .update(now, repr.source_ip, repr.source_mac, for_us);
+        self.arp_update(now, repr.source_ip, repr.source_mac, for_us);
         let mut release = |p: Pkt| Self::fill_dst(p, repr.source_mac, tx);
         self.arp.take_pending(repr.source_ip, &mut release);
         if repr.operation == ArpOperation::Reply {
@@ -169,6 +169,7 @@ impl Iface {
         self.counters.ip_in_receives += 1;
         let flags = frame.ol_flags();
         let ip_hw = hw_csum(
+            self.trusted,
             flags,
             dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK,
             dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD,
@@ -333,6 +334,7 @@ impl Iface {
         let off = ETH_LEN + ip_hlen;
         let seg_len = frame.len() - off;
         let hw = hw_csum(
+            self.trusted,
             frame.ol_flags(),
             dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_MASK,
             dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD,

@@ -69,6 +69,9 @@ pub struct Iface {
     gateway: Option<Ipv4Addr>,
     arp: ArpCache,
     pub counters: IfaceCounters,
+    /// The link cannot corrupt frames (`DeviceCaps::trusted`): checksums are not verified.
+    pub trusted: bool,
+    last_route: Option<RouteCache>,
     ip_ident: u16,
     /// Echo replies received, oldest first, at most [`ECHO_LOG`] kept.
     pub echo_replies: VecDeque<EchoReply>,
@@ -76,6 +79,14 @@ pub struct Iface {
 
 /// Echo replies remembered by [`Iface::echo_replies`].
 pub const ECHO_LOG: usize = 256;
+
+/// The last resolved destination (see [`Iface::route`]).
+#[derive(Clone, Copy, Debug)]
+struct RouteCache {
+    dst: Ipv4Addr,
+    mac: MacAddr,
+    until: Instant,
+}
 
 /// An ICMP echo request to send.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +120,8 @@ impl Iface {
             gateway: cfg.gateway,
             arp: ArpCache::new(cfg.arp),
             counters: IfaceCounters::default(),
+            trusted: false,
+            last_route: None,
             ip_ident: 0,
             echo_replies: VecDeque::with_capacity(ECHO_LOG),
         }
@@ -116,7 +129,14 @@ impl Iface {
 
     /// The neighbour cache (for inspection and for pre-seeding in tests).
     pub fn arp(&mut self) -> &mut ArpCache {
+        self.last_route = None;
         &mut self.arp
+    }
+
+    /// Records a neighbour (forgets the route cache, which may hold its old address).
+    pub(crate) fn arp_update(&mut self, now: Instant, ip: Ipv4Addr, mac: MacAddr, create: bool) {
+        self.last_route = None;
+        self.arp.update(now, ip, mac, create);
     }
 
     /// True when `ip` is on our subnet.
@@ -131,8 +151,19 @@ impl Iface {
         self.ip_ident
     }
 
+    /// Skips `n` identifications (the extra wire segments of a TSO frame use them).
+    pub fn reserve_idents(&mut self, n: u64) {
+        self.ip_ident = self.ip_ident.wrapping_add(n as u16);
+    }
+
     /// Finds the MAC for sending to `dst`, sending an ARP request when it is unknown or stale.
     pub fn route(&mut self, now: Instant, dst: Ipv4Addr, pools: &Pools, tx: &mut TxBatch) -> Route {
+        if let Some(c) = self.last_route
+            && c.dst == dst
+            && now < c.until
+        {
+            return Route::Resolved(c.mac);
+        }
         let hop = if self.on_link(dst) {
             dst
         } else if let Some(gw) = self.gateway {
@@ -142,7 +173,14 @@ impl Iface {
             return Route::NoRoute;
         };
         match self.arp.lookup(now, hop) {
-            Lookup::Hit(mac) => Route::Resolved(mac),
+            Lookup::Hit(mac) => {
+                // Remember it for a while: nearly every frame goes to the same next hop. The
+                // neighbour cache is consulted again after `retry` (so staleness is noticed)
+                // or at once after any ARP update.
+                let until = now + self.arp.config().retry;
+                self.last_route = Some(RouteCache { dst, mac, until });
+                Route::Resolved(mac)
+            }
             Lookup::Refresh(mac) => {
                 self.send_arp(pools, tx, ArpOperation::Request, MacAddr::ZERO, hop);
                 Route::Resolved(mac)

@@ -45,6 +45,17 @@ pub fn process(
     Step::Continue
 }
 
+/// The ACK step of the header-prediction fast path (`input::fast_path`): the acknowledgment
+/// is known to lie in `[SND.UNA, SND.NXT]` and not to be a duplicate ACK, the connection is
+/// ESTABLISHED with no recovery under way.
+pub fn fast(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
+    if r.ack.gt(tcb.snd.una) {
+        new_ack(tcb, sh, r, out);
+    }
+    let wnd = u32::from(r.window) << tcb.snd.wscale;
+    update_window(tcb, sh, r, wnd);
+}
+
 /// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: outstanding data, no payload, no SYN/FIN, same
 /// acknowledgment number and same window.
 fn is_duplicate(tcb: &Tcb, r: &TcpRepr, payload_len: usize, wnd: u32) -> bool {

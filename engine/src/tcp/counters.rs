@@ -51,6 +51,8 @@ crate::mib! {
         tx_in_headroom => "TcpExtTxInHeadroom",
         /// Frames built as a header mbuf chained to an indirect clone of the payload.
         tx_hdr_mbuf => "TcpExtTxHeaderMbuf",
+        /// Frames whose small payload was copied into the header mbuf (copy-break).
+        tx_copybreak => "TcpExtTxCopyBreak",
         /// Frames that could not be built for lack of mbufs.
         tx_nombuf => "TcpExtTxNoBuf",
         /// Segments for no connection or listener, answered with RST (RFC 9293 §3.10.7.1).

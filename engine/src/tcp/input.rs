@@ -16,7 +16,7 @@ use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, oow_ac
 use super::listen;
 use super::output;
 use super::recv_queue::RecvLimits;
-use super::tcb::{State, Tcb, flag};
+use super::tcb::{CaState, State, Tcb, flag};
 use super::timeout;
 use super::timer::TimerKind;
 use super::types::{ConnId, Event, TcpError};
@@ -133,6 +133,9 @@ fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
 
 /// The synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4).
 fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
+    if fast_path(tcb, sh, seg, out) {
+        return;
+    }
     let steps: [StepFn; 6] = [
         check_paws,
         check_sequence,
@@ -146,6 +149,44 @@ fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) 
             return;
         }
     }
+}
+
+/// Header prediction (Linux `tcp_rcv_established`): the common segment of an established
+/// connection, handled with the outcome the full pipeline would give but without walking it.
+/// Every precondition must hold, else the full pipeline runs:
+/// 1. ESTABLISHED, no loss recovery under way, nothing held out of order;
+/// 2. the flags are ACK (and maybe PSH), nothing else;
+/// 3. SEG.SEQ = RCV.NXT, and the payload fits in the window last advertised (so the sequence
+///    test passes and nothing is trimmed);
+/// 4. with timestamps negotiated, the option is present and not older than TS.Recent (PAWS
+///    passes, RFC 7323 §5.3);
+/// 5. SND.UNA =< SEG.ACK =< SND.NXT, and a segment acknowledging nothing new carries data (a
+///    bare one may be a duplicate ACK, which needs the recovery logic).
+fn fast_path(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> bool {
+    let r = &seg.repr;
+    let plen = seg.payload.as_ref().map_or(0, |p| p.len() as u32);
+    let predicted = tcb.state == State::Established
+        && tcb.ca == CaState::Open
+        && tcb.rq.ooo_segs() == 0
+        && (r.flags.bits() & !TcpFlags::PSH.bits()) == TcpFlags::ACK.bits()
+        && r.seq == tcb.rcv.nxt
+        && plen <= rcv_wnd(tcb)
+        && (!tcb.ts.enabled
+            || r.timestamps
+                .is_some_and(|(tsval, _)| (tsval.wrapping_sub(tcb.ts.recent) as i32) >= 0))
+        && r.ack.ge(tcb.snd.una)
+        && r.ack.le(tcb.snd.nxt)
+        && (plen > 0 || r.ack != tcb.snd.una);
+    if !predicted {
+        return false;
+    }
+    update_ts_recent(tcb, r);
+    let r = seg.repr;
+    ack::fast(tcb, sh, &r, out);
+    if let Some(p) = seg.payload.take() {
+        queue_text(tcb, sh, r.seq, p);
+    }
+    true
 }
 
 /// Sequence space the segment occupies (payload, SYN and FIN each count).

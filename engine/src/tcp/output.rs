@@ -268,7 +268,15 @@ fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> boo
     // segment past the MTU are left off (pure ACKs carry them; Linux shrinks the MSS instead,
     // tcp_current_mss).
     let wire_payload = tso.map_or(seg_len as usize, usize::from);
-    while !repr.sack.is_empty() && 20 + repr.header_len() + wire_payload > usize::from(out.caps.mtu)
+    // A port whose TSO counts the Ethernet header against the MTU (net_tap) refuses the
+    // whole frame otherwise, every time it is offered (see `tso_segsz`).
+    let l2 = if tso.is_some() && out.caps.tso_counts_l2 {
+        14
+    } else {
+        0
+    };
+    while !repr.sack.is_empty()
+        && l2 + 20 + repr.header_len() + wire_payload > usize::from(out.caps.mtu)
     {
         repr.sack.truncate(repr.sack.len() - 1);
     }

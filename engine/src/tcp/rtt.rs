@@ -43,31 +43,45 @@ const K: u32 = 4;
 /// The most doublings that can matter: 2^31 times any RTO exceeds any sane `max_rto`.
 const MAX_BACKOFF_SHIFT: u32 = 31;
 
-/// Smoothed round-trip time, its variation, the derived RTO and the backoff count.
+/// Smoothed round-trip time, its variation, the derived RTO and the backoff count. Kept in
+/// integer nanoseconds: a sample is taken on most ACKs, so the arithmetic is on the fast path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
     config: RttConfig,
-    /// `None` until the first sample.
-    srtt: Option<Duration>,
-    rttvar: Duration,
+    /// False until the first sample.
+    sampled: bool,
+    srtt_ns: u64,
+    rttvar_ns: u64,
     /// The RTO of §2 (clamped), before backoff.
-    base_rto: Duration,
+    base_rto_ns: u64,
     /// Doublings since the last sample or reset (§5.5).
     backoffs: u32,
-    min_rtt: Option<Duration>,
+    min_rtt_ns: u64,
+    /// `config`'s bounds and granularity in nanoseconds.
+    min_ns: u64,
+    max_ns: u64,
+    granularity_ns: u64,
+}
+
+fn ns(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 impl RttEstimator {
     /// An estimator with no sample yet: RTO is `initial_rto`.
     pub fn new(config: RttConfig) -> RttEstimator {
-        let base_rto = config.initial_rto.clamp(config.min_rto, config.max_rto);
+        let (min_ns, max_ns) = (ns(config.min_rto), ns(config.max_rto).max(ns(config.min_rto)));
         RttEstimator {
-            config,
-            srtt: None,
-            rttvar: Duration::ZERO,
-            base_rto,
+            sampled: false,
+            srtt_ns: 0,
+            rttvar_ns: 0,
+            base_rto_ns: ns(config.initial_rto).clamp(min_ns, max_ns),
             backoffs: 0,
-            min_rtt: None,
+            min_rtt_ns: u64::MAX,
+            min_ns,
+            max_ns,
+            granularity_ns: ns(config.granularity),
+            config,
         }
     }
 
@@ -81,37 +95,30 @@ impl RttEstimator {
     /// (Karn, §3) or timed by the timestamp option, so the path answers again and the RTO is
     /// recomputed from §2 (§5.7's note).
     pub fn sample(&mut self, rtt: Duration) {
-        match self.srtt {
-            None => {
-                // §2.2: the first measurement.
-                self.srtt = Some(rtt);
-                self.rttvar = rtt / 2;
-            }
-            Some(srtt) => {
-                // §2.3: beta = 1/4, alpha = 1/8; RTTVAR uses the SRTT before this update.
-                self.rttvar = (self.rttvar * 3 + srtt.abs_diff(rtt)) / 4;
-                self.srtt = Some((srtt * 7 + rtt) / 8);
-            }
+        let r = ns(rtt);
+        if !self.sampled {
+            self.sampled = true;
+            // §2.2: the first measurement.
+            self.srtt_ns = r;
+            self.rttvar_ns = r / 2;
+        } else {
+            // §2.3: beta = 1/4, alpha = 1/8; RTTVAR uses the SRTT before this update.
+            let s = self.srtt_ns;
+            self.rttvar_ns = (self.rttvar_ns.saturating_mul(3).saturating_add(s.abs_diff(r))) / 4;
+            self.srtt_ns = (s.saturating_mul(7).saturating_add(r)) / 8;
         }
-        self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
-        self.base_rto = self.compute_rto();
+        self.min_rtt_ns = self.min_rtt_ns.min(r);
+        // §2.3 and the clamps of §2.4 and §2.5.
+        let variance = self.granularity_ns.max(self.rttvar_ns.saturating_mul(u64::from(K)));
+        self.base_rto_ns = self.srtt_ns.saturating_add(variance).clamp(self.min_ns, self.max_ns);
         self.backoffs = 0;
-    }
-
-    /// §2.3 and the clamps of §2.4 and §2.5.
-    fn compute_rto(&self) -> Duration {
-        let srtt = self.srtt.unwrap_or(Duration::ZERO);
-        let variance = self.config.granularity.max(self.rttvar.saturating_mul(K));
-        srtt.saturating_add(variance)
-            .clamp(self.config.min_rto, self.config.max_rto)
     }
 
     /// The current RTO: the §2 value doubled once per backoff, at most `max_rto`.
     pub fn rto(&self) -> Duration {
-        let factor = 1u32 << self.backoffs.min(MAX_BACKOFF_SHIFT);
-        self.base_rto
-            .saturating_mul(factor)
-            .min(self.config.max_rto)
+        let shift = self.backoffs.min(MAX_BACKOFF_SHIFT);
+        let rto = self.base_rto_ns.checked_shl(shift).filter(|v| v >> shift == self.base_rto_ns);
+        Duration::from_nanos(rto.unwrap_or(u64::MAX).min(self.max_ns))
     }
 
     /// The retransmission timer expired: double the RTO (RFC 6298 §5.5). Saturates.
@@ -133,17 +140,17 @@ impl RttEstimator {
 
     /// Smoothed RTT, `None` before the first sample.
     pub fn srtt(&self) -> Option<Duration> {
-        self.srtt
+        self.sampled.then(|| Duration::from_nanos(self.srtt_ns))
     }
 
     /// RTT variation (zero before the first sample).
     pub fn rttvar(&self) -> Duration {
-        self.rttvar
+        Duration::from_nanos(self.rttvar_ns)
     }
 
     /// The smallest sample seen (all-time minimum).
     pub fn min_rtt(&self) -> Option<Duration> {
-        self.min_rtt
+        (self.min_rtt_ns != u64::MAX).then(|| Duration::from_nanos(self.min_rtt_ns))
     }
 }
 

@@ -711,6 +711,10 @@ impl SendQueue {
     /// The first unit at or after `i` (among the sent ones) that is LOST and has no
     /// retransmission outstanding: the retransmission cursor.
     pub fn first_lost_from(&self, i: usize) -> Option<usize> {
+        // Nothing is marked lost outside recovery: skip the walk on the fast path.
+        if self.lost == 0 {
+            return None;
+        }
         let want =
             |u: &SendSeg| u.flags.contains(SegFlags::LOST) && !u.flags.contains(SegFlags::RETRANS);
         (i..self.sent).find(|&k| want(&self.units[k]))

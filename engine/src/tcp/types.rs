@@ -19,6 +19,15 @@ use super::tcb::State;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ConnId(pub(crate) Handle);
 
+impl ConnId {
+    /// A small dense index (below `TcpConfig::max_connections`), unique among the live
+    /// connections of one stack: applications can index their own per-connection state by
+    /// it instead of hashing the handle. A later connection may reuse the index.
+    pub fn index(self) -> u32 {
+        self.0.index
+    }
+}
+
 /// A listening port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(pub(crate) u32);

@@ -328,7 +328,17 @@ impl TcpRepr {
             urgent: packet.urgent(),
             ..TcpRepr::default()
         };
-        tcp_options::parse_into(packet.options(), &mut repr)?;
+        let opts = packet.options();
+        // The layout nearly every segment of a connection with timestamps carries
+        // (`NOP NOP TS`, RFC 7323 appendix A): read it directly, as Linux's
+        // tcp_parse_aligned_timestamp does; anything else goes through the full parser.
+        if opts.len() == 12 && opts[..4] == [1, 1, 8, 10] {
+            let tsval = u32::from_be_bytes([opts[4], opts[5], opts[6], opts[7]]);
+            let tsecr = u32::from_be_bytes([opts[8], opts[9], opts[10], opts[11]]);
+            repr.timestamps = Some((tsval, tsecr));
+            return Ok(repr);
+        }
+        tcp_options::parse_into(opts, &mut repr)?;
         Ok(repr)
     }
 
