@@ -2,6 +2,7 @@
 //! set-up and reporting. Each program is a thin `main` over these and the engine's API.
 
 pub mod clock;
+pub mod conn_table;
 pub mod kernel_servers;
 pub mod loadgen;
 pub mod report;
