@@ -5,6 +5,7 @@ pub mod clock;
 pub mod conn_table;
 pub mod kernel_servers;
 pub mod loadgen;
+pub mod proxy;
 pub mod report;
 pub mod servers;
 pub mod setup;

@@ -184,10 +184,18 @@ pub fn parse_args<T: clap::Parser>(prog: &str) -> T {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => e.exit(),
         Err(e) => {
+            // clap's message is a first line plus indented details (e.g. which required
+            // arguments are missing) and a usage block after a blank line: keep the first
+            // paragraph, joined into one line.
             let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad arguments");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            eprintln!("{prog}: {first} (see {prog} --help)");
+            let msg: Vec<&str> = text
+                .lines()
+                .take_while(|l| !l.trim().is_empty())
+                .map(str::trim)
+                .collect();
+            let msg = msg.join(" ");
+            let msg = msg.strip_prefix("error: ").unwrap_or(&msg);
+            eprintln!("{prog}: {msg} (see {prog} --help)");
             std::process::exit(2);
         }
     }

@@ -119,7 +119,15 @@ pub struct Stack<D: Device> {
     announced: bool,
     /// The `now` of the latest poll: the time application calls act at.
     now: Instant,
+    /// Polls since the payload pool was last looked at (see `check_memory`).
+    polls: u32,
 }
+
+/// Memory pressure starts when fewer than 1/`PRESSURE_FRACTION` of the payload pool's mbufs
+/// are free, and is re-evaluated every `PRESSURE_EVERY` polls (counting free mbufs walks
+/// every lcore's cache).
+const PRESSURE_FRACTION: u32 = 8;
+const PRESSURE_EVERY: u32 = 32;
 
 /// Borrows the parts of a stack that TCP output needs (a macro, so the borrows stay split).
 macro_rules! out {
@@ -162,6 +170,7 @@ impl<D: Device> Stack<D> {
             tcp,
             announced: !cfg.arp.gratuitous,
             now: Instant::ZERO,
+            polls: 0,
         }
     }
 
@@ -195,6 +204,7 @@ impl<D: Device> Stack<D> {
             self.iface.announce(&self.pools, &mut self.tx);
         }
         self.tx.flush(now, &mut self.dev);
+        self.check_memory();
         let n = self.dev.rx_burst(now, &mut self.rx, RX_BURST);
         // Take the vectors out so frames can be handed to &mut self methods; put them back to
         // keep their capacity (no allocation per poll).
@@ -213,6 +223,19 @@ impl<D: Device> Stack<D> {
         }
         self.tcp.poll_timers(out!(self));
         n
+    }
+
+    /// Switches TCP's memory pressure on while the payload pool (which the port also receives
+    /// into) is low, off when it recovered (decision 11).
+    fn check_memory(&mut self) {
+        self.polls += 1;
+        if self.polls < PRESSURE_EVERY {
+            return;
+        }
+        self.polls = 0;
+        let pool = &self.pools.data;
+        let low = pool.available() < pool.capacity() / PRESSURE_FRACTION;
+        self.tcp.set_memory_pressure(low);
     }
 
     /// Processes a frame here, or hands it to the core that owns it (decision 8).

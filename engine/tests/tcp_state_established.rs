@@ -661,6 +661,40 @@ fn established_window_from_older_segment_ignored() {
 }
 
 #[test]
+fn established_window_from_older_segment_taken_when_its_ack_advances() {
+    let mut h = Harness::new();
+    h.established_passive();
+    h.app_send(&bytes(200));
+    h.clear_inbox();
+    let d = bytes(20);
+    // Out of order: SND.WL1 moves to this later segment.
+    h.send_data(
+        TcpRepr {
+            seq: h.irs + 11,
+            ack: h.iss + 1,
+            window: 5000,
+            ..SEND_TEMPL
+        },
+        &d[10..],
+    );
+    assert_eq!(h.info().snd_wnd, 5000);
+    // The peer retransmits the hole (SEG.SEQ < SND.WL1) with a newer acknowledgment: an ACK
+    // that advances SND.UNA is newer than any window seen, so its window is taken (Linux
+    // tcp_may_update_window); keeping the stale 5000 would send beyond the peer's edge.
+    h.send_data(
+        TcpRepr {
+            seq: h.irs + 1,
+            ack: h.iss + 101,
+            window: 800,
+            ..SEND_TEMPL
+        },
+        &d[..10],
+    );
+    assert_eq!(h.info().snd_una, (h.iss + 101).0);
+    assert_eq!(h.info().snd_wnd, 800);
+}
+
+#[test]
 fn established_window_from_older_ack_ignored() {
     let mut h = Harness::new();
     h.established_passive();

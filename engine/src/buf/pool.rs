@@ -96,6 +96,13 @@ impl Mempool {
         unsafe { dpdk_sys::rte_mempool_in_use_count(self.0.as_ptr()) }
     }
 
+    /// Mbufs the pool holds in all.
+    pub fn capacity(&self) -> u32 {
+        // SAFETY: the pool pointer is valid for the process lifetime; `size` is fixed at
+        // creation.
+        unsafe { (*self.0.as_ptr()).size }
+    }
+
     /// Bytes of data room per mbuf, headroom included.
     pub fn data_room(&self) -> u16 {
         // SAFETY: the pool pointer is valid and was created by rte_pktmbuf_pool_create.

@@ -35,12 +35,13 @@ pub fn process(
         return Step::Drop;
     }
     let wnd = u32::from(r.window) << tcb.snd.wscale;
-    if r.ack.gt(una) {
+    let advanced = r.ack.gt(una);
+    if advanced {
         new_ack(tcb, sh, r, out);
     } else if is_duplicate(tcb, r, payload_len, wnd) {
         duplicate_ack(tcb, sh, out);
     }
-    update_window(tcb, sh, r, wnd);
+    update_window(tcb, sh, r, wnd, advanced);
     fin_acked_transitions(tcb, sh, out);
     Step::Continue
 }
@@ -49,11 +50,12 @@ pub fn process(
 /// is known to lie in `[SND.UNA, SND.NXT]` and not to be a duplicate ACK, the connection is
 /// ESTABLISHED with no recovery under way.
 pub fn fast(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
-    if r.ack.gt(tcb.snd.una) {
+    let advanced = r.ack.gt(tcb.snd.una);
+    if advanced {
         new_ack(tcb, sh, r, out);
     }
     let wnd = u32::from(r.window) << tcb.snd.wscale;
-    update_window(tcb, sh, r, wnd);
+    update_window(tcb, sh, r, wnd, advanced);
 }
 
 /// RFC 5681 §2 DUPLICATE ACKNOWLEDGMENT: outstanding data, no payload, no SYN/FIN, same
@@ -171,10 +173,15 @@ fn mark_head_lost(tcb: &mut Tcb, out: &Out) {
 }
 
 /// RFC 9293 §3.10.7.4: update SND.WND if the segment is newer than the last window update
-/// (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK).
-fn update_window(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, wnd: u32) {
+/// (SND.WL1 < SEG.SEQ, or equal and SND.WL2 =< SEG.ACK), or if it acknowledged new data
+/// (`advanced`, as Linux `tcp_may_update_window`). Without the latter, a peer's
+/// retransmission (SEG.SEQ below SND.WL1) that advances SND.UNA leaves SND.WND measured from
+/// an older acknowledgment, so SND.UNA + SND.WND lies beyond the window the peer offered: we
+/// send past its right edge, and a peer whose buffer is full then drops every segment of
+/// ours, ACKs included, as out of window.
+fn update_window(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, wnd: u32, advanced: bool) {
     let s = &mut tcb.snd;
-    if s.wl1.lt(r.seq) || (s.wl1 == r.seq && s.wl2.le(r.ack)) {
+    if advanced || s.wl1.lt(r.seq) || (s.wl1 == r.seq && s.wl2.le(r.ack)) {
         let opened = wnd > s.wnd;
         s.wnd = wnd;
         s.wl1 = r.seq;

@@ -29,6 +29,10 @@ crate::mib! {
         ofo_queue => "TcpExtTCPOFOQueue",
         ofo_drop => "TcpExtTCPOFODrop",
         rcvq_drop => "TcpExtTCPRcvQDrop",
+        /// Times the stack entered memory pressure (payload pool low).
+        memory_pressures => "TcpExtTCPMemoryPressures",
+        /// Payload segments dropped under memory pressure.
+        pressure_drops => "TcpExtTCPPressureDrop",
         abort_on_data => "TcpExtTCPAbortOnData",
         abort_on_close => "TcpExtTCPAbortOnClose",
         abort_on_timeout => "TcpExtTCPAbortOnTimeout",

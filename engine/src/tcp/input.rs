@@ -471,6 +471,16 @@ fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) 
 /// Puts payload in the receive queue and decides how soon to acknowledge it.
 fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
     let len = p.len();
+    if sh.mem_pressure {
+        // The pool is low: keep no received payload (the peer retransmits it later), drop
+        // what waits out of order, and tell the peer where we are.
+        drop(p);
+        tcb.rq.prune_ooo();
+        sh.counters.pressure_drops += 1;
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        return;
+    }
     // RFC 7323 §2.4 (1): whatever any ACK we sent offered is honoured. The right edge only
     // moves right and each scaled window field rounds it up, so it may creep past the buffer.
     let offered = tcb.rq.bytes() + rcv_wnd(tcb) as usize;

@@ -60,6 +60,8 @@ pub struct Shared {
     pub expired: Vec<u32>,
     /// Connections currently in TIME_WAIT.
     pub time_wait: u64,
+    /// The stack's payload pool is low (see [`Tcp::set_memory_pressure`]).
+    pub mem_pressure: bool,
     /// No timer is due before this instant (a lower bound kept as entries are scheduled), so
     /// an idle poll skips the wheel entirely.
     pub timer_check: Instant,
@@ -97,6 +99,7 @@ impl Tcp {
             expired: Vec::with_capacity(256),
             time_wait: 0,
             timer_check: Instant::FAR_FUTURE,
+            mem_pressure: false,
             local_ip,
             cfg,
         };
@@ -196,6 +199,19 @@ impl Tcp {
                 self.conns.remove(h);
             }
         }
+    }
+
+    /// Tells the layer whether the payload pool is low. Under pressure (Linux's tcp_mem
+    /// pressure, decision 11) received payload is dropped and counted instead of queued, with
+    /// out-of-order data pruned, and no window is offered beyond what was already offered;
+    /// the ACK field of every segment is still processed, so acknowledged send queues keep
+    /// freeing mbufs and the pool recovers by itself. Without this a pool filled by received
+    /// data admits no ACK and never drains.
+    pub fn set_memory_pressure(&mut self, on: bool) {
+        if on && !self.sh.mem_pressure {
+            self.sh.counters.memory_pressures += 1;
+        }
+        self.sh.mem_pressure = on;
     }
 
     /// True when connections owe output that the next poll will send (e.g. a window update

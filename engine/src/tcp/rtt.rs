@@ -70,7 +70,10 @@ fn ns(d: Duration) -> u64 {
 impl RttEstimator {
     /// An estimator with no sample yet: RTO is `initial_rto`.
     pub fn new(config: RttConfig) -> RttEstimator {
-        let (min_ns, max_ns) = (ns(config.min_rto), ns(config.max_rto).max(ns(config.min_rto)));
+        let (min_ns, max_ns) = (
+            ns(config.min_rto),
+            ns(config.max_rto).max(ns(config.min_rto)),
+        );
         RttEstimator {
             sampled: false,
             srtt_ns: 0,
@@ -104,20 +107,32 @@ impl RttEstimator {
         } else {
             // §2.3: beta = 1/4, alpha = 1/8; RTTVAR uses the SRTT before this update.
             let s = self.srtt_ns;
-            self.rttvar_ns = (self.rttvar_ns.saturating_mul(3).saturating_add(s.abs_diff(r))) / 4;
+            self.rttvar_ns = (self
+                .rttvar_ns
+                .saturating_mul(3)
+                .saturating_add(s.abs_diff(r)))
+                / 4;
             self.srtt_ns = (s.saturating_mul(7).saturating_add(r)) / 8;
         }
         self.min_rtt_ns = self.min_rtt_ns.min(r);
         // §2.3 and the clamps of §2.4 and §2.5.
-        let variance = self.granularity_ns.max(self.rttvar_ns.saturating_mul(u64::from(K)));
-        self.base_rto_ns = self.srtt_ns.saturating_add(variance).clamp(self.min_ns, self.max_ns);
+        let variance = self
+            .granularity_ns
+            .max(self.rttvar_ns.saturating_mul(u64::from(K)));
+        self.base_rto_ns = self
+            .srtt_ns
+            .saturating_add(variance)
+            .clamp(self.min_ns, self.max_ns);
         self.backoffs = 0;
     }
 
     /// The current RTO: the §2 value doubled once per backoff, at most `max_rto`.
     pub fn rto(&self) -> Duration {
         let shift = self.backoffs.min(MAX_BACKOFF_SHIFT);
-        let rto = self.base_rto_ns.checked_shl(shift).filter(|v| v >> shift == self.base_rto_ns);
+        let rto = self
+            .base_rto_ns
+            .checked_shl(shift)
+            .filter(|v| v >> shift == self.base_rto_ns);
         Duration::from_nanos(rto.unwrap_or(u64::MAX).min(self.max_ns))
     }
 

@@ -229,8 +229,11 @@ impl Tcb {
     /// Chooses the window to advertise and returns the raw 16-bit field (RFC 9293 §3.8.6.2.2
     /// receiver SWS avoidance; RFC 7323 §2.3 scaling). The right edge only moves right, and
     /// only by at least min(rcvbuf/2, MSS) at a time.
-    pub fn select_window(&mut self, syn: bool) -> u16 {
-        let free = self.rcv_free();
+    ///
+    /// Under memory pressure (`pressure`), the edge does not move at all: peers get no new
+    /// room while the stack's mbuf pool is low.
+    pub fn select_window(&mut self, syn: bool, pressure: bool) -> u16 {
+        let free = if pressure { 0 } else { self.rcv_free() };
         let cur = self.rcv.adv.diff(self.rcv.nxt).max(0) as u32;
         let step = (self.opts.rcvbuf / 2).min(u32::from(self.rcv.mss)).max(1);
         if free > cur && free - cur >= step {
