@@ -84,6 +84,9 @@ pub struct PortArgs {
     /// Further raw EAL arguments, space-separated (e.g. "--log-level=debug").
     #[arg(long, allow_hyphen_values = true)]
     pub eal_args: Option<String>,
+    /// Frames per receive burst (default 8, for latency; 32 suits bulk transfers).
+    #[arg(long)]
+    pub rx_burst: Option<usize>,
     /// Seed for the engine's random choices (ISNs, ports).
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,

@@ -138,6 +138,9 @@ fn open_side(eal: Eal, args: &PortArgs, mbufs: u32, prefix: &str) -> Result<Side
     let mut scfg = StackConfig::new(args.ip.addr, args.ip.prefix);
     scfg.gateway = args.gateway;
     scfg.seed = args.seed;
+    if let Some(b) = args.rx_burst {
+        scfg.rx_burst = b;
+    }
     let stack = Stack::new(port.queue(0), pools, scfg);
     Ok(Side {
         port,

@@ -59,6 +59,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     let mut cfg = StackConfig::new(args.ip.addr, args.ip.prefix);
     cfg.gateway = args.gateway;
     cfg.seed = args.seed;
+    if let Some(b) = args.rx_burst {
+        cfg.rx_burst = b;
+    }
     let mut stack = Stack::new(port.queue(0), pools.remove(0), cfg);
     let mut server = match cli.mode {
         Some(m) => {

@@ -252,6 +252,9 @@ pub struct OptPortArgs {
     /// Further raw EAL arguments, space-separated (e.g. "--log-level=debug").
     #[arg(long, allow_hyphen_values = true)]
     pub eal_args: Option<String>,
+    /// Frames per receive burst (default 8, for latency; 32 suits bulk transfers).
+    #[arg(long)]
+    pub rx_burst: Option<usize>,
     /// Seed for random choices (ISNs, ports, Poisson arrivals).
     #[arg(long, default_value_t = 0x5eed)]
     pub seed: u64,
@@ -274,6 +277,7 @@ impl OptPortArgs {
             csum_offload: self.csum_offload,
             memory_mb: self.memory_mb,
             eal_args: self.eal_args.clone(),
+            rx_burst: self.rx_burst,
             seed: self.seed,
         }
     }

@@ -185,8 +185,9 @@ impl ClientCore {
         self.wl.start(&mut net, now.as_nanos());
     }
 
-    /// One loop iteration; false once the workload has finished.
-    #[inline]
+    /// One loop iteration; false once the workload has finished. Never inlined, so a profile
+    /// separates the client's work from the server's.
+    #[inline(never)]
     fn step(&mut self, ctl: &Control) -> bool {
         let now = self.clock.now();
         let ns = now.as_nanos();
@@ -226,7 +227,8 @@ struct ServerCore {
 }
 
 impl ServerCore {
-    #[inline]
+    /// One server loop iteration (never inlined: see ClientCore::step).
+    #[inline(never)]
     fn step(&mut self) {
         let s = &mut self.server;
         self.stack
@@ -281,8 +283,12 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             .any(|w| w == "-l" || w.starts_with("--lcores") || w == "-c")
     });
     if !user_cores {
-        let max = cpus.iter().copied().max().unwrap_or(0);
-        eal_cfg.extra_args.push(format!("--lcores=0@(0-{max})"));
+        // The EAL thread may run on exactly the CPUs this process may use (under taskset, not
+        // the others); every worker pins itself to one of them.
+        let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
+        eal_cfg
+            .extra_args
+            .push(format!("--lcores=0@({})", list.join(",")));
     }
     let eal = eal::init(&eal_cfg)?;
     let n = plan.cores;
@@ -309,11 +315,19 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         }
         (p, None)
     };
+    // Small bursts for request-response loads (latency, and two cores working in parallel),
+    // large ones for bulk streams (see StackConfig::rx_burst).
+    let burst = port_args.rx_burst.unwrap_or(if plan.mode == "stream" {
+        32
+    } else {
+        engine::stack::RX_BURST
+    });
     let client_parts: Vec<ClientParts> = (0..n)
         .map(|i| {
             let mut cfg = StackConfig::new(port_args.ip.addr, port_args.ip.prefix);
             cfg.gateway = port_args.gateway;
             cfg.seed = port_args.seed.wrapping_add(i as u64);
+            cfg.rx_burst = burst;
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
             if n > 1 {
                 cfg.tcp.steering = Some((i as u16, n as u16));
@@ -330,6 +344,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             .map(|i| {
                 let mut cfg = crate::servers::server_config(SERVER_IP, 24);
                 cfg.seed = port_args.seed.wrapping_add(1000 + i as u64);
+                cfg.rx_burst = burst;
                 Ok(ClientParts {
                     queue: sp.queue(i as u16),
                     pools: Pools::create(&format!("lgs{i}"), &PoolSizes::default())?,
