@@ -22,11 +22,11 @@
 use super::counters::TcpCounters;
 use super::flow::FourTuple;
 use super::layer::Out;
+use super::template::{HeaderTemplate, ipv4_repr};
 use crate::buf::{Pkt, TxOffload};
 use crate::iface::Route;
 use crate::wire::{
-    Checksum, EtherType, EthernetRepr, IpProtocol, Ipv4Packet, Ipv4Repr, MacAddr, TcpPacket,
-    TcpRepr, checksum,
+    Checksum, EtherType, EthernetRepr, Ipv4Packet, MacAddr, TcpPacket, TcpRepr, checksum,
 };
 
 const ETH: usize = 14;
@@ -46,9 +46,11 @@ fn wire_segments(len: usize, segsz: u16) -> u64 {
 /// Builds the frame for `repr` (+ `payload`, a whole queued unit) and queues it on the TX
 /// batch, or on the ARP queue if the neighbour is not resolved yet. With `tso: Some(segsz)`
 /// the payload goes out as one TSO frame cut into `segsz`-byte segments by the port (the
-/// caller asks for it only when the port has TSO and the payload exceeds one MSS). Returns
-/// false when the frame could not be built (no mbuf, no route); the caller treats that like
-/// a loss.
+/// caller asks for it only when the port has TSO and the payload exceeds one MSS). With the
+/// connection's header template (`tmpl`), the headers are copied from it and patched when
+/// the segment's layout allows (see [`HeaderTemplate`]), else emitted field by field. Returns
+/// false when the frame could not be built (no mbuf, no route); the caller treats that like a
+/// loss.
 pub fn send(
     out: &mut Out,
     c: &mut TcpCounters,
@@ -56,6 +58,7 @@ pub fn send(
     repr: &TcpRepr,
     payload: Option<&Pkt>,
     tso: Option<u16>,
+    tmpl: Option<&mut HeaderTemplate>,
 ) -> bool {
     let route = out.iface.route(out.now, tuple.remote_ip, out.pools, out.tx);
     let dst_mac = match route {
@@ -63,7 +66,13 @@ pub fn send(
         Route::Pending(_) => MacAddr::ZERO,
         Route::NoRoute => return false,
     };
-    let tcp_len = repr.header_len();
+    let resolved = matches!(route, Route::Resolved(_));
+    let tmpl = tmpl.filter(|_| resolved && HeaderTemplate::fits(repr));
+    let ts = repr.timestamps.is_some();
+    let tcp_len = match tmpl {
+        Some(_) => HeaderTemplate::header_len(ts) - ETH - IP,
+        None => repr.header_len(),
+    };
     let hdr_len = ETH + IP + tcp_len;
     let plen = payload.map_or(0, Pkt::len);
     let segsz = tso.filter(|_| out.caps.tx.tso).unwrap_or(0);
@@ -71,37 +80,25 @@ pub fn send(
     // A TSO frame must start with a direct mbuf: net_tap's software TSO (DPDK 22.11
     // `rte_gso_segment`) copies the head's `ol_flags`, INDIRECT bit included, into the header
     // mbufs it allocates, and freeing those then returns them to its pool twice.
-    let headroom_ok = matches!(route, Route::Resolved(_)) && out.caps.tx_copies && !tso;
-    let frame = match payload {
-        Some(p) if headroom_ok && p.len() > TX_COPYBREAK && p.max_data_refcnt() == 1 => {
-            // SAFETY: the port copies on transmit (tx_copies) and no other clone of this
-            // payload is in flight (refcount 1), so its headroom is ours for this frame.
-            unsafe { p.clone_into_headroom(&out.pools.indirect, hdr_len) }
-                .inspect(|_| c.tx_in_headroom += 1)
-        }
-        _ => None,
-    };
-    let mut frame = match frame {
-        Some(f) => f,
-        None => match header_mbuf(out, hdr_len, payload) {
-            Some((f, copied)) => {
-                if copied {
-                    c.tx_copybreak += 1;
-                } else {
-                    c.tx_hdr_mbuf += 1;
-                }
-                f
-            }
-            None => {
-                c.tx_nombuf += 1;
-                return false;
-            }
-        },
+    let headroom_ok = resolved && out.caps.tx_copies && !tso;
+    let Some(mut frame) = build_frame(out, c, hdr_len, payload, headroom_ok) else {
+        c.tx_nombuf += 1;
+        return false;
     };
     // SAFETY: the first hdr_len bytes of this frame are its own header bytes: a fresh header
     // mbuf, or the reserved headroom of a clone_into_headroom frame.
     let head = unsafe { frame.head_mut() };
-    write_headers(head, out, tuple, repr, dst_mac, hdr_len + plen);
+    let ip_payload = ip_payload_len(hdr_len + plen);
+    match tmpl {
+        Some(t) => {
+            let src = out.iface.mac;
+            if !t.matches(src, dst_mac, ts) {
+                t.build(src, dst_mac, tuple, ts);
+            }
+            t.write(head, repr, out.iface.next_ident(), ip_payload);
+        }
+        None => write_headers(head, out, tuple, repr, dst_mac, ip_payload),
+    }
     let flags = finish_checksums(&mut frame, out, tuple, tcp_len, plen, tso);
     if flags != 0 {
         frame.set_ol_flags(flags);
@@ -132,6 +129,42 @@ pub fn send(
     true
 }
 
+/// The IPv4 payload length of a frame of `frame_len` bytes (the field saturates).
+fn ip_payload_len(frame_len: usize) -> u16 {
+    (frame_len - ETH - IP).min(usize::from(u16::MAX) - IP) as u16
+}
+
+/// The frame's mbufs with `hdr_len` bytes reserved for the headers: in the payload's headroom
+/// when `headroom_ok` allows it, else a header mbuf (counted by form). `None` when out of
+/// mbufs.
+fn build_frame(
+    out: &Out,
+    c: &mut TcpCounters,
+    hdr_len: usize,
+    payload: Option<&Pkt>,
+    headroom_ok: bool,
+) -> Option<Pkt> {
+    if let Some(p) = payload
+        && headroom_ok
+        && p.len() > TX_COPYBREAK
+        && p.max_data_refcnt() == 1
+    {
+        // SAFETY: the port copies on transmit (tx_copies) and no other clone of this
+        // payload is in flight (refcount 1), so its headroom is ours for this frame.
+        if let Some(f) = unsafe { p.clone_into_headroom(&out.pools.indirect, hdr_len) } {
+            c.tx_in_headroom += 1;
+            return Some(f);
+        }
+    }
+    let (f, copied) = header_mbuf(out, hdr_len, payload)?;
+    if copied {
+        c.tx_copybreak += 1;
+    } else {
+        c.tx_hdr_mbuf += 1;
+    }
+    Some(f)
+}
+
 /// A header mbuf with room for the headers, followed by the payload: copied into it when
 /// small (returns true), else chained as an indirect clone.
 fn header_mbuf(out: &Out, hdr_len: usize, payload: Option<&Pkt>) -> Option<(Pkt, bool)> {
@@ -158,7 +191,7 @@ fn write_headers(
     tuple: &FourTuple,
     repr: &TcpRepr,
     dst_mac: MacAddr,
-    total: usize,
+    ip_payload: u16,
 ) {
     EthernetRepr {
         src: out.iface.mac,
@@ -166,16 +199,7 @@ fn write_headers(
         ethertype: EtherType::Ipv4,
     }
     .emit(&mut head[..ETH]);
-    let ip = Ipv4Repr {
-        src: tuple.local_ip,
-        dst: tuple.remote_ip,
-        protocol: IpProtocol::Tcp,
-        payload_len: (total - ETH - IP).min(usize::from(u16::MAX) - IP) as u16,
-        ttl: 64,
-        ident: out.iface.next_ident(),
-        dont_frag: true,
-        dscp_ecn: 0,
-    };
+    let ip = ipv4_repr(tuple, ip_payload, out.iface.next_ident());
     ip.emit(&mut head[ETH..ETH + IP], false);
     repr.emit(&mut head[ETH + IP..]);
 }

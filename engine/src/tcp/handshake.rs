@@ -103,6 +103,7 @@ pub fn create(
         tw_since: Instant::ZERO,
         retransmits: 0,
         last_oow_ack: None,
+        hdr: Default::default(),
         recover: iss,
     };
     let h = conns.insert_with(make).ok_or(TcpError::TableFull)?;

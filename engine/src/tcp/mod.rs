@@ -17,7 +17,8 @@
 //!   step, RTT (RFC 6298), NewReno recovery (RFC 5681, RFC 6582);
 //! - [`output`]: `write_xmit` and its gates (congestion window, peer window, Nagle, cork), ACKs
 //!   and RSTs; [`frame`]: headers on a clone of the queued payload (ARCHITECTURE decision 5),
-//!   TSO and checksum offload (decision 6);
+//!   TSO and checksum offload (decision 6); [`template`]: a connection's header bytes, built
+//!   once and patched per segment;
 //! - [`timeout`]: RTO, delayed ACK, persist, keepalive, TIME_WAIT, FIN_WAIT_2;
 //! - [`api`]: what applications call; [`types`]: handles, events, errors, options, config;
 //! - building blocks: [`send_queue`], [`recv_queue`], [`timer`], [`rtt`], [`congestion`],
@@ -41,6 +42,7 @@ pub mod rtt;
 pub mod send_queue;
 pub mod slab;
 pub mod tcb;
+pub mod template;
 pub mod timeout;
 pub mod timer;
 pub mod types;

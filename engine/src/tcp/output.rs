@@ -288,6 +288,7 @@ fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> boo
         &repr,
         seg.pkt.as_ref(),
         tso,
+        Some(&mut tcb.hdr),
     );
     if ok {
         acked_now(tcb);
@@ -329,7 +330,15 @@ fn acked_now(tcb: &mut Tcb) {
 /// Sends a pure ACK (RFC 9293 §3.10.7.4 `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`).
 pub fn send_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     let repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::ACK);
-    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+    if frame::send(
+        out,
+        &mut sh.counters,
+        &tcb.tuple,
+        &repr,
+        None,
+        None,
+        Some(&mut tcb.hdr),
+    ) {
         acked_now(tcb);
     }
 }
@@ -366,7 +375,15 @@ pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
 /// RFC 1122 §4.2.3.6; zero-window probe, as Linux `tcp_xmit_probe_skb`).
 pub fn send_probe(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     let repr = header(tcb, sh, out, tcb.snd.una - 1, TcpFlags::ACK);
-    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+    if frame::send(
+        out,
+        &mut sh.counters,
+        &tcb.tuple,
+        &repr,
+        None,
+        None,
+        Some(&mut tcb.hdr),
+    ) {
         acked_now(tcb);
     }
 }
@@ -376,7 +393,15 @@ pub fn send_rst(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     let mut repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::RST | TcpFlags::ACK);
     repr.sack = SackBlocks::default();
     repr.window = 0;
-    if frame::send(out, &mut sh.counters, &tcb.tuple, &repr, None, None) {
+    if frame::send(
+        out,
+        &mut sh.counters,
+        &tcb.tuple,
+        &repr,
+        None,
+        None,
+        Some(&mut tcb.hdr),
+    ) {
         sh.counters.out_rsts += 1;
     }
 }
@@ -389,7 +414,7 @@ pub fn emit(
     repr: &TcpRepr,
     payload: Option<&Pkt>,
 ) -> bool {
-    frame::send(out, &mut sh.counters, &tcb.tuple, repr, payload, None)
+    frame::send(out, &mut sh.counters, &tcb.tuple, repr, payload, None, None)
 }
 
 /// The reset for a segment that belongs to no connection (RFC 9293 §3.10.7.1): if it had an
@@ -422,7 +447,7 @@ pub fn reset_for(seg: &TcpIn, sh: &mut Shared, out: &mut Out) {
         remote_ip: seg.src,
         remote_port: r.src_port,
     };
-    if frame::send(out, &mut sh.counters, &tuple, &repr, None, None) {
+    if frame::send(out, &mut sh.counters, &tuple, &repr, None, None, None) {
         sh.counters.out_rsts += 1;
     }
 }

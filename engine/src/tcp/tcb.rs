@@ -20,6 +20,7 @@ use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
 use super::send_queue::SendQueue;
 use super::slab::Handle;
+use super::template::HeaderTemplate;
 use super::timer::TimerTable;
 use super::types::{ConnOptions, TcpError};
 use crate::time::Instant;
@@ -193,6 +194,8 @@ pub struct Tcb {
     pub retransmits: u64,
     /// When we last answered an unacceptable segment (RFC 5961 §7 rate limit).
     pub last_oow_ack: Option<Instant>,
+    /// The headers of our segments, built once (see [`HeaderTemplate`]).
+    pub hdr: HeaderTemplate,
 }
 
 impl Tcb {
