@@ -424,7 +424,12 @@ fn random_sack(q: &mut SendQueue, rng: &mut Rng, ind: &Mempool) {
 
 fn random_ack(q: &mut SendQueue, rng: &mut Rng, now: Instant) {
     let (head, span) = (q.head_seq(), q.sent_end() - q.head_seq());
-    let ack = head - 50 + rng.below(u64::from(span) + 100) as u32;
+    // Half the time exactly at the end of the head unit (the queue's fast path when it is
+    // unmarked), else anywhere around the sent range.
+    let ack = match q.get(0) {
+        Some(u) if rng.below(2) == 0 && u.tx_count > 0 => u.end(),
+        _ => head - 50 + rng.below(u64::from(span) + 100) as u32,
+    };
     let target = if ack.gt(head) {
         head + (ack - head).min(span)
     } else {

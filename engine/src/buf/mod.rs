@@ -79,6 +79,31 @@ impl fmt::Debug for Pkt {
     }
 }
 
+/// A segment's reference count, read as `rte_mbuf_refcnt_read` does (a relaxed atomic load),
+/// without a call into the shim.
+///
+/// # Safety
+/// `m` must be a live mbuf.
+unsafe fn refcnt_of(m: *const rte_mbuf) -> u16 {
+    // SAFETY: refcnt is an aligned u16 of a live mbuf that DPDK updates atomically.
+    unsafe {
+        std::sync::atomic::AtomicU16::from_ptr(ptr::addr_of!((*m).refcnt) as *mut u16)
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// Bytes free after a segment's data (`rte_pktmbuf_tailroom`).
+///
+/// # Safety
+/// `m` must be a live mbuf.
+unsafe fn tailroom_of(m: *const rte_mbuf) -> usize {
+    // SAFETY: plain field reads of a live mbuf.
+    unsafe {
+        usize::from((*m).buf_len)
+            .saturating_sub(usize::from((*m).data_off) + usize::from((*m).data_len))
+    }
+}
+
 /// One segment's `data` slice.
 fn seg_data<'a>(m: *const rte_mbuf) -> &'a [u8] {
     // SAFETY: m is a live segment of a chain the caller borrows; buf_addr + data_off points at
@@ -150,7 +175,7 @@ impl Pkt {
     /// Reference count of the head segment.
     pub fn refcnt(&self) -> u16 {
         // SAFETY: the head is live.
-        unsafe { dpdk_sys::shim_rte_mbuf_refcnt_read(self.as_ptr()) }
+        unsafe { refcnt_of(self.as_ptr()) }
     }
 
     /// Highest reference count over the chain's segments and, for indirect segments, the
@@ -168,7 +193,7 @@ impl Pkt {
                 } else {
                     m
                 };
-                max = max.max(dpdk_sys::shim_rte_mbuf_refcnt_read(direct));
+                max = max.max(refcnt_of(direct));
                 m = (*m).next;
             }
         }
@@ -241,7 +266,7 @@ impl Pkt {
     /// Bytes free after the last segment's data.
     pub fn tailroom(&self) -> usize {
         // SAFETY: the last segment of a live chain.
-        unsafe { usize::from(dpdk_sys::shim_rte_pktmbuf_tailroom(self.last_seg())) }
+        unsafe { tailroom_of(self.last_seg()) }
     }
 
     fn last_seg(&self) -> *mut rte_mbuf {
@@ -289,19 +314,21 @@ impl Pkt {
     /// `None` if the tailroom is too small or the last segment is not writable.
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
         let last = self.last_seg();
-        // SAFETY: last is a live segment of our chain.
-        let writable = unsafe {
-            (*last).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT == 0
-                && dpdk_sys::shim_rte_mbuf_refcnt_read(last) == 1
-        };
-        if !writable || n > self.tailroom() {
-            return None;
+        // SAFETY: last is a live segment of our chain; when it is direct with refcount 1 its
+        // tailroom is ours. The lengths are updated as `rte_pktmbuf_append` does (the last
+        // segment's data_len, the head's pkt_len); n <= tailroom < 2^16.
+        unsafe {
+            let writable =
+                (*last).ol_flags & dpdk_sys::RTE_MBUF_F_INDIRECT == 0 && refcnt_of(last) == 1;
+            if !writable || n > tailroom_of(last) {
+                return None;
+            }
+            let p = ((*last).buf_addr as *mut u8)
+                .add(usize::from((*last).data_off) + usize::from((*last).data_len));
+            (*last).data_len += n as u16;
+            (*self.0.as_ptr()).pkt_len += n as u32;
+            Some(std::slice::from_raw_parts_mut(p, n))
         }
-        let n16 = u16::try_from(n).ok()?;
-        // SAFETY: tailroom checked; append updates data_len and the head's pkt_len.
-        let p = unsafe { dpdk_sys::shim_rte_pktmbuf_append(self.as_ptr(), n16) };
-        // SAFETY: p points at n writable bytes at the end of an exclusive segment.
-        (!p.is_null()).then(|| unsafe { std::slice::from_raw_parts_mut(p as *mut u8, n) })
     }
 
     /// Appends a copy of `data`, filling the last segment's tailroom and then chaining new
@@ -340,9 +367,13 @@ impl Pkt {
         while n > 0 {
             let head_len = usize::from(self.m().data_len);
             if n < head_len || self.m().next.is_null() {
-                let n16 = n as u16; // n < head_len <= u16::MAX, or n == len of last segment
-                // SAFETY: n <= data_len of the head, so adj succeeds and only moves data_off.
-                unsafe { dpdk_sys::shim_rte_pktmbuf_adj(self.as_ptr(), n16) };
+                // n < head_len <= u16::MAX, or n == len of the last segment (n <= len()):
+                // move the head's data start as `rte_pktmbuf_adj` does.
+                let n16 = n as u16;
+                let m = self.m_mut();
+                m.data_off += n16;
+                m.data_len -= n16;
+                m.pkt_len -= u32::from(n16);
                 break;
             }
             n -= head_len;

@@ -157,6 +157,7 @@ impl Iface {
     }
 
     /// Finds the MAC for sending to `dst`, sending an ARP request when it is unknown or stale.
+    #[inline]
     pub fn route(&mut self, now: Instant, dst: Ipv4Addr, pools: &Pools, tx: &mut TxBatch) -> Route {
         if let Some(c) = self.last_route
             && c.dst == dst
@@ -164,6 +165,18 @@ impl Iface {
         {
             return Route::Resolved(c.mac);
         }
+        self.route_uncached(now, dst, pools, tx)
+    }
+
+    /// [`Iface::route`] past the one-entry cache: the routing decision and the neighbour
+    /// cache.
+    fn route_uncached(
+        &mut self,
+        now: Instant,
+        dst: Ipv4Addr,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) -> Route {
         let hop = if self.on_link(dst) {
             dst
         } else if let Some(gw) = self.gateway {

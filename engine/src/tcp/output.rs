@@ -34,7 +34,10 @@ pub const MAX_HOST_QUEUE_SKIPS: u8 = 8;
 /// End-of-poll work for a connection touched during input: send what may be sent, then the
 /// ACK if one is still owed.
 pub fn push_pending(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
-    write_xmit(tcb, sh, out);
+    // With nothing unsent and nothing marked lost, write_xmit would send nothing.
+    if tcb.sq.send_head().is_some() || tcb.sq.lost_bytes() > 0 {
+        write_xmit(tcb, sh, out);
+    }
     if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
         send_ack(tcb, sh, out);
     }

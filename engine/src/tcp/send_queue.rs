@@ -492,6 +492,9 @@ impl SendQueue {
     /// before `head_seq()` changes nothing; one beyond the sent units is clamped to
     /// [`SendQueue::sent_end`]. `now` bounds the RTT sample (a unit stamped later is ignored).
     pub fn ack(&mut self, ack: SeqNum, now: Instant) -> AckOutcome {
+        if let Some(out) = self.ack_whole_head(ack, now) {
+            return out;
+        }
         let mut out = AckOutcome::default();
         let head = self.head_seq();
         if !ack.gt(head) {
@@ -512,6 +515,29 @@ impl SendQueue {
             self.trim_head(rest, now, &mut out);
         }
         out
+    }
+
+    /// The common cumulative ACK, handled without the general walk: it covers exactly the
+    /// head unit, which is sent, carries no scoreboard mark and no FIN. Gives the outcome
+    /// [`SendQueue::ack`] would; `None` (nothing changed) in every other case.
+    fn ack_whole_head(&mut self, ack: SeqNum, now: Instant) -> Option<AckOutcome> {
+        let u = self.units.front()?;
+        if self.sent == 0 || u.fin || u.len == 0 || u.flags != SegFlags::empty() || u.end() != ack {
+            return None;
+        }
+        let u = self.units.pop_front()?;
+        let len = u.len as usize;
+        self.bytes = self.bytes.saturating_sub(len);
+        self.sent_bytes = self.sent_bytes.saturating_sub(len);
+        self.mbufs = self.mbufs.saturating_sub(u.mbufs());
+        self.sent -= 1;
+        let mut out = AckOutcome {
+            acked_bytes: u.len,
+            freed: 1,
+            ..AckOutcome::default()
+        };
+        note_acked(&mut out, &u, now);
+        Some(out)
     }
 
     /// Removes the (sent) head unit, taking it out of every sum.

@@ -77,30 +77,36 @@ pub type Result<T> = core::result::Result<T, Error>;
 type Field = core::ops::Range<usize>;
 
 /// Reads a big-endian `u16` from a 2-byte range. Callers have checked the length.
+#[inline]
 fn read_u16(data: &[u8], field: Field) -> u16 {
     let b = &data[field];
     u16::from_be_bytes([b[0], b[1]])
 }
 
 /// Reads a big-endian `u32` from a 4-byte range. Callers have checked the length.
+#[inline]
 fn read_u32(data: &[u8], field: Field) -> u32 {
     let b = &data[field];
     u32::from_be_bytes([b[0], b[1], b[2], b[3]])
 }
 
+#[inline]
 fn write_u16(data: &mut [u8], field: Field, value: u16) {
     data[field].copy_from_slice(&value.to_be_bytes());
 }
 
+#[inline]
 fn write_u32(data: &mut [u8], field: Field, value: u32) {
     data[field].copy_from_slice(&value.to_be_bytes());
 }
 
 /// Reads an IPv4 address from a 4-byte range.
+#[inline]
 fn read_ipv4(data: &[u8], field: Field) -> std::net::Ipv4Addr {
     std::net::Ipv4Addr::from(read_u32(data, field))
 }
 
+#[inline]
 fn write_ipv4(data: &mut [u8], field: Field, addr: std::net::Ipv4Addr) {
     data[field].copy_from_slice(&addr.octets());
 }
