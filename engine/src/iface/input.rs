@@ -3,7 +3,8 @@
 //! Every frame either comes out as a [`TcpIn`] for the TCP layer, or is answered (ARP, ping)
 //! or dropped here, and every drop is counted. Checksums that the NIC verified
 //! (`RTE_MBUF_F_RX_*_CKSUM_GOOD`) are not recomputed; `*_BAD` is a drop; otherwise the check is
-//! done in software over all segments.
+//! done in software over all segments. The common TCP segment is first offered to receive
+//! prediction (`predict.rs`), which accepts it in one pass or hands it back to this path.
 
 use std::net::Ipv4Addr;
 
@@ -20,13 +21,13 @@ const ETH_LEN: usize = 14;
 
 /// What the NIC said about a checksum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum HwCsum {
+pub(super) enum HwCsum {
     Good,
     Bad,
     Unknown,
 }
 
-fn hw_csum(trusted: bool, flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum {
+pub(super) fn hw_csum(trusted: bool, flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum {
     if trusted {
         // A link that cannot corrupt frames (DeviceCaps::trusted): as if checked.
         return HwCsum::Good;
@@ -39,7 +40,7 @@ fn hw_csum(trusted: bool, flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum 
 }
 
 /// Software checksum over `len` bytes of `pkt` from `offset`, across segments.
-fn chain_sum(pkt: &Pkt, offset: usize, len: usize, mut c: Checksum) -> Checksum {
+pub(super) fn chain_sum(pkt: &Pkt, offset: usize, len: usize, mut c: Checksum) -> Checksum {
     let (mut skip, mut left) = (offset, len);
     for seg in pkt.segments() {
         if left == 0 {
@@ -61,6 +62,21 @@ impl Iface {
     /// Processes one received frame. Returns the TCP segment it carried, if any; ARP and ICMP
     /// answers go into `tx`.
     pub fn input(
+        &mut self,
+        now: Instant,
+        frame: Pkt,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) -> Option<TcpIn> {
+        // The common TCP segment first (see `predict`); anything else takes the general path.
+        match self.input_predicted(frame) {
+            Ok(seg) => Some(seg),
+            Err(frame) => self.input_general(now, frame, pools, tx),
+        }
+    }
+
+    /// [`Iface::input`] layer by layer, for every frame.
+    pub(super) fn input_general(
         &mut self,
         now: Instant,
         frame: Pkt,

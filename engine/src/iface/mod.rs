@@ -14,6 +14,7 @@
 pub mod arp;
 mod counters;
 mod input;
+mod predict;
 pub mod steer;
 
 pub use arp::{ArpCache, ArpConfig, Lookup};
@@ -159,13 +160,19 @@ impl Iface {
     /// Finds the MAC for sending to `dst`, sending an ARP request when it is unknown or stale.
     #[inline]
     pub fn route(&mut self, now: Instant, dst: Ipv4Addr, pools: &Pools, tx: &mut TxBatch) -> Route {
-        if let Some(c) = self.last_route
-            && c.dst == dst
-            && now < c.until
-        {
-            return Route::Resolved(c.mac);
+        match self.cached_route(now, dst) {
+            Some(mac) => Route::Resolved(mac),
+            None => self.route_uncached(now, dst, pools, tx),
         }
-        self.route_uncached(now, dst, pools, tx)
+    }
+
+    /// The next hop's MAC for `dst` if the one-entry route cache holds it (what
+    /// [`Iface::route`] answers first); `None` when the full lookup is needed.
+    #[inline]
+    pub fn cached_route(&self, now: Instant, dst: Ipv4Addr) -> Option<MacAddr> {
+        self.last_route
+            .filter(|c| c.dst == dst && now < c.until)
+            .map(|c| c.mac)
     }
 
     /// [`Iface::route`] past the one-entry cache: the routing decision and the neighbour

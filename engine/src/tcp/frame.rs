@@ -60,6 +60,81 @@ pub fn send(
     tso: Option<u16>,
     tmpl: Option<&mut HeaderTemplate>,
 ) -> bool {
+    match tmpl {
+        Some(t) if tso.is_none() => match send_small(out, c, tuple, repr, payload, t) {
+            Some(sent) => sent,
+            None => send_general(out, c, tuple, repr, payload, tso, Some(t)),
+        },
+        t => send_general(out, c, tuple, repr, payload, tso, t),
+    }
+}
+
+/// The common frame, straight through: a copy-break (or empty) payload behind headers from a
+/// template already built for the cached route, in one fresh header mbuf. Preconditions: the
+/// payload is at most [`TX_COPYBREAK`] bytes, the header fits the template
+/// ([`HeaderTemplate::fits`]), the route cache resolves the peer and the template matches it.
+/// `None`, with nothing done, when one does not hold: the caller takes [`send_general`],
+/// which gives the same frame (and builds or rebuilds the template).
+fn send_small(
+    out: &mut Out,
+    c: &mut TcpCounters,
+    tuple: &FourTuple,
+    repr: &TcpRepr,
+    payload: Option<&Pkt>,
+    t: &HeaderTemplate,
+) -> Option<bool> {
+    let plen = payload.map_or(0, Pkt::len);
+    if plen > TX_COPYBREAK || !HeaderTemplate::fits(repr) {
+        return None;
+    }
+    let dst_mac = out.iface.cached_route(out.now, tuple.remote_ip)?;
+    let ts = repr.timestamps.is_some();
+    if !t.matches(out.iface.mac, dst_mac, ts) {
+        return None;
+    }
+    let hdr_len = HeaderTemplate::header_len(ts);
+    let Some(mut frame) = Pkt::alloc(&out.pools.hdr) else {
+        c.tx_nombuf += 1;
+        return Some(false);
+    };
+    let buf = frame.append(hdr_len + plen)?;
+    match payload {
+        Some(p) if plen > 0 => {
+            p.copy_out(0, &mut buf[hdr_len..]);
+            c.tx_copybreak += 1;
+        }
+        _ => c.tx_hdr_mbuf += 1,
+    }
+    t.write(
+        buf,
+        repr,
+        out.iface.next_ident(),
+        ip_payload_len(hdr_len + plen),
+    );
+    let tcp_len = hdr_len - ETH - IP;
+    finish_and_queue(
+        out,
+        c,
+        frame,
+        tuple,
+        tcp_len,
+        plen,
+        0,
+        Route::Resolved(dst_mac),
+    );
+    Some(true)
+}
+
+/// Every frame: any route state, payload form, option layout and TSO.
+fn send_general(
+    out: &mut Out,
+    c: &mut TcpCounters,
+    tuple: &FourTuple,
+    repr: &TcpRepr,
+    payload: Option<&Pkt>,
+    tso: Option<u16>,
+    tmpl: Option<&mut HeaderTemplate>,
+) -> bool {
     let route = out.iface.route(out.now, tuple.remote_ip, out.pools, out.tx);
     let dst_mac = match route {
         Route::Resolved(m) => m,
@@ -99,6 +174,25 @@ pub fn send(
         }
         None => write_headers(head, out, tuple, repr, dst_mac, ip_payload),
     }
+    let segsz = if tso { segsz } else { 0 };
+    finish_and_queue(out, c, frame, tuple, tcp_len, plen, segsz, route);
+    true
+}
+
+/// Checksums (or their offload), counters, and the frame onto the TX batch, or onto the ARP
+/// queue while `route` is pending. `segsz` is the TSO segment size, 0 for an ordinary frame.
+#[allow(clippy::too_many_arguments)]
+fn finish_and_queue(
+    out: &mut Out,
+    c: &mut TcpCounters,
+    mut frame: Pkt,
+    tuple: &FourTuple,
+    tcp_len: usize,
+    plen: usize,
+    segsz: u16,
+    route: Route,
+) {
+    let tso = segsz > 0;
     let flags = finish_checksums(&mut frame, out, tuple, tcp_len, plen, tso);
     if flags != 0 {
         frame.set_ol_flags(flags);
@@ -106,7 +200,7 @@ pub fn send(
             l2_len: ETH as u8,
             l3_len: IP as u16,
             l4_len: tcp_len as u8,
-            tso_segsz: if tso { segsz } else { 0 },
+            tso_segsz: segsz,
         });
     }
     let segs = if tso { wire_segments(plen, segsz) } else { 1 };
@@ -126,7 +220,6 @@ pub fn send(
             .send_unresolved(out.now, hop, frame, out.pools, out.tx),
         _ => out.tx.push(frame),
     }
-    true
 }
 
 /// The IPv4 payload length of a frame of `frame_len` bytes (the field saturates).
