@@ -35,6 +35,14 @@ impl<T> ConnTable<T> {
     }
 
     /// The state of `c`, if `c` (not an older connection with its index) has some.
+    pub fn get(&self, c: ConnId) -> Option<&T> {
+        match self.slots.get(c.index() as usize)? {
+            Some((id, v)) if *id == c => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The state of `c`, mutable (see [`ConnTable::get`]).
     pub fn get_mut(&mut self, c: ConnId) -> Option<&mut T> {
         match self.slots.get_mut(c.index() as usize)? {
             Some((id, v)) if *id == c => Some(v),

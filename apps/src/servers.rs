@@ -142,115 +142,137 @@ impl Server {
 
     /// Serves connection `c` as far as it can go now.
     fn serve<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId) {
-        let Some(mut conn) = self.conns.remove(c) else {
+        let Some(conn) = self.conns.get_mut(c) else {
             return;
         };
+        let stats = &mut self.stats;
         let done = match self.mode {
-            Mode::Echo => self.echo(stack, c, &mut conn),
-            Mode::Sink => self.sink(stack, c, &mut conn),
-            Mode::Http => self.http(stack, c, &mut conn),
+            Mode::Echo => echo(stack, c, conn, stats),
+            Mode::Sink => sink(stack, c, stats),
+            Mode::Http => http(stack, c, conn, stats, &mut self.buf, &self.response),
         };
         if done {
+            self.conns.remove(c);
             self.stats.closed += 1;
             stack.close(c);
-        } else {
-            self.conns.insert(c, conn);
         }
     }
+}
 
-    /// Returns true when the connection is finished. Everything readable (up to [`GATHER`]
-    /// bytes or [`GATHER_SEGS`] mbufs) is gathered into one mbuf chain before it is handed
-    /// back, so bulk echo leaves as full (TSO) segments; the payload is never copied.
-    fn echo<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId, conn: &mut Conn) -> bool {
-        loop {
-            if conn.held.is_none() {
-                conn.held = conn.spill.take();
-            }
-            while conn.spill.is_none()
-                && conn
-                    .held
-                    .as_ref()
-                    .is_none_or(|h| h.len() < GATHER && h.nb_segs() < GATHER_SEGS)
-            {
-                match stack.recv_pkt(c) {
-                    Ok(Some(p)) => {
-                        self.stats.bytes_in += p.len() as u64;
-                        match conn.held.as_mut() {
-                            None => conn.held = Some(p),
-                            Some(h) => {
-                                if let Err(p) = h.chain(p) {
-                                    conn.spill = Some(p);
-                                }
+/// Returns true when the connection is finished. Everything readable (up to [`GATHER`] bytes
+/// or [`GATHER_SEGS`] mbufs) is gathered into one mbuf chain before it is handed back, so bulk
+/// echo leaves as full (TSO) segments; the payload is never copied.
+fn echo<D: Device>(
+    stack: &mut Stack<D>,
+    c: ConnId,
+    conn: &mut Conn,
+    stats: &mut ServerStats,
+) -> bool {
+    loop {
+        if conn.held.is_none() {
+            conn.held = conn.spill.take();
+        }
+        // Whether the receive queue ran dry (nothing more to gather after this send).
+        let mut drained = false;
+        while conn.spill.is_none()
+            && conn
+                .held
+                .as_ref()
+                .is_none_or(|h| h.len() < GATHER && h.nb_segs() < GATHER_SEGS)
+        {
+            match stack.recv_pkt(c) {
+                Ok(Some(p)) => {
+                    stats.bytes_in += p.len() as u64;
+                    match conn.held.as_mut() {
+                        None => conn.held = Some(p),
+                        Some(h) => {
+                            if let Err(p) = h.chain(p) {
+                                conn.spill = Some(p);
                             }
                         }
                     }
-                    Ok(None) => {
-                        conn.eof = true;
-                        break;
-                    }
-                    Err(TcpError::WouldBlock) => break,
-                    Err(_) => return true,
                 }
-            }
-            let Some(p) = conn.held.take() else {
-                return conn.eof;
-            };
-            let n = p.len() as u64;
-            match stack.send_pkt(c, p) {
-                Ok(()) => self.stats.bytes_out += n,
-                Err((TcpError::WouldBlock, p)) => {
-                    conn.held = Some(p);
-                    return false;
+                Ok(None) => {
+                    conn.eof = true;
+                    drained = true;
+                    break;
+                }
+                Err(TcpError::WouldBlock) => {
+                    drained = true;
+                    break;
                 }
                 Err(_) => return true,
             }
         }
+        let Some(p) = conn.held.take() else {
+            return conn.eof;
+        };
+        let n = p.len() as u64;
+        match stack.send_pkt(c, p) {
+            Ok(()) => stats.bytes_out += n,
+            Err((TcpError::WouldBlock, p)) => {
+                conn.held = Some(p);
+                return false;
+            }
+            Err(_) => return true,
+        }
+        if drained && conn.spill.is_none() {
+            // Everything readable was sent; the next Readable brings more.
+            return conn.eof;
+        }
     }
+}
 
-    fn sink<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId, _conn: &mut Conn) -> bool {
-        loop {
-            match stack.recv_pkt(c) {
-                Ok(Some(p)) => self.stats.bytes_in += p.len() as u64,
-                Ok(None) => return true,
-                Err(TcpError::WouldBlock) => return false,
-                Err(_) => return true,
-            }
+fn sink<D: Device>(stack: &mut Stack<D>, c: ConnId, stats: &mut ServerStats) -> bool {
+    loop {
+        match stack.recv_pkt(c) {
+            Ok(Some(p)) => stats.bytes_in += p.len() as u64,
+            Ok(None) => return true,
+            Err(TcpError::WouldBlock) => return false,
+            Err(_) => return true,
         }
     }
+}
 
-    fn http<D: Device>(&mut self, stack: &mut Stack<D>, c: ConnId, conn: &mut Conn) -> bool {
-        loop {
-            match stack.recv(c, &mut self.buf) {
-                Ok(0) => conn.eof = true,
-                Ok(n) => {
-                    self.stats.bytes_in += n as u64;
-                    conn.request.extend_from_slice(&self.buf[..n]);
-                    if conn.request.len() > 64 * 1024 {
-                        return true;
-                    }
-                    continue;
+fn http<D: Device>(
+    stack: &mut Stack<D>,
+    c: ConnId,
+    conn: &mut Conn,
+    stats: &mut ServerStats,
+    buf: &mut [u8],
+    response: &[u8],
+) -> bool {
+    loop {
+        match stack.recv(c, buf) {
+            Ok(0) => conn.eof = true,
+            Ok(n) => {
+                stats.bytes_in += n as u64;
+                conn.request.extend_from_slice(&buf[..n]);
+                if conn.request.len() > 64 * 1024 {
+                    return true;
                 }
-                Err(TcpError::WouldBlock) => {}
-                Err(_) => return true,
+                continue;
             }
-            break;
+            Err(TcpError::WouldBlock) => {}
+            Err(_) => return true,
         }
-        while let Some(end) = find(&conn.request, b"\r\n\r\n") {
-            let head = &conn.request[..end];
-            conn.close_after |= contains_ci(head, b"connection: close")
-                || head.windows(8).any(|w| w == b"HTTP/1.0");
-            conn.request.drain(..end + 4);
-            self.stats.requests += 1;
-            match stack.send(c, &self.response) {
-                Ok(n) => self.stats.bytes_out += n as u64,
-                Err(_) => return true,
-            }
-            if conn.close_after {
-                return true;
-            }
-        }
-        conn.eof
+        break;
     }
+    while let Some(end) = find(&conn.request, b"\r\n\r\n") {
+        let head = &conn.request[..end];
+        conn.close_after |=
+            contains_ci(head, b"connection: close") || head.windows(8).any(|w| w == b"HTTP/1.0");
+        conn.request.drain(..end + 4);
+        stats.requests += 1;
+        match stack.send(c, response) {
+            Ok(n) => stats.bytes_out += n as u64,
+            Err(_) => return true,
+        }
+        if conn.close_after {
+            return true;
+        }
+    }
+    conn.eof
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

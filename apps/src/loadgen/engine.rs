@@ -15,8 +15,6 @@
 //!   each of `N` threads polls client stack `i` and server stack `i` in turn (with `--cores 1`
 //!   on one CPU, one thread runs both).
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -35,6 +33,7 @@ use super::run::{self, Outcome, Pacer, Plan, ServerSide};
 use super::stats::{Control, Stats};
 use super::workload::{AnyWorkload, Workload};
 use crate::clock::Clock;
+use crate::conn_table::ConnTable;
 use crate::servers::{Server, ServerStats};
 use crate::setup::{self, Cidr, SetupError};
 
@@ -49,30 +48,9 @@ const SERVER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 /// server sees them).
 const LINGER: Duration = Duration::from_millis(100);
 
-/// A fast hasher for connection handles (two u32s).
-#[derive(Default, Clone, Copy)]
-pub struct FxHasher(u64);
-
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.write_u64(u64::from(b));
-        }
-    }
-    fn write_u32(&mut self, i: u32) {
-        self.write_u64(u64::from(i));
-    }
-    fn write_u64(&mut self, i: u64) {
-        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Connection handle → workload token. Filled at connect, emptied at close: no allocation per
-/// request (its capacity is reserved up front).
-pub type ConnMap = HashMap<ConnId, u32, BuildHasherDefault<FxHasher>>;
+/// Connection handle → workload token, indexed by the handle's slab index: no hashing, and
+/// no allocation per request (filled at connect, emptied at close).
+pub type ConnMap = ConnTable<u32>;
 
 /// The engine as a [`Net`]: a stack, the token map and the target.
 pub struct EngineNet<'a> {
@@ -96,10 +74,10 @@ pub fn kind(e: TcpError) -> ErrKind {
 #[inline]
 pub fn translate(map: &ConnMap, ev: Event) -> Option<NetEvent> {
     match ev {
-        Event::Connected(c) => map.get(&c).map(|&t| NetEvent::Connected(t)),
-        Event::Readable(c) => map.get(&c).map(|&t| NetEvent::Readable(t)),
-        Event::Writable(c) => map.get(&c).map(|&t| NetEvent::Writable(t)),
-        Event::Closed(c, e) => map.get(&c).map(|&t| NetEvent::Closed(t, e.map(kind))),
+        Event::Connected(c) => map.get(c).map(|&t| NetEvent::Connected(t)),
+        Event::Readable(c) => map.get(c).map(|&t| NetEvent::Readable(t)),
+        Event::Writable(c) => map.get(c).map(|&t| NetEvent::Writable(t)),
+        Event::Closed(c, e) => map.get(c).map(|&t| NetEvent::Closed(t, e.map(kind))),
         Event::Acceptable(_) => None,
     }
 }
@@ -152,12 +130,12 @@ impl Net for EngineNet<'_> {
     }
 
     fn close(&mut self, c: ConnId) {
-        self.map.remove(&c);
+        self.map.remove(c);
         self.st.close(c);
     }
 
     fn abort(&mut self, c: ConnId) {
-        self.map.remove(&c);
+        self.map.remove(c);
         self.st.abort(c);
     }
 }
@@ -536,8 +514,7 @@ impl Ctx<'_> {
         while self.ready.load(Ordering::Acquire) < self.servers {
             std::hint::spin_loop();
         }
-        let mut map = ConnMap::default();
-        map.reserve(self.plan.conns_of(i) * 2 + 16);
+        let map = ConnMap::with_capacity(self.plan.conns_of(i) * 2 + 16);
         let mut cc = ClientCore {
             stack: Stack::new(p.queue, p.pools, p.cfg),
             map,

@@ -239,7 +239,19 @@ impl Pkt {
 
     /// Copies `dst.len()` bytes starting at `offset` of the chain into `dst`.
     /// Returns the number copied (less than `dst.len()` at the end of the chain).
+    #[inline]
     pub fn copy_out(&self, offset: usize, dst: &mut [u8]) -> usize {
+        // One segment holding the whole range: one copy.
+        let first = self.data();
+        if self.m().next.is_null() && offset <= first.len() && dst.len() <= first.len() - offset {
+            dst.copy_from_slice(&first[offset..offset + dst.len()]);
+            return dst.len();
+        }
+        self.copy_out_chain(offset, dst)
+    }
+
+    /// [`Pkt::copy_out`] across segments.
+    fn copy_out_chain(&self, offset: usize, dst: &mut [u8]) -> usize {
         let mut skip = offset;
         let mut done = 0;
         for seg in self.segments() {
@@ -357,7 +369,22 @@ impl Pkt {
 
     /// Removes `n` bytes from the front of the chain, freeing segments that become empty.
     /// Returns false (and changes nothing) if `n > len()`.
-    pub fn trim_front(&mut self, mut n: usize) -> bool {
+    #[inline]
+    pub fn trim_front(&mut self, n: usize) -> bool {
+        // Within the head segment (always, for headers): move its data start, as
+        // `rte_pktmbuf_adj` does.
+        let m = self.m_mut();
+        if n < usize::from(m.data_len) {
+            m.data_off += n as u16;
+            m.data_len -= n as u16;
+            m.pkt_len -= n as u32;
+            return true;
+        }
+        self.trim_front_segments(n)
+    }
+
+    /// [`Pkt::trim_front`] when the cut reaches past the head segment.
+    fn trim_front_segments(&mut self, mut n: usize) -> bool {
         if n == 0 {
             return true;
         }

@@ -111,7 +111,7 @@ fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
     if tcb.snd.una == tcb.snd.nxt {
         tcb.timers.clear(TimerKind::Rto);
     } else {
-        let at = now + tcb.rtt.rto();
+        let at = now.add_nanos(tcb.rtt.rto_ns());
         set_timer(tcb, sh, TimerKind::Rto, at);
     }
     notify_writable(tcb, sh);
@@ -121,15 +121,16 @@ fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
 /// RTT from the newest never-retransmitted segment acknowledged (Karn's rule, RFC 6298 §3),
 /// else from the echoed timestamp (RFC 7323 §4), which is unambiguous.
 fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<crate::time::Instant>, out: &Out) {
-    let rtt = match sent_at {
-        Some(t) => Some(out.now - t),
+    let rtt_ns = match sent_at {
+        Some(t) => Some(out.now.nanos_since(t)),
         None => r
             .timestamps
             .filter(|_| tcb.ts.enabled)
-            .and_then(|(_, tsecr)| tcb.ts_rtt(out.now, tsecr)),
+            .and_then(|(_, tsecr)| tcb.ts_rtt(out.now, tsecr))
+            .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
     };
-    if let Some(rtt) = rtt {
-        tcb.rtt.sample(rtt);
+    if let Some(rtt) = rtt_ns {
+        tcb.rtt.sample_ns(rtt);
         tcb.rtt.reset_backoff();
     }
 }

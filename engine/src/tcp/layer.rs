@@ -185,7 +185,14 @@ impl Tcp {
     }
 
     /// Frees the connections that reached CLOSED, unless the application still holds them.
+    #[inline]
     pub(crate) fn reap(&mut self) {
+        if !self.sh.reap.is_empty() {
+            self.reap_queued();
+        }
+    }
+
+    fn reap_queued(&mut self) {
         while let Some(idx) = self.sh.reap.pop() {
             let Some(tcb) = self.conns.get_by_index(idx) else {
                 continue;

@@ -85,7 +85,7 @@ pub fn write_xmit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
     let mut sent = retransmit_lost(tcb, sh, out);
     sent += send_new(tcb, sh, out);
     if sent > 0 && !tcb.timers.is_set(TimerKind::Rto) {
-        let at = out.now + tcb.rtt.rto();
+        let at = out.now.add_nanos(tcb.rtt.rto_ns());
         set_timer(tcb, sh, TimerKind::Rto, at);
     }
     sent
@@ -155,7 +155,7 @@ fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
     if tcb.snd.una == tcb.snd.nxt
         && tcb.sq.send_head().is_some()
-        && out.now - tcb.last_tx > tcb.rtt.rto()
+        && out.now.nanos_since(tcb.last_tx) > tcb.rtt.rto_ns()
     {
         tcb.cc.on_idle_restart(mss);
     }

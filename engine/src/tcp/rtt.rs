@@ -98,7 +98,11 @@ impl RttEstimator {
     /// (Karn, §3) or timed by the timestamp option, so the path answers again and the RTO is
     /// recomputed from §2 (§5.7's note).
     pub fn sample(&mut self, rtt: Duration) {
-        let r = ns(rtt);
+        self.sample_ns(ns(rtt));
+    }
+
+    /// [`RttEstimator::sample`] of `r` nanoseconds.
+    pub fn sample_ns(&mut self, r: u64) {
         if !self.sampled {
             self.sampled = true;
             // §2.2: the first measurement.
@@ -128,12 +132,17 @@ impl RttEstimator {
 
     /// The current RTO: the §2 value doubled once per backoff, at most `max_rto`.
     pub fn rto(&self) -> Duration {
+        Duration::from_nanos(self.rto_ns())
+    }
+
+    /// [`RttEstimator::rto`] in nanoseconds.
+    pub fn rto_ns(&self) -> u64 {
         let shift = self.backoffs.min(MAX_BACKOFF_SHIFT);
         let rto = self
             .base_rto_ns
             .checked_shl(shift)
             .filter(|v| v >> shift == self.base_rto_ns);
-        Duration::from_nanos(rto.unwrap_or(u64::MAX).min(self.max_ns))
+        rto.unwrap_or(u64::MAX).min(self.max_ns)
     }
 
     /// The retransmission timer expired: double the RTO (RFC 6298 §5.5). Saturates.
