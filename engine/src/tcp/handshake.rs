@@ -58,6 +58,7 @@ pub fn create(
         (tuple.local_ip, tuple.local_port),
         (tuple.remote_ip, tuple.remote_port),
     );
+    let storage = sh.spares.take();
     let make = |handle| Tcb {
         handle,
         state,
@@ -84,8 +85,8 @@ pub fn create(
         },
         flags: 0,
         opts,
-        sq: SendQueue::new(iss + 1),
-        rq: RecvQueue::new(),
+        sq: SendQueue::with_storage(iss + 1, storage.send),
+        rq: RecvQueue::with_storage(storage.recv),
         rtt: RttEstimator::new(sh.cfg.rtt),
         cc: Congestion::new(sh.cfg.congestion, u32::from(mss)),
         ca: CaState::Open,

@@ -565,6 +565,8 @@ pub fn enter_time_wait(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
     tcb.timers = Default::default();
     let at = out.now + sh.cfg.time_wait;
     set_timer(tcb, sh, TimerKind::TimeWait, at);
+    // Nothing can be queued any more: TIME-WAIT holds no queue storage (`tcp::spare`).
+    sh.spares.recycle_idle(tcb);
     if tcb.has(flag::ORPHAN) || !tcb.has(flag::APP_OWNED) {
         return;
     }

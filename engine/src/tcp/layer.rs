@@ -19,6 +19,7 @@ use super::isn::IsnGen;
 use super::listen::Listener;
 use super::ports::PortAllocator;
 use super::slab::{Handle, Slab};
+use super::spare::Spares;
 use super::tcb::{State, Tcb, flag};
 use super::timer::TimerWheel;
 use super::types::{ConnId, Event, TcpConfig, TcpError};
@@ -58,6 +59,8 @@ pub struct Shared {
     pub reap: Vec<u32>,
     /// Scratch for expired timers.
     pub expired: Vec<u32>,
+    /// Queue storage of freed connections, for the next ones (`spare`).
+    pub spares: Spares,
     /// Connections currently in TIME_WAIT.
     pub time_wait: u64,
     /// The stack's payload pool is low (see [`Tcp::set_memory_pressure`]).
@@ -97,6 +100,7 @@ impl Tcp {
             pending: Vec::with_capacity(256),
             reap: Vec::with_capacity(64),
             expired: Vec::with_capacity(256),
+            spares: Spares::new(),
             time_wait: 0,
             timer_check: Instant::FAR_FUTURE,
             mem_pressure: false,
@@ -203,7 +207,8 @@ impl Tcp {
             let owned = tcb.has(flag::APP_OWNED) && !tcb.has(flag::ORPHAN);
             if !owned {
                 let h = tcb.handle;
-                self.conns.remove(h);
+                let spares = &mut self.sh.spares;
+                self.conns.remove_with(h, |tcb| spares.recycle(tcb));
             }
         }
     }
@@ -322,7 +327,7 @@ pub(crate) fn close_tcb(tcb: &mut Tcb, sh: &mut Shared, err: Option<TcpError>) {
     sh.flows.remove(&tcb.tuple);
     sh.wheel.cancel(tcb.handle.index);
     tcb.timers = Default::default();
-    tcb.sq = super::send_queue::SendQueue::new(tcb.snd.nxt);
+    tcb.sq.reset(tcb.snd.nxt);
     tcb.rq.prune_ooo();
     if let Some(l) = tcb.listener.take() {
         listen::forget_child(sh, l, tcb.handle);

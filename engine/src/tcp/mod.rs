@@ -22,7 +22,8 @@
 //! - [`timeout`]: RTO, delayed ACK, persist, keepalive, TIME_WAIT, FIN_WAIT_2;
 //! - [`api`]: what applications call; [`types`]: handles, events, errors, options, config;
 //! - building blocks: [`send_queue`], [`recv_queue`], [`timer`], [`rtt`], [`congestion`],
-//!   [`isn`] (RFC 6528), [`ports`] (RFC 6056), [`slab`], [`flow`], [`counters`].
+//!   [`isn`] (RFC 6528), [`ports`] (RFC 6056), [`slab`], [`spare`] (queue storage reused
+//!   across connections), [`flow`], [`counters`].
 
 pub mod ack;
 pub mod api;
@@ -41,6 +42,7 @@ pub mod recv_queue;
 pub mod rtt;
 pub mod send_queue;
 pub mod slab;
+pub mod spare;
 pub mod tcb;
 pub mod template;
 pub mod timeout;

@@ -89,6 +89,36 @@ struct Plan {
     replaced_bytes: usize,
 }
 
+/// The (empty) arrays of a receive queue, handed from a closed connection to a new one so that
+/// connection churn does not allocate (see `tcp::spare`).
+pub struct RecvStorage {
+    inorder: VecDeque<Pkt>,
+    ooo: VecDeque<OooSeg>,
+    runs: VecDeque<Run>,
+}
+
+impl RecvStorage {
+    /// Fresh storage with the default reservation.
+    pub fn new() -> RecvStorage {
+        RecvQueue::new().take_storage()
+    }
+
+    /// Every array holds the default reservation: not given up already, not grown (grown
+    /// arrays are not worth keeping spare).
+    pub fn is_default_size(&self) -> bool {
+        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
+        default.contains(&self.inorder.capacity())
+            && default.contains(&self.ooo.capacity())
+            && default.contains(&self.runs.capacity())
+    }
+}
+
+impl Default for RecvStorage {
+    fn default() -> Self {
+        RecvStorage::new()
+    }
+}
+
 /// The receive queue. See the module documentation.
 pub struct RecvQueue {
     inorder: VecDeque<Pkt>,
@@ -125,15 +155,39 @@ impl RecvQueue {
 
     /// An empty queue with room for `segs` segments in each list before they grow.
     pub fn with_capacity(segs: usize) -> RecvQueue {
-        RecvQueue {
+        RecvQueue::with_storage(RecvStorage {
             inorder: VecDeque::with_capacity(segs),
-            bytes: 0,
             ooo: VecDeque::with_capacity(segs),
-            ooo_bytes: 0,
             runs: VecDeque::with_capacity(segs),
+        })
+    }
+
+    /// An empty queue over the storage an earlier queue gave up
+    /// ([`RecvQueue::take_storage`]): no allocation.
+    pub fn with_storage(storage: RecvStorage) -> RecvQueue {
+        debug_assert!(storage.inorder.is_empty() && storage.ooo.is_empty());
+        RecvQueue {
+            inorder: storage.inorder,
+            bytes: 0,
+            ooo: storage.ooo,
+            ooo_bytes: 0,
+            runs: storage.runs,
             mbufs: 0,
             stamp: 0,
         }
+    }
+
+    /// Empties the queue (mbufs freed) and hands its storage over, for reuse by another
+    /// connection; the queue is left empty and unallocated.
+    pub fn take_storage(&mut self) -> RecvStorage {
+        self.clear();
+        let storage = RecvStorage {
+            inorder: std::mem::take(&mut self.inorder),
+            ooo: std::mem::take(&mut self.ooo),
+            runs: std::mem::take(&mut self.runs),
+        };
+        self.stamp = 0;
+        storage
     }
 
     /// In-order bytes the application can read.

@@ -165,6 +165,29 @@ pub struct AckOutcome {
     pub any_retransmitted: bool,
 }
 
+/// The (empty) unit array of a send queue, handed from a closed connection to a new one so
+/// that connection churn does not allocate (see `tcp::spare`).
+pub struct SendStorage(VecDeque<SendSeg>);
+
+impl SendStorage {
+    /// Fresh storage with the default reservation.
+    pub fn new() -> SendStorage {
+        SendStorage(VecDeque::with_capacity(DEFAULT_CAPACITY))
+    }
+
+    /// Holds the default reservation: not given up already, not grown (a grown array is not
+    /// worth keeping spare).
+    pub fn is_default_size(&self) -> bool {
+        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.0.capacity())
+    }
+}
+
+impl Default for SendStorage {
+    fn default() -> Self {
+        SendStorage::new()
+    }
+}
+
 /// The write queue with `send_head`. See the module documentation.
 pub struct SendQueue {
     units: VecDeque<SendSeg>,
@@ -204,8 +227,15 @@ impl SendQueue {
 
     /// Like [`SendQueue::new`] with room for `units` units before the deque grows.
     pub fn with_capacity(snd_nxt_start: SeqNum, units: usize) -> SendQueue {
+        SendQueue::with_storage(snd_nxt_start, SendStorage(VecDeque::with_capacity(units)))
+    }
+
+    /// Like [`SendQueue::new`] over the storage an earlier queue gave up
+    /// ([`SendQueue::take_storage`]): no allocation.
+    pub fn with_storage(snd_nxt_start: SeqNum, storage: SendStorage) -> SendQueue {
+        debug_assert!(storage.0.is_empty());
         SendQueue {
-            units: VecDeque::with_capacity(units),
+            units: storage.0,
             sent: 0,
             write_seq: snd_nxt_start,
             fin_queued: false,
@@ -216,6 +246,22 @@ impl SendQueue {
             sacked: 0,
             retrans: 0,
         }
+    }
+
+    /// Empties the queue (every unit dropped, its mbufs freed) and restarts it at
+    /// `snd_nxt_start`, keeping the deque's storage.
+    pub fn reset(&mut self, snd_nxt_start: SeqNum) {
+        let storage = self.take_storage();
+        *self = SendQueue::with_storage(snd_nxt_start, storage);
+    }
+
+    /// Empties the queue (mbufs freed) and hands its storage over, for reuse by another
+    /// connection; the queue is left empty and unallocated.
+    pub fn take_storage(&mut self) -> SendStorage {
+        self.units.clear();
+        let units = std::mem::take(&mut self.units);
+        *self = SendQueue::with_storage(self.write_seq, SendStorage(VecDeque::new()));
+        SendStorage(units)
     }
 
     /// Sequence number after the last queued byte or FIN.

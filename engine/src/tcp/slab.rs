@@ -126,6 +126,24 @@ impl<T> Slab<T> {
         }
     }
 
+    /// Removes the value `handle` names in place, after `last` has seen it (to take what it
+    /// wants to keep): the value is dropped where it lies, never moved out. False if `handle`
+    /// is stale. Like [`Slab::remove`], the entry's generation moves on.
+    pub fn remove_with(&mut self, handle: Handle, last: impl FnOnce(&mut T)) -> bool {
+        let Some(value) = self.get_mut(handle) else {
+            return false;
+        };
+        last(value);
+        // Assigning drops the occupied entry in place.
+        self.entries[handle.index as usize] = Entry::Vacant {
+            generation: handle.generation.wrapping_add(1),
+            next_free: self.free_head,
+        };
+        self.free_head = handle.index;
+        self.len -= 1;
+        true
+    }
+
     /// The value at `index` whatever its generation (for ids that are known current, such
     /// as a timer-wheel id or a flow-table value).
     pub fn get_by_index(&self, index: u32) -> Option<&T> {
@@ -261,6 +279,20 @@ mod tests {
         slab.remove(hs[5]);
         assert_eq!(slab.insert(50).unwrap().index, 5);
         assert_eq!(slab.insert(20).unwrap().index, 2);
+    }
+
+    #[test]
+    fn remove_with_shows_the_value_then_frees_the_entry() {
+        let mut slab = Slab::with_capacity(2);
+        let a = slab.insert(vec![1, 2]).unwrap();
+        let mut kept = Vec::new();
+        assert!(slab.remove_with(a, |v| kept = std::mem::take(v)));
+        assert_eq!(kept, [1, 2]);
+        assert!(!slab.contains(a) && slab.is_empty());
+        assert!(!slab.remove_with(a, |_| panic!("stale handle")));
+        let b = slab.insert(vec![3]).unwrap();
+        assert_eq!(b.index, a.index);
+        assert_ne!(b.generation, a.generation);
     }
 
     #[test]
