@@ -22,7 +22,7 @@
 use std::net::Ipv4Addr;
 use std::ops::RangeInclusive;
 
-use super::isn::{SipKey, siphash24};
+use super::isn::{LastHash, SipKey, siphash24};
 use crate::rand::Rng;
 
 /// Linux's default `ip_local_port_range`.
@@ -43,6 +43,8 @@ pub struct PortAllocator {
     key_g: SipKey,
     /// The RFC's `table[]`: per-bucket counters, initialised at random.
     table: Box<[u32]>,
+    /// F and G of the last destination (successive connects mostly share one).
+    last: LastHash<[u8; 10], (u32, usize)>,
 }
 
 impl PortAllocator {
@@ -64,6 +66,7 @@ impl PortAllocator {
             key_f,
             key_g,
             table,
+            last: LastHash::default(),
         }
     }
 
@@ -83,9 +86,12 @@ impl PortAllocator {
         if self.count == 0 {
             return None;
         }
-        let key = destination_bytes(local, remote);
-        let offset = siphash24(self.key_f, &key) as u32;
-        let index = (siphash24(self.key_g, &key) % TABLE_LEN as u64) as usize;
+        let (key_f, key_g) = (self.key_f, self.key_g);
+        let (offset, index) = self.last.get(destination_bytes(local, remote), |key| {
+            let offset = siphash24(key_f, &key) as u32;
+            let index = (siphash24(key_g, &key) % TABLE_LEN as u64) as usize;
+            (offset, index)
+        });
         for _ in 0..self.count {
             let counter = self.table[index];
             self.table[index] = counter.wrapping_add(1);
@@ -153,6 +159,23 @@ mod tests {
             .collect();
         // 50 destinations over 28,232 ports: nearly all distinct.
         assert!(starts.len() >= 45, "{}", starts.len());
+    }
+
+    #[test]
+    fn cached_hashes_match_algorithm_4_across_destinations() {
+        let mut a = allocator(3);
+        for i in 0..40u16 {
+            // Alternate and repeat destinations, so the one-entry cache hits and misses.
+            let dest = (PEER.0, 80 + i % 3 + (i / 9) % 2);
+            let key = destination_bytes(LOCAL, dest);
+            let offset = siphash24(a.key_f, &key) as u32;
+            let index = (siphash24(a.key_g, &key) % TABLE_LEN as u64) as usize;
+            let counter = a.table[index];
+            let expected = (u64::from(offset) + u64::from(counter)) % u64::from(a.count);
+            let port = a.alloc(LOCAL, dest, |_| true).unwrap();
+            assert_eq!(u32::from(port), u32::from(a.min) + expected as u32);
+            assert_eq!(a.table[index], counter.wrapping_add(1));
+        }
     }
 
     #[test]
