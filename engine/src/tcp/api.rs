@@ -116,6 +116,8 @@ impl Tcp {
             return Err(TcpError::NoRoute);
         }
         let local_ip = self.sh.local_ip;
+        // An ephemeral port comes with its 4-tuple free (pick_port checked it, and ended a
+        // reusable TIME-WAIT holding it); a fixed one must be checked here.
         let port = match local_port {
             Some(p) => p,
             None => self.pick_port(local_ip, remote, out)?,
@@ -126,7 +128,7 @@ impl Tcp {
             remote_ip: remote.0,
             remote_port: remote.1,
         };
-        if self.sh.flows.get(&tuple).is_some() {
+        if local_port.is_some() && self.sh.flows.get(&tuple).is_some() {
             return Err(TcpError::AddrInUse(port));
         }
         let opts = opts.unwrap_or(self.sh.cfg.default_options);

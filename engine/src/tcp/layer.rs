@@ -355,6 +355,15 @@ pub(crate) fn set_timer(
 ) {
     tcb.timers.set(kind, at);
     let idx = tcb.handle.index;
+    // TIME-WAIT is armed once the other timers are stopped (and re-armed only by a retransmitted
+    // FIN, RFC 9293 §3.10.7.4): the entry a stopped RTO left would fire for nothing, so the
+    // entry moves to the table's earliest deadline, later or not.
+    if kind == super::timer::TimerKind::TimeWait {
+        if let Some(next) = tcb.timers.next() {
+            sh.schedule(idx, next);
+        }
+        return;
+    }
     if sh.wheel.scheduled(idx).is_none_or(|t| at < t) {
         sh.schedule(idx, at);
     }

@@ -102,15 +102,6 @@ impl RecvStorage {
     pub fn new() -> RecvStorage {
         RecvQueue::new().take_storage()
     }
-
-    /// Every array holds the default reservation: not given up already, not grown (grown
-    /// arrays are not worth keeping spare).
-    pub fn is_default_size(&self) -> bool {
-        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
-        default.contains(&self.inorder.capacity())
-            && default.contains(&self.ooo.capacity())
-            && default.contains(&self.runs.capacity())
-    }
 }
 
 impl Default for RecvStorage {
@@ -188,6 +179,15 @@ impl RecvQueue {
         };
         self.stamp = 0;
         storage
+    }
+
+    /// Every array holds the default reservation: not given up already, not grown (grown
+    /// arrays are not worth keeping spare).
+    pub fn has_default_storage(&self) -> bool {
+        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
+        default.contains(&self.inorder.capacity())
+            && default.contains(&self.ooo.capacity())
+            && default.contains(&self.runs.capacity())
     }
 
     /// In-order bytes the application can read.
@@ -531,6 +531,10 @@ impl RecvQueue {
     /// Drops all out-of-order data under memory pressure (reneging, which RFC 2018 §8 allows;
     /// the sender keeps it until cumulatively acknowledged). Returns the bytes freed.
     pub fn prune_ooo(&mut self) -> u32 {
+        if self.ooo.is_empty() {
+            // No runs either (they cover stored segments): nothing to walk.
+            return 0;
+        }
         let freed = self.ooo_bytes as u32;
         for o in self.ooo.drain(..) {
             self.mbufs -= o.pkt.nb_segs();

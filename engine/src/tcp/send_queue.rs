@@ -174,12 +174,6 @@ impl SendStorage {
     pub fn new() -> SendStorage {
         SendStorage(VecDeque::with_capacity(DEFAULT_CAPACITY))
     }
-
-    /// Holds the default reservation: not given up already, not grown (a grown array is not
-    /// worth keeping spare).
-    pub fn is_default_size(&self) -> bool {
-        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.0.capacity())
-    }
 }
 
 impl Default for SendStorage {
@@ -262,6 +256,12 @@ impl SendQueue {
         let units = std::mem::take(&mut self.units);
         *self = SendQueue::with_storage(self.write_seq, SendStorage(VecDeque::new()));
         SendStorage(units)
+    }
+
+    /// The unit array holds the default reservation: not given up already, not grown (a grown
+    /// array is not worth keeping spare).
+    pub fn has_default_storage(&self) -> bool {
+        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.units.capacity())
     }
 
     /// Sequence number after the last queued byte or FIN.

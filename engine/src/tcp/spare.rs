@@ -20,8 +20,8 @@
 //!   per-connection table cost).
 //! - The pool's own array is reserved at creation and never grows.
 
-use super::recv_queue::RecvStorage;
-use super::send_queue::SendStorage;
+use super::recv_queue::{RecvQueue, RecvStorage};
+use super::send_queue::{SendQueue, SendStorage};
 use super::tcb::Tcb;
 
 /// Spare sets kept per core at most. Reaping is bursty (a timer tick ends many TIME-WAITs at
@@ -59,19 +59,20 @@ impl Spares {
         self.sets.pop().unwrap_or_default()
     }
 
-    /// Empties `tcb`'s queues (their mbufs freed) and keeps their storage if there is room and
-    /// it has not grown; otherwise it is freed.
+    /// Takes `tcb`'s queue storage, emptying the queues (their mbufs freed), if there is room
+    /// and the storage holds the default reservation; otherwise leaves it to be freed with the
+    /// TCB.
+    #[inline]
     pub fn recycle(&mut self, tcb: &mut Tcb) {
-        self.keep(QueueStorage {
-            send: tcb.sq.take_storage(),
-            recv: tcb.rq.take_storage(),
-        });
+        self.keep(&mut tcb.sq, &mut tcb.rq);
     }
 
-    /// Keeps `set` if there is room and it holds the default reservation; else frees it.
-    fn keep(&mut self, set: QueueStorage) {
-        if self.sets.len() < MAX_SETS && set.send.is_default_size() && set.recv.is_default_size() {
-            self.sets.push(set);
+    fn keep(&mut self, sq: &mut SendQueue, rq: &mut RecvQueue) {
+        if self.sets.len() < MAX_SETS && sq.has_default_storage() && rq.has_default_storage() {
+            self.sets.push(QueueStorage {
+                send: sq.take_storage(),
+                recv: rq.take_storage(),
+            });
         }
     }
 
@@ -96,8 +97,6 @@ impl Spares {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tcp::recv_queue::RecvQueue;
-    use crate::tcp::send_queue::SendQueue;
     use crate::wire::SeqNum;
 
     fn queues(set: QueueStorage) -> (SendQueue, RecvQueue) {
@@ -108,39 +107,35 @@ mod tests {
     }
 
     #[test]
-    fn fresh_storage_is_poolable_and_given_up_storage_is_not() {
-        let mut set = QueueStorage::default();
-        assert!(set.send.is_default_size() && set.recv.is_default_size());
-        let (mut sq, mut rq) = queues(std::mem::take(&mut set));
-        let (send, recv) = (sq.take_storage(), rq.take_storage());
-        assert!(send.is_default_size() && recv.is_default_size());
-        // What the queues hold after giving their storage up is not worth keeping.
-        assert!(!sq.take_storage().is_default_size());
-        assert!(!rq.take_storage().is_default_size());
+    fn fresh_storage_is_kept_and_given_up_storage_is_not() {
+        let (mut sq, mut rq) = queues(QueueStorage::default());
+        assert!(sq.has_default_storage() && rq.has_default_storage());
+        let mut pool = Spares::new();
+        pool.keep(&mut sq, &mut rq);
+        assert_eq!(pool.len(), 1);
+        // The queues still work, unallocated; what they hold now is not worth keeping.
+        assert!(!sq.has_default_storage() && !rq.has_default_storage());
         assert_eq!(sq.write_seq(), SeqNum(1));
+        pool.keep(&mut sq, &mut rq);
+        assert_eq!(pool.len(), 1);
+        let (sq, rq) = queues(pool.take());
+        assert!(sq.has_default_storage() && rq.has_default_storage());
+        assert!(pool.is_empty());
     }
 
     #[test]
-    fn pool_is_bounded_and_reuses_what_it_kept() {
+    fn pool_is_bounded() {
         let mut pool = Spares::new();
-        let taken: Vec<_> = (0..MAX_SETS + 10).map(|_| pool.take()).collect();
-        assert!(pool.is_empty());
-        for set in taken {
-            let (mut sq, mut rq) = queues(set);
-            pool.keep(QueueStorage {
-                send: sq.take_storage(),
-                recv: rq.take_storage(),
-            });
-            // Storage already given up is never kept.
-            pool.keep(QueueStorage {
-                send: sq.take_storage(),
-                recv: rq.take_storage(),
-            });
+        let mut all: Vec<_> = (0..MAX_SETS + 10).map(|_| queues(pool.take())).collect();
+        for (sq, rq) in &mut all {
+            pool.keep(sq, rq);
         }
         assert_eq!(pool.len(), MAX_SETS);
         assert_eq!(pool.sets.capacity(), MAX_SETS);
-        let set = pool.take();
-        assert!(set.send.is_default_size() && set.recv.is_default_size());
-        assert_eq!(pool.len(), MAX_SETS - 1);
+        let kept = all
+            .iter()
+            .filter(|(sq, _)| sq.has_default_storage())
+            .count();
+        assert_eq!(kept, 10, "the sets beyond the bound stay with their queues");
     }
 }

@@ -136,30 +136,35 @@ impl<'a> TcpOptions<'a> {
     }
 
     fn next_option(&mut self) -> Result<TcpOption> {
-        let data = self.rest;
-        match data.first() {
-            Some(&kind::END) => {
-                // RFC 9293 §3.2: what follows End of Option List is padding.
+        let (kind, body, rest) = split(self.rest)?;
+        self.rest = rest;
+        match kind {
+            // RFC 9293 §3.2: what follows End of Option List is padding.
+            kind::END => {
                 self.rest = &[];
-                return Ok(TcpOption::EndOfList);
+                Ok(TcpOption::EndOfList)
             }
-            Some(&kind::NOP) => {
-                self.rest = &data[1..];
-                return Ok(TcpOption::NoOp);
-            }
-            _ => {}
+            kind::NOP => Ok(TcpOption::NoOp),
+            _ => parse_body(kind, body),
         }
-        let (kind, len) = match data {
-            [kind, len, ..] => (*kind, usize::from(*len)),
-            _ => return Err(Error::Malformed),
-        };
-        // RFC 9293 §3.2 MUST-7: be prepared for an illegal option length (e.g. zero).
-        if len < 2 || len > data.len() {
-            return Err(Error::Malformed);
-        }
-        self.rest = &data[len..];
-        parse_body(kind, &data[2..len])
     }
+}
+
+/// The first option of non-empty `data`: its kind, its body (the bytes after kind and length;
+/// empty for End of Option List and No-Operation, which have no length byte), and the bytes
+/// after it.
+#[inline]
+fn split(data: &[u8]) -> Result<(u8, &[u8], &[u8])> {
+    let (kind, len) = match data {
+        [k @ (kind::END | kind::NOP), rest @ ..] => return Ok((*k, &[], rest)),
+        [kind, len, ..] => (*kind, usize::from(*len)),
+        _ => return Err(Error::Malformed),
+    };
+    // RFC 9293 §3.2 MUST-7: be prepared for an illegal option length (e.g. zero).
+    if len < 2 || len > data.len() {
+        return Err(Error::Malformed);
+    }
+    Ok((kind, &data[2..len], &data[len..]))
 }
 
 impl Iterator for TcpOptions<'_> {
@@ -180,6 +185,7 @@ impl Iterator for TcpOptions<'_> {
 impl FusedIterator for TcpOptions<'_> {}
 
 /// Decodes the bytes after kind and length; a known kind must have its exact length.
+#[inline]
 fn parse_body(kind: u8, body: &[u8]) -> Result<TcpOption> {
     let option = match (kind, body) {
         (kind::MSS, &[a, b]) => TcpOption::Mss(u16::from_be_bytes([a, b])),
@@ -215,19 +221,34 @@ fn parse_sack(body: &[u8]) -> Result<SackBlocks> {
 /// Applies the options in `bytes` to `repr` (which starts with none). `Malformed` on an illegal
 /// option; unknown options are ignored; a repeated option overrides the earlier one.
 pub(super) fn parse_into(bytes: &[u8], repr: &mut TcpRepr) -> Result<()> {
-    for option in TcpOptions::new(bytes) {
-        match option? {
-            TcpOption::EndOfList => break,
-            TcpOption::NoOp | TcpOption::Unknown { .. } => {}
-            TcpOption::Mss(mss) => repr.mss = Some(mss),
-            // RFC 7323 §2.3: a shift above 14 MUST be logged and 14 used instead.
-            TcpOption::WindowScale(shift) => repr.window_scale = Some(shift.min(14)),
-            TcpOption::SackPermitted => repr.sack_permitted = true,
-            TcpOption::Sack(blocks) => repr.sack = blocks,
-            TcpOption::Timestamps { tsval, tsecr } => repr.timestamps = Some((tsval, tsecr)),
+    // The iterator's steps without its `Option<Result<TcpOption>>` hand-offs (this runs for
+    // every SYN).
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let (kind, body, next) = split(rest)?;
+        rest = next;
+        match kind {
+            kind::END => break,
+            kind::NOP => {}
+            _ => apply(parse_body(kind, body)?, repr),
         }
     }
     Ok(())
+}
+
+/// Sets the field of `repr` that `option` carries (End of Option List and No-Operation carry
+/// none; the caller stops at the former).
+#[inline]
+fn apply(option: TcpOption, repr: &mut TcpRepr) {
+    match option {
+        TcpOption::EndOfList | TcpOption::NoOp | TcpOption::Unknown { .. } => {}
+        TcpOption::Mss(mss) => repr.mss = Some(mss),
+        // RFC 7323 §2.3: a shift above 14 MUST be logged and 14 used instead.
+        TcpOption::WindowScale(shift) => repr.window_scale = Some(shift.min(14)),
+        TcpOption::SackPermitted => repr.sack_permitted = true,
+        TcpOption::Sack(blocks) => repr.sack = blocks,
+        TcpOption::Timestamps { tsval, tsecr } => repr.timestamps = Some((tsval, tsecr)),
+    }
 }
 
 /// The bytes of every option except SACK blocks (each piece a multiple of 4).
@@ -376,6 +397,47 @@ mod tests {
         let mut five = vec![5, 42];
         five.resize(42, 0);
         assert_eq!(collect(&five), [Err(Error::Malformed)], "five SACK blocks");
+    }
+
+    /// What applying the iterator's options one by one gives (the reference for parse_into).
+    fn via_iterator(bytes: &[u8]) -> Result<TcpRepr> {
+        let mut r = TcpRepr::default();
+        for option in TcpOptions::new(bytes) {
+            match option? {
+                TcpOption::EndOfList => break,
+                option => apply(option, &mut r),
+            }
+        }
+        Ok(r)
+    }
+
+    #[test]
+    fn parse_into_agrees_with_the_iterator() {
+        let cases: [&[u8]; 8] = [
+            &[
+                2, 4, 5, 0xb4, 4, 2, 8, 10, 1, 2, 3, 4, 0, 0, 0, 0, 1, 3, 3, 20,
+            ],
+            &[1, 1, 8, 10, 0, 0, 1, 2, 0xff, 0, 0, 3],
+            &[
+                30, 4, 0xaa, 0xbb, 5, 10, 0, 0, 0, 1, 0, 0, 0, 9, 0, 0xff, 0xff,
+            ],
+            &[1, 1, 8, 9, 0, 0, 1, 2, 0xff, 0, 0],
+            &[0, 1, 8, 10, 0, 0, 1, 2, 0xff, 0, 0, 3],
+            &[1, 5, 2, 0],
+            &[2, 4, 1, 0, 2, 4, 2, 0],
+            &[],
+        ];
+        for bytes in cases {
+            let mut r = TcpRepr::default();
+            let got = parse_into(bytes, &mut r).map(|()| r);
+            assert_eq!(got, via_iterator(bytes), "{bytes:?}");
+        }
+        let mut r = TcpRepr::default();
+        parse_into(cases[0], &mut r).unwrap();
+        assert_eq!(
+            (r.mss, r.sack_permitted, r.timestamps, r.window_scale),
+            (Some(1460), true, Some((0x0102_0304, 0)), Some(14))
+        );
     }
 
     #[test]
