@@ -388,7 +388,8 @@ pub struct ConnMemory {
 }
 
 /// Memory per connection in the tables (the send and receive queues' arrays and mbufs are
-/// buffers and not counted).
+/// buffers and not counted, nor is the per-core pool of spare arrays, `spare`, bounded at
+/// `spare::MAX_SETS` sets).
 pub fn memory_per_connection() -> ConnMemory {
     let slab_entry = Slab::<Tcb>::entry_size();
     let flow_entry = (std::mem::size_of::<(FourTuple, u32)>() + 1) * 8 / 7;
