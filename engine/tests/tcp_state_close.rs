@@ -6,8 +6,8 @@ mod harness;
 
 use std::time::Duration;
 
-use engine::tcp::{Event, State, TcpError};
-use engine::wire::TcpRepr;
+use engine::tcp::{ConnId, Event, State, TcpError};
+use engine::wire::{TcpFlags, TcpRepr};
 use harness::*;
 
 /// TIME-WAIT (2·MSL) used by these tests.
@@ -189,8 +189,8 @@ fn fin_wait_2_fin_enters_time_wait() {
     assert_eq!(h.stack.recv(c, &mut buf), Ok(0), "end of file");
 }
 
-#[test]
-fn fin_wait_2_data_delivered_and_acked() {
+/// A harness in FIN-WAIT-2 whose peer then sent `data` with `flags` at rcv.nxt.
+fn fin_wait_2_receives(flags: TcpFlags, data: &[u8]) -> (Harness, ConnId) {
     let mut h = harness();
     h.fin_wait_2();
     let c = h.conn();
@@ -198,10 +198,29 @@ fn fin_wait_2_data_delivered_and_acked() {
         TcpRepr {
             seq: h.irs + 1,
             ack: h.iss + 2,
+            flags,
             ..SEND_TEMPL
         },
-        b"half-closed",
+        data,
     );
+    (h, c)
+}
+
+#[test]
+fn time_wait_entered_with_unread_data_still_delivers_it() {
+    let (mut h, c) = fin_wait_2_receives(FIN | ACK, b"last words");
+    let (ack, _) = h.recv().expect("the ACK of data and FIN");
+    assert_eq!(ack.ack, h.irs + 12);
+    assert_eq!(h.state(), State::TimeWait);
+    // Unread data keeps its queue through TIME-WAIT (only empty queues give their storage up).
+    assert_eq!(h.read_all(), Ok(b"last words".to_vec()));
+    let mut buf = [0u8; 4];
+    assert_eq!(h.stack.recv(c, &mut buf), Ok(0), "end of file");
+}
+
+#[test]
+fn fin_wait_2_data_delivered_and_acked() {
+    let (mut h, c) = fin_wait_2_receives(SEND_TEMPL.flags, b"half-closed");
     h.expect_repr(TcpRepr {
         seq: h.iss + 2,
         ack: h.irs + 12,
