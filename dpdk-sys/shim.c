@@ -8,6 +8,12 @@
 #include <rte_ethdev.h>
 #include "shim.h"
 
+/* engine::buf's inline alloc/free fast paths mirror the mempool cache code of a build without
+ * mempool statistics, mempool debug cookies or mbuf debug checks (Debian's). */
+#if defined(RTE_LIBRTE_MEMPOOL_STATS) || defined(RTE_LIBRTE_MEMPOOL_DEBUG) || defined(RTE_LIBRTE_MBUF_DEBUG)
+#error "dpdk-sys: DPDK built with mempool stats/debug or mbuf debug; engine::buf's inline mempool cache paths do not support it"
+#endif
+
 uint16_t shim_rte_eth_rx_burst(uint16_t p, uint16_t q, struct rte_mbuf **b, uint16_t n) { return rte_eth_rx_burst(p, q, b, n); }
 uint16_t shim_rte_eth_tx_burst(uint16_t p, uint16_t q, struct rte_mbuf **b, uint16_t n) { return rte_eth_tx_burst(p, q, b, n); }
 uint16_t shim_rte_eth_tx_prepare(uint16_t p, uint16_t q, struct rte_mbuf **b, uint16_t n) { return rte_eth_tx_prepare(p, q, b, n); }

@@ -194,7 +194,10 @@ pub fn register_thread(_eal: Eal) -> bool {
         if dpdk_sys::shim_rte_lcore_id() != u32::MAX {
             return true;
         }
-        dpdk_sys::rte_thread_register() == 0
+        let ok = dpdk_sys::rte_thread_register() == 0;
+        // The thread's lcore id changed: the inline mempool-cache paths must read it again.
+        crate::buf::forget_lcore();
+        ok
     }
 }
 

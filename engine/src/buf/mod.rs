@@ -15,8 +15,10 @@
 //! Invariant: `len()` (pkt_len of the head) is the sum of the segments' `data_len`, and
 //! `nb_segs` counts them; every method here keeps it.
 
+mod cache;
 mod pool;
 
+pub use cache::forget_lcore;
 pub use pool::{DEFAULT_DATA_ROOM, HEADROOM, Mempool, PoolError, PoolSizes, Pools};
 
 use std::fmt;
@@ -55,7 +57,7 @@ unsafe impl Send for Pkt {}
 impl Drop for Pkt {
     fn drop(&mut self) {
         // SAFETY: we own one reference to a valid chain; free drops it segment by segment.
-        unsafe { dpdk_sys::shim_rte_pktmbuf_free(self.0.as_ptr()) }
+        unsafe { cache::free(self.0.as_ptr()) }
     }
 }
 
@@ -149,7 +151,7 @@ impl Pkt {
     /// Allocates one empty mbuf (data_off at the default headroom). `None` if the pool is empty.
     pub fn alloc(pool: &Mempool) -> Option<Pkt> {
         // SAFETY: the pool is valid for the process lifetime; the result is a fresh mbuf or null.
-        unsafe { Pkt::from_raw(dpdk_sys::shim_rte_pktmbuf_alloc(pool.as_ptr())) }
+        unsafe { Pkt::from_raw(cache::alloc(pool.as_ptr())) }
     }
 
     /// Allocates an mbuf holding a copy of `data` (a chain if it exceeds one mbuf).
@@ -345,7 +347,20 @@ impl Pkt {
 
     /// Appends a copy of `data`, filling the last segment's tailroom and then chaining new
     /// mbufs from `pool`. Returns the bytes appended (fewer if the pool runs dry).
+    #[inline]
     pub fn extend_from_slice(&mut self, pool: &Mempool, data: &[u8]) -> usize {
+        // One segment with room for all of it (a small write into a fresh mbuf): one copy.
+        if self.m().next.is_null()
+            && let Some(dst) = self.append(data.len())
+        {
+            dst.copy_from_slice(data);
+            return data.len();
+        }
+        self.extend_chain(pool, data)
+    }
+
+    /// [`Pkt::extend_from_slice`] through the tailroom of the last segment and new segments.
+    fn extend_chain(&mut self, pool: &Mempool, data: &[u8]) -> usize {
         let mut done = 0;
         while done < data.len() {
             let room = self
@@ -422,7 +437,7 @@ impl Pkt {
             (*head).nb_segs = 1;
             (*head).pkt_len = u32::from((*head).data_len);
             self.0 = NonNull::new_unchecked(next);
-            dpdk_sys::shim_rte_pktmbuf_free(head);
+            cache::free(head);
         }
     }
 
@@ -460,7 +475,7 @@ impl Pkt {
                         }
                         (*rest).nb_segs = cnt;
                         (*rest).pkt_len = total;
-                        dpdk_sys::shim_rte_pktmbuf_free(rest);
+                        cache::free(rest);
                     }
                     break;
                 }

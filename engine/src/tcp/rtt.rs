@@ -56,6 +56,9 @@ pub struct RttEstimator {
     base_rto_ns: u64,
     /// Doublings since the last sample or reset (§5.5).
     backoffs: u32,
+    /// The current RTO: `base_rto_ns` backed off `backoffs` times, at most `max_ns`. Kept up
+    /// to date by every change of either, since the send and ACK paths read it per segment.
+    rto_ns: u64,
     min_rtt_ns: u64,
     /// `config`'s bounds and granularity in nanoseconds.
     min_ns: u64,
@@ -74,12 +77,14 @@ impl RttEstimator {
             ns(config.min_rto),
             ns(config.max_rto).max(ns(config.min_rto)),
         );
+        let base_rto_ns = ns(config.initial_rto).clamp(min_ns, max_ns);
         RttEstimator {
             sampled: false,
             srtt_ns: 0,
             rttvar_ns: 0,
-            base_rto_ns: ns(config.initial_rto).clamp(min_ns, max_ns),
+            base_rto_ns,
             backoffs: 0,
+            rto_ns: base_rto_ns,
             min_rtt_ns: u64::MAX,
             min_ns,
             max_ns,
@@ -128,6 +133,8 @@ impl RttEstimator {
             .saturating_add(variance)
             .clamp(self.min_ns, self.max_ns);
         self.backoffs = 0;
+        // No backoff: the clamped §2 value is the RTO.
+        self.rto_ns = self.base_rto_ns;
     }
 
     /// The current RTO: the §2 value doubled once per backoff, at most `max_rto`.
@@ -136,7 +143,13 @@ impl RttEstimator {
     }
 
     /// [`RttEstimator::rto`] in nanoseconds.
+    #[inline]
     pub fn rto_ns(&self) -> u64 {
+        self.rto_ns
+    }
+
+    /// The §2 RTO doubled once per backoff (§5.5), at most `max_rto`.
+    fn backed_off(&self) -> u64 {
         let shift = self.backoffs.min(MAX_BACKOFF_SHIFT);
         let rto = self
             .base_rto_ns
@@ -148,12 +161,16 @@ impl RttEstimator {
     /// The retransmission timer expired: double the RTO (RFC 6298 §5.5). Saturates.
     pub fn backoff(&mut self) {
         self.backoffs = self.backoffs.saturating_add(1);
+        self.rto_ns = self.backed_off();
     }
 
     /// Forgets the backoff, returning to the §2 RTO (e.g. when an ACK of new data arrives
     /// without a usable RTT sample).
     pub fn reset_backoff(&mut self) {
-        self.backoffs = 0;
+        if self.backoffs != 0 {
+            self.backoffs = 0;
+            self.rto_ns = self.base_rto_ns;
+        }
     }
 
     /// How many times the RTO has been doubled since the last sample or reset (the count
