@@ -215,6 +215,13 @@ impl<D: Device> Stack<D> {
         self.tx.flush(now, &mut self.dev);
         self.check_memory();
         let n = self.dev.rx_burst(now, &mut self.rx, self.rx_burst);
+        // Another core wrote these frames: start every miss of the burst before reading any.
+        for frame in &self.rx {
+            frame.prefetch_meta();
+        }
+        for frame in &self.rx {
+            frame.prefetch_data();
+        }
         // Take the vectors out so frames can be handed to &mut self methods; put them back to
         // keep their capacity (no allocation per poll).
         let mut rx = std::mem::take(&mut self.rx);

@@ -648,6 +648,51 @@ impl Pkt {
         // SAFETY: rss is the plain u32 view of the hash union.
         unsafe { self.m().__bindgen_anon_2.hash.rss }
     }
+
+    /// Starts loading the head mbuf's first cache line (the metadata the receive path reads)
+    /// into this core's cache. A hint for a burst just received, whose mbufs another core
+    /// (the peer stack on net_ring, or a NIC) wrote: issued for every frame of the burst
+    /// first, the misses overlap instead of coming one after another. No effect on behaviour.
+    #[inline]
+    pub fn prefetch_meta(&self) {
+        prefetch(self.as_ptr().cast());
+    }
+
+    /// Starts loading the cache lines of the first [`PREFETCH_DATA`] bytes of the head
+    /// segment's data (the headers, and a small payload). Reads the metadata, so call it after
+    /// [`Pkt::prefetch_meta`] of the whole burst. No effect on behaviour.
+    #[inline]
+    pub fn prefetch_data(&self) {
+        let d = seg_data(self.as_ptr());
+        let start = d.as_ptr() as usize;
+        let end = start + d.len().min(PREFETCH_DATA);
+        let mut line = start & !(CACHE_LINE - 1);
+        while line < end {
+            prefetch(line as *const u8);
+            line += CACHE_LINE;
+        }
+    }
+}
+
+/// Bytes of a received frame's data that [`Pkt::prefetch_data`] asks for: Ethernet, IPv4 and
+/// TCP headers with timestamps (66 bytes) and a small request.
+pub const PREFETCH_DATA: usize = 192;
+
+/// The cache line size of the CPUs the engine runs on (x86_64).
+const CACHE_LINE: usize = 64;
+
+/// A prefetch hint for the cache line holding `p`.
+#[inline(always)]
+fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and has no architectural effect,
+    // whatever the address; SSE is part of the x86_64 baseline.
+    unsafe {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
 }
 
 /// An indirect mbuf attached to segment `m`, narrowed to `len` bytes from `off`.
