@@ -40,6 +40,9 @@ pub struct StackConfig {
     /// two cores ran at less than half the rate); large ones (32) amortise per-poll work and
     /// suit bulk transfers.
     pub rx_burst: usize,
+    /// Polls between two counts of the free payload mbufs (the memory level, `tcp::memory`;
+    /// counting walks every lcore cache). Default 1024; tests use 1 to see each change.
+    pub memory_check_every: u32,
     /// Seed of every random choice (ISNs, ephemeral ports) (decision 3).
     pub seed: u64,
     /// The TCP layer's configuration.
@@ -55,6 +58,7 @@ impl StackConfig {
             arp: ArpConfig::default(),
             tx_batch: 4096,
             rx_burst: RX_BURST,
+            memory_check_every: 1024,
             seed: 0x5eed,
             tcp: TcpConfig::default(),
         }
@@ -127,15 +131,10 @@ pub struct Stack<D: Device> {
     announced: bool,
     /// The `now` of the latest poll: the time application calls act at.
     now: Instant,
-    /// Polls since the payload pool was last looked at (see `check_memory`).
+    /// Polls since the payload pools were last counted, and the period (see `check_memory`).
     polls: u32,
+    memory_every: u32,
 }
-
-/// Memory pressure starts when fewer than 1/`PRESSURE_FRACTION` of the payload pool's mbufs
-/// are free, and is re-evaluated every `PRESSURE_EVERY` polls (counting free mbufs walks
-/// every lcore's cache).
-const PRESSURE_FRACTION: u32 = 8;
-const PRESSURE_EVERY: u32 = 1024;
 
 /// Borrows the parts of a stack that TCP output needs (a macro, so the borrows stay split).
 macro_rules! out {
@@ -180,6 +179,7 @@ impl<D: Device> Stack<D> {
             announced: !cfg.arp.gratuitous,
             now: Instant::ZERO,
             polls: 0,
+            memory_every: cfg.memory_check_every.max(1),
         }
     }
 
@@ -241,17 +241,16 @@ impl<D: Device> Stack<D> {
         n
     }
 
-    /// Switches TCP's memory pressure on while the payload pool (which the port also receives
-    /// into) is low, off when it recovered (decision 11).
+    /// Re-evaluates TCP's memory level from the payload pools (which the port also receives
+    /// into) every `StackConfig::memory_check_every` polls (decision 11, `tcp::memory`);
+    /// `send` counts them sooner when its budget runs out.
     fn check_memory(&mut self) {
         self.polls += 1;
-        if self.polls < PRESSURE_EVERY {
+        if self.polls < self.memory_every {
             return;
         }
         self.polls = 0;
-        let pool = &self.pools.data;
-        let low = pool.available() < pool.capacity() / PRESSURE_FRACTION;
-        self.tcp.set_memory_pressure(low);
+        self.tcp.evaluate_memory(&self.pools);
     }
 
     /// Processes a frame here, or hands it to the core that owns it (decision 8).

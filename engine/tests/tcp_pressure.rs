@@ -4,9 +4,10 @@
 //! The scenario that deadlocks a stack without it: B echoes with zero copy, so every payload
 //! mbuf it receives sits in its send queue until A acknowledges it; A stops reading, its
 //! window closes, B's send queue keeps the mbufs, B's pool (which the link also delivers into,
-//! as a NIC's rx ring) runs dry, and then not even A's window update can reach B. With memory
-//! pressure, B drops payload while its pool is low but keeps receiving ACKs, so everything
-//! flows again once A reads.
+//! as a NIC's rx ring) runs dry, and then not even A's window update can reach B. At the memory
+//! hard limit (`tcp::memory`), B drops received payload that it alone holds (the link's copy,
+//! as a NIC's receive mbuf) but keeps receiving ACKs, so everything flows again once A reads.
+//! `tcp_pressure_ring.rs` is the other half: payload shared with the sender is kept.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -135,6 +136,6 @@ fn a_pool_drained_by_held_data_recovers_once_the_peer_reads() {
     assert!(cb.memory_pressures > 0, "B's pool ran low: {cb:?}");
     assert!(
         cb.pressure_drops > 0,
-        "payload was dropped, not queued, under pressure"
+        "payload was dropped, not queued, at the hard limit"
     );
 }

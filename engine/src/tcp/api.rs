@@ -19,7 +19,7 @@ use super::tcb::{State, Tcb, flag};
 use super::timeout;
 use super::timer::TimerKind;
 use super::types::{ConnId, ConnInfo, ConnOptions, Event, ListenerId, TcpError};
-use crate::buf::Pkt;
+use crate::buf::{HEADROOM, Pkt};
 
 impl Tcp {
     /// Listens on `port` with room for `backlog` half-open and `backlog` unaccepted
@@ -210,21 +210,47 @@ impl Tcp {
 
     /// Queues a copy of `data` for sending and sends what the windows allow. Returns the bytes
     /// taken (fewer than `data.len()` when the send buffer fills: wait for `Writable`).
+    ///
+    /// Under memory pressure (`memory`) nothing is taken: `WouldBlock`, and `Writable` follows
+    /// once the pools recovered (Linux `sk_stream_memory_free`, `sk_wmem_schedule`). The copy
+    /// is the one place the application makes the stack allocate payload room, so this gate
+    /// keeps the reserve under the pressure line for ACKs, retransmissions and received data.
     pub fn send(&mut self, c: ConnId, data: &[u8], out: &mut Out) -> Result<usize, TcpError> {
-        let sh = &mut self.sh;
-        let tcb = match self.conns.get_mut(c.0) {
-            Some(t) if app_holds(t) => t,
-            _ => return Err(TcpError::InvalidHandle),
-        };
+        let tcb = self.owned(c)?;
         writable(tcb)?;
         let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());
-        let take = room.min(data.len());
+        let mut take = room.min(data.len());
         if take == 0 {
             tcb.set(flag::WANT_WRITE);
             return Err(TcpError::WouldBlock);
         }
         let goal = output::size_goal(tcb, out);
+        // Bytes one data mbuf holds in a unit: a unit is one MSS, or a TSO chain of full mbufs.
+        let per_mbuf = goal
+            .min(usize::from(out.pools.data.data_room()).saturating_sub(HEADROOM))
+            .max(1);
+        let need = take.div_ceil(per_mbuf) as u32 + 1;
+        // Under pressure, or after a refusal, wait for the stack's periodic evaluation: an
+        // application retrying in a loop must not count the pools on every call.
+        if !self.sh.mem.budget_covers(need) && !self.sh.mem.under_pressure() && !self.sh.mem.refused
+        {
+            self.evaluate_memory(out.pools);
+        }
+        if !self.sh.mem.budget_covers(need) {
+            // Near the pressure line the budget may cover part of the copy only.
+            take = take.min(self.sh.mem.budget_bytes(per_mbuf));
+        }
+        let sh = &mut self.sh;
+        let tcb = self.conns.get_mut(c.0).expect("checked above");
+        if take == 0 {
+            tcb.set(flag::WANT_WRITE);
+            sh.counters.send_pressure += 1;
+            sh.mem.refused = true;
+            return Err(TcpError::WouldBlock);
+        }
+        let mbufs = tcb.sq.mbufs();
         let n = tcb.sq.append(&data[..take], goal, &out.pools.data);
+        sh.mem.charge(tcb.sq.mbufs().saturating_sub(mbufs) as u32);
         if n < data.len() {
             tcb.set(flag::WANT_WRITE);
         }
@@ -237,6 +263,11 @@ impl Tcp {
 
     /// Queues `pkt`'s bytes for sending without copying them (the mbufs themselves are sent
     /// by reference). On error the packet is handed back.
+    ///
+    /// Memory pressure does not refuse it (see `memory`): the mbufs exist already (for an echo
+    /// or a proxy, they are the ones just received) and only indirect clones are allocated, so
+    /// refusing frees nothing, and a zero-copy forwarder refused would hold its receive queue
+    /// full, the very memory the pressure waits for.
     pub fn send_pkt(&mut self, c: ConnId, pkt: Pkt, out: &mut Out) -> Result<(), (TcpError, Pkt)> {
         let sh = &mut self.sh;
         let tcb = match self.conns.get_mut(c.0) {

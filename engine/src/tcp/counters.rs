@@ -31,8 +31,13 @@ crate::mib! {
         rcvq_drop => "TcpExtTCPRcvQDrop",
         /// Times the stack entered memory pressure (payload pool low).
         memory_pressures => "TcpExtTCPMemoryPressures",
-        /// Payload segments dropped under memory pressure.
+        /// Payload segments dropped at the memory hard limit (`tcp::memory`).
         pressure_drops => "TcpExtTCPPressureDrop",
+        /// Out-of-order segments dropped or pruned under memory pressure (Linux
+        /// `tcp_prune_ofo_queue`).
+        ofo_pruned => "TcpExtOfoPruned",
+        /// `send` calls refused (`WouldBlock`) under memory pressure.
+        send_pressure => "TcpExtTCPSendPressure",
         abort_on_data => "TcpExtTCPAbortOnData",
         abort_on_close => "TcpExtTCPAbortOnClose",
         abort_on_timeout => "TcpExtTCPAbortOnTimeout",

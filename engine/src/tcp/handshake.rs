@@ -146,7 +146,7 @@ pub fn syn_repr(tcb: &mut Tcb, sh: &Shared, now: Instant, ack: bool) -> TcpRepr 
     let ws = sh.cfg.window_scaling && (!passive_reply || tcb.rcv.wscale > 0 || tcb.snd.wscale > 0);
     let ts = sh.cfg.timestamps && (!passive_reply || tcb.ts.enabled);
     let sack = sh.cfg.sack && (!passive_reply || tcb.sack_ok());
-    let window = tcb.select_window(true, sh.mem_pressure);
+    let window = tcb.select_window(true, sh.mem.under_pressure());
     TcpRepr {
         src_port: tcb.tuple.local_port,
         dst_port: tcb.tuple.remote_port,

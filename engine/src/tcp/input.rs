@@ -14,6 +14,7 @@ use super::ack;
 use super::handshake;
 use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, oow_ack, set_timer};
 use super::listen;
+use super::memory::MemLevel;
 use super::output;
 use super::recv_queue::RecvLimits;
 use super::tcb::{CaState, State, Tcb, flag};
@@ -471,12 +472,9 @@ fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) 
 /// Puts payload in the receive queue and decides how soon to acknowledge it.
 fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
     let len = p.len();
-    if sh.mem_pressure {
-        // The pool is low: keep no received payload (the peer retransmits it later), drop
-        // what waits out of order, and tell the peer where we are.
+    if sh.mem.under_pressure() && !accept_under_pressure(tcb, sh, seq, &p) {
+        // Not kept (the peer retransmits it later); tell the peer where we are.
         drop(p);
-        tcb.rq.prune_ooo();
-        sh.counters.pressure_drops += 1;
         tcb.set(flag::ACK_NOW);
         mark_pending(tcb, sh);
         return;
@@ -533,6 +531,35 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
         let at = tcb.last_rx + sh.cfg.delayed_ack;
         set_timer(tcb, sh, TimerKind::DelayedAck, at);
     }
+}
+
+/// Whether payload `p` at `seq` is queued under memory pressure (`memory`; Linux
+/// `tcp_try_rmem_schedule`, `tcp_prune_ofo_queue`, `tcp_prune_queue`). Pressure only stops the
+/// window from growing (`select_window`): data inside the window already offered is kept, as
+/// accepting it lets the peer free its send queue and our reader consume. What is refused is
+/// payload that is the only reference to its data room (a NIC's receive mbuf: dropping it
+/// returns the room at once): out of order under pressure, and any at the hard limit, where
+/// the out-of-order queue is pruned too (RFC 2018 §8 allows reneging on SACKed data). Payload
+/// sharing its room with the sender (net_ring passes the sender's mbuf by reference) is kept:
+/// dropping it frees nothing and leaves the peer's copy waiting for an ACK.
+fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -> bool {
+    let hard = sh.mem.level == MemLevel::Hard;
+    if hard && tcb.rq.ooo_segs() > 0 {
+        sh.counters.ofo_pruned += tcb.rq.ooo_segs() as u64;
+        tcb.rq.prune_ooo();
+    }
+    if p.max_data_refcnt() > 1 {
+        return true;
+    }
+    if hard {
+        sh.counters.pressure_drops += 1;
+        return false;
+    }
+    if seq.gt(tcb.rcv.nxt) {
+        sh.counters.ofo_pruned += 1;
+        return false;
+    }
+    true
 }
 
 /// The peer's FIN (RFC 9293 §3.10.7.4, eighth step).

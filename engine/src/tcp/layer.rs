@@ -17,6 +17,7 @@ use super::counters::TcpCounters;
 use super::flow::{FlowTable, FourTuple, ListenTable};
 use super::isn::IsnGen;
 use super::listen::Listener;
+use super::memory::{MemLevel, Memory};
 use super::ports::PortAllocator;
 use super::slab::{Handle, Slab};
 use super::spare::Spares;
@@ -63,8 +64,8 @@ pub struct Shared {
     pub spares: Spares,
     /// Connections currently in TIME_WAIT.
     pub time_wait: u64,
-    /// The stack's payload pool is low (see [`Tcp::set_memory_pressure`]).
-    pub mem_pressure: bool,
+    /// How scarce payload mbufs are (see [`Tcp::evaluate_memory`] and `memory`).
+    pub mem: Memory,
     /// No timer is due before this instant (a lower bound kept as entries are scheduled), so
     /// an idle poll skips the wheel entirely.
     pub timer_check: Instant,
@@ -103,7 +104,7 @@ impl Tcp {
             spares: Spares::new(),
             time_wait: 0,
             timer_check: Instant::FAR_FUTURE,
-            mem_pressure: false,
+            mem: Memory::default(),
             local_ip,
             cfg,
         };
@@ -213,17 +214,29 @@ impl Tcp {
         }
     }
 
-    /// Tells the layer whether the payload pool is low. Under pressure (Linux's tcp_mem
-    /// pressure, decision 11) received payload is dropped and counted instead of queued, with
-    /// out-of-order data pruned, and no window is offered beyond what was already offered;
-    /// the ACK field of every segment is still processed, so acknowledged send queues keep
-    /// freeing mbufs and the pool recovers by itself. Without this a pool filled by received
-    /// data admits no ACK and never drains.
-    pub fn set_memory_pressure(&mut self, on: bool) {
-        if on && !self.sh.mem_pressure {
+    /// Counts the free payload mbufs and sets the memory level (`memory`: Linux's tcp_mem
+    /// pressure and hard limit, decision 11). Entering pressure is counted; finding room again
+    /// after pressure or a refused `send` posts the `Writable` that `send` held back (Linux
+    /// `sk_stream_write_space` once `sk_stream_memory_free` holds again). Returns the level.
+    pub fn evaluate_memory(&mut self, pools: &Pools) -> MemLevel {
+        let was = self.sh.mem.level;
+        let now = self.sh.mem.evaluate(pools);
+        if was == MemLevel::Normal && now > MemLevel::Normal {
             self.sh.counters.memory_pressures += 1;
         }
-        self.sh.mem_pressure = on;
+        let room = self.sh.mem.budget_covers(1);
+        if room && (was > MemLevel::Normal || self.sh.mem.refused) {
+            self.sh.mem.refused = false;
+            for (_, tcb) in self.conns.iter_mut() {
+                notify_writable(tcb, &mut self.sh);
+            }
+        }
+        now
+    }
+
+    /// The current memory level.
+    pub fn memory_level(&self) -> MemLevel {
+        self.sh.mem.level
     }
 
     /// True when connections owe output that the next poll will send (e.g. a window update
@@ -297,9 +310,10 @@ pub(crate) fn notify_readable(tcb: &mut Tcb, sh: &mut Shared) {
     }
 }
 
-/// Posts `Writable` if a send came up short and enough room is free again.
+/// Posts `Writable` if a send came up short and enough room is free again, and the stack is
+/// not under memory pressure (`send` would refuse; `Tcp::evaluate_memory` posts it later).
 pub(crate) fn notify_writable(tcb: &mut Tcb, sh: &mut Shared) {
-    if !tcb.has(flag::WANT_WRITE) || !app_holds(tcb) {
+    if !tcb.has(flag::WANT_WRITE) || !app_holds(tcb) || sh.mem.under_pressure() {
         return;
     }
     let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());

@@ -23,7 +23,7 @@
 //! - [`api`]: what applications call; [`types`]: handles, events, errors, options, config;
 //! - building blocks: [`send_queue`], [`recv_queue`], [`timer`], [`rtt`], [`congestion`],
 //!   [`isn`] (RFC 6528), [`ports`] (RFC 6056), [`slab`], [`spare`] (queue storage reused
-//!   across connections), [`flow`], [`counters`].
+//!   across connections), [`flow`], [`counters`], [`memory`] (pressure and hard limit).
 
 pub mod ack;
 pub mod api;
@@ -36,6 +36,7 @@ pub mod input;
 pub mod isn;
 pub mod layer;
 pub mod listen;
+pub mod memory;
 pub mod output;
 pub mod ports;
 pub mod recv_queue;

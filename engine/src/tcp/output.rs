@@ -301,7 +301,7 @@ fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> boo
 
 /// The header of a segment from us: ACK, window, timestamps, SACK blocks filled in.
 fn header(tcb: &mut Tcb, sh: &Shared, out: &Out, seq: SeqNum, flags: TcpFlags) -> TcpRepr {
-    let window = tcb.select_window(false, sh.mem_pressure);
+    let window = tcb.select_window(false, sh.mem.under_pressure());
     let mut sack = SackBlocks::default();
     if tcb.sack_ok() && (tcb.dsack.is_some() || tcb.rq.ooo_segs() > 0) {
         tcb.rq.sack_blocks(tcb.dsack.take(), &mut sack);

@@ -210,6 +210,24 @@ impl<T> Slab<T> {
                 Entry::Vacant { .. } => None,
             })
     }
+
+    /// Every stored value, mutably, with its handle, in index order. O(capacity), like
+    /// [`Slab::iter`]: for rare events (the end of memory pressure), not the data path.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle, &mut T)> {
+        self.entries
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, entry)| match entry {
+                Entry::Occupied { generation, value } => Some((
+                    Handle {
+                        index: i as u32,
+                        generation: *generation,
+                    },
+                    value,
+                )),
+                Entry::Vacant { .. } => None,
+            })
+    }
 }
 
 #[cfg(test)]

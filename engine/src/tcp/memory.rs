@@ -1,0 +1,143 @@
+//! Memory levels (ARCHITECTURE decision 11), after Linux's `tcp_mem`: the free share of the
+//! payload pools decides how TCP treats new data.
+//!
+//! - **Normal**: no limit but the per-connection buffers.
+//! - **Pressure** (fewer than 1/[`PRESSURE_FRACTION`] of the data or indirect pool free; Linux
+//!   `tcp_mem[1]`): `send` takes no more bytes from the application and `Writable` waits for
+//!   the level to drop (Linux `sk_stream_memory_free` / `sk_wmem_schedule`); windows do not
+//!   grow (`tcp_clamp_window`); out-of-order payload that we alone hold is refused. Data inside
+//!   the window already offered is still accepted: it is what lets the peer free its send
+//!   queue and our reader make progress. Over net_ring (and any link that passes mbufs by
+//!   reference) received payload is an indirect clone of the *sender's* mbuf, so refusing it
+//!   frees nothing, and two stacks sharing a pool that both refuse wait for each other's ACKs
+//!   forever.
+//! - **Hard** (fewer than 1/[`HARD_FRACTION`] free; Linux `tcp_mem[2]`, where
+//!   `tcp_try_rmem_schedule` fails and `tcp_prune_queue` drops): out-of-order queues are
+//!   pruned, and received payload that is the only reference to its data room (a NIC's receive
+//!   mbuf: dropping it returns the room at once) is dropped and counted; payload sharing its
+//!   room with the sender is still accepted. Every ACK field is processed at every level.
+//!
+//! What stays below the hard line is the reserve for what must always go out: ACKs, window
+//! updates, retransmissions (a header mbuf and an indirect clone of data already queued) and
+//! control segments. Only `send` (a copy) allocates payload room on the application's behalf,
+//! so `send` is the one gate; `send_pkt` queues mbufs that exist already (for an echo or a
+//! proxy, the very mbufs just received) and allocates at most indirect clones, so refusing it
+//! would free nothing.
+//!
+//! Invariants: the level is re-evaluated at least every `memory_check_every` polls (`Stack`,
+//! 1024 by default) and whenever `send` has used up its allocation budget outside pressure, so the application cannot push a pool
+//! from "normal" past the pressure line between two evaluations by more than half the room
+//! that was left (the budget; two stacks may share a pool, as the embedded loadgen's do).
+//! Counting free mbufs walks every lcore cache, which is why it is not done per call (Linux
+//! batches `tcp_memory_allocated` per CPU for the same reason).
+
+use crate::buf::{Mempool, Pools};
+
+/// Pressure starts when fewer than 1/8 of a payload pool's mbufs are free.
+pub const PRESSURE_FRACTION: u32 = 8;
+/// Received payload owned by us alone is dropped when fewer than 1/32 are free.
+pub const HARD_FRACTION: u32 = 32;
+
+/// How scarce payload mbufs are (ordered: `Normal < Pressure < Hard`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum MemLevel {
+    #[default]
+    Normal,
+    Pressure,
+    Hard,
+}
+
+impl MemLevel {
+    /// The level of one pool with `avail` of `cap` mbufs free.
+    pub fn of(avail: u32, cap: u32) -> MemLevel {
+        if avail < cap / HARD_FRACTION {
+            MemLevel::Hard
+        } else if avail < cap / PRESSURE_FRACTION {
+            MemLevel::Pressure
+        } else {
+            MemLevel::Normal
+        }
+    }
+}
+
+/// A stack's memory state: the level, and how many data mbufs `send` may still allocate
+/// before the pools must be counted again.
+#[derive(Clone, Debug, Default)]
+pub struct Memory {
+    pub level: MemLevel,
+    budget: u32,
+    /// A `send` was refused for memory since the last evaluation that found room: the next
+    /// one that does must post `Writable` (the level may never have left `Normal`).
+    pub refused: bool,
+}
+
+impl Memory {
+    /// True at `Pressure` or `Hard`.
+    pub fn under_pressure(&self) -> bool {
+        self.level >= MemLevel::Pressure
+    }
+
+    /// Counts the free mbufs of the data and indirect pools (the two that hold payload; header
+    /// mbufs are freed as soon as a frame is sent or parsed) and returns the new level. The
+    /// budget is half the data mbufs left above the pressure line.
+    pub fn evaluate(&mut self, pools: &Pools) -> MemLevel {
+        let level_of = |p: &Mempool| MemLevel::of(p.available(), p.capacity());
+        let data = &pools.data;
+        let avail = data.available();
+        self.level = MemLevel::of(avail, data.capacity()).max(level_of(&pools.indirect));
+        self.budget = if self.level == MemLevel::Normal {
+            avail.saturating_sub(data.capacity() / PRESSURE_FRACTION) / 2
+        } else {
+            0
+        };
+        self.level
+    }
+
+    /// Whether `send` may allocate about `mbufs` data mbufs without looking at the pools.
+    pub fn budget_covers(&self, mbufs: u32) -> bool {
+        self.level == MemLevel::Normal && self.budget >= mbufs
+    }
+
+    /// Bytes `send` may copy now at `per_mbuf` bytes per data mbuf (0 under pressure).
+    pub fn budget_bytes(&self, per_mbuf: usize) -> usize {
+        match self.level {
+            MemLevel::Normal => (self.budget as usize).saturating_mul(per_mbuf),
+            _ => 0,
+        }
+    }
+
+    /// Charges `mbufs` allocated by `send` to the budget.
+    pub fn charge(&mut self, mbufs: u32) {
+        self.budget = self.budget.saturating_sub(mbufs);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn levels_follow_the_free_share() {
+        assert_eq!(MemLevel::of(1024, 1024), MemLevel::Normal);
+        assert_eq!(MemLevel::of(128, 1024), MemLevel::Normal);
+        assert_eq!(MemLevel::of(127, 1024), MemLevel::Pressure);
+        assert_eq!(MemLevel::of(32, 1024), MemLevel::Pressure);
+        assert_eq!(MemLevel::of(31, 1024), MemLevel::Hard);
+        assert_eq!(MemLevel::of(0, 1024), MemLevel::Hard);
+    }
+
+    #[test]
+    fn the_budget_is_spent_then_refused() {
+        let mut m = Memory::default();
+        assert!(
+            !m.budget_covers(1),
+            "nothing is known before the first count"
+        );
+        m.budget = 10;
+        assert!(m.budget_covers(10));
+        m.charge(4);
+        assert!(!m.budget_covers(7));
+        m.level = MemLevel::Pressure;
+        assert!(!m.budget_covers(0), "no budget under pressure");
+    }
+}
