@@ -317,6 +317,15 @@ fn parse_counters(text: &str) -> BTreeMap<String, u64> {
 }
 
 impl Env {
+    /// The log name of run `run` of cell `id` and the path of its JSON report, removed if an
+    /// earlier invocation left one (so a run that writes none is not read as a result).
+    fn fresh_report_path(&self, id: &str, run: u8) -> (String, PathBuf) {
+        let id = log_name(id, run);
+        let json = self.logs.join(format!("{id}.json"));
+        let _ = std::fs::remove_file(&json);
+        (id, json)
+    }
+
     fn client_timeout(&self) -> Duration {
         let t = &self.timing;
         Duration::from_secs_f64(t.warmup + t.duration + t.drain + 45.0)
@@ -377,9 +386,7 @@ impl Env {
             cell.status = Status::Skipped(why);
             return cell;
         }
-        let id = log_name(&id, run);
-        let json = self.logs.join(format!("{id}.json"));
-        let _ = std::fs::remove_file(&json);
+        let (id, json) = self.fresh_report_path(&id, run);
         let cpu = CpuSnapshot::take();
         let launched = self.launch(wl, setup, cores, &id, &json, &mut cell);
         cell.interference = cpu.since(&CpuSnapshot::take(), self.ncpu);
@@ -615,9 +622,7 @@ impl Env {
             cell.status = Status::Skipped(why);
             return cell;
         }
-        let id = log_name(&id, run);
-        let json = self.logs.join(format!("{id}.json"));
-        let _ = std::fs::remove_file(&json);
+        let (id, json) = self.fresh_report_path(&id, run);
         let bench = self.bins.bench.display().to_string();
         let t = &self.timing;
         let timing = [

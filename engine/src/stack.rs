@@ -165,14 +165,15 @@ impl<D: Device> Stack<D> {
         iface.trusted = caps.trusted;
         let mut rng = Rng::new(cfg.seed);
         let tcp = Tcp::new(cfg.tcp.clone(), cfg.ip, &mut rng, Instant::ZERO);
+        let rx_burst = cfg.rx_burst.clamp(1, 512);
         Stack {
             dev,
             caps,
             pools,
             iface,
-            rx: Vec::with_capacity(cfg.rx_burst.clamp(1, 512)),
-            inbox: Vec::with_capacity(cfg.rx_burst.clamp(1, 512)),
-            rx_burst: cfg.rx_burst.clamp(1, 512),
+            rx: Vec::with_capacity(rx_burst),
+            inbox: Vec::with_capacity(rx_burst),
+            rx_burst,
             steer: None,
             tx: TxBatch::with_capacity(cfg.tx_batch),
             tcp,

@@ -25,13 +25,14 @@
 //! would free nothing.
 //!
 //! Invariants: the level is re-evaluated at least every `memory_check_every` polls (`Stack`,
-//! 1024 by default) and whenever `send` has used up its allocation budget outside pressure, so the application cannot push a pool
-//! from "normal" past the pressure line between two evaluations by more than half the room
-//! that was left (the budget; two stacks may share a pool, as the embedded loadgen's do).
+//! 1024 by default) and whenever `send` has used up its allocation budget outside pressure,
+//! so the application cannot push a pool from "normal" past the pressure line between two
+//! evaluations by more than half the room that was left (the budget; two stacks may share a
+//! pool, as the embedded loadgen's do).
 //! Counting free mbufs walks every lcore cache, which is why it is not done per call (Linux
 //! batches `tcp_memory_allocated` per CPU for the same reason).
 
-use crate::buf::{Mempool, Pools};
+use crate::buf::Pools;
 
 /// Pressure starts when fewer than 1/8 of a payload pool's mbufs are free.
 pub const PRESSURE_FRACTION: u32 = 8;
@@ -81,10 +82,10 @@ impl Memory {
     /// mbufs are freed as soon as a frame is sent or parsed) and returns the new level. The
     /// budget is half the data mbufs left above the pressure line.
     pub fn evaluate(&mut self, pools: &Pools) -> MemLevel {
-        let level_of = |p: &Mempool| MemLevel::of(p.available(), p.capacity());
-        let data = &pools.data;
+        let (data, indirect) = (&pools.data, &pools.indirect);
         let avail = data.available();
-        self.level = MemLevel::of(avail, data.capacity()).max(level_of(&pools.indirect));
+        self.level = MemLevel::of(avail, data.capacity())
+            .max(MemLevel::of(indirect.available(), indirect.capacity()));
         self.budget = if self.level == MemLevel::Normal {
             avail.saturating_sub(data.capacity() / PRESSURE_FRACTION) / 2
         } else {

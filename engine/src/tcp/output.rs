@@ -332,7 +332,12 @@ fn acked_now(tcb: &mut Tcb) {
 
 /// Sends a pure ACK (RFC 9293 §3.10.7.4 `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`).
 pub fn send_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
-    let repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::ACK);
+    send_bare_ack(tcb, sh, out, tcb.snd.nxt);
+}
+
+/// Sends an ACK without data at sequence number `seq`, carrying our current ACK.
+fn send_bare_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, seq: SeqNum) {
+    let repr = header(tcb, sh, out, seq, TcpFlags::ACK);
     if frame::send(
         out,
         &mut sh.counters,
@@ -377,18 +382,7 @@ pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
 /// Sends a probe that elicits an ACK without new data: `SEG.SEQ = SND.UNA - 1` (keepalive,
 /// RFC 1122 §4.2.3.6; zero-window probe, as Linux `tcp_xmit_probe_skb`).
 pub fn send_probe(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
-    let repr = header(tcb, sh, out, tcb.snd.una - 1, TcpFlags::ACK);
-    if frame::send(
-        out,
-        &mut sh.counters,
-        &tcb.tuple,
-        &repr,
-        None,
-        None,
-        Some(&mut tcb.hdr),
-    ) {
-        acked_now(tcb);
-    }
+    send_bare_ack(tcb, sh, out, tcb.snd.una - 1);
 }
 
 /// Sends a reset on an existing connection (abort, or data for a closed application).
