@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use apps::clock::Clock;
 use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
-use engine::iface::steer;
+use engine::ip::steer;
 use engine::tcp::{ConnId, Event};
 use engine::{Stack, StackConfig};
 
@@ -76,7 +76,7 @@ fn stacks(tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
         .enumerate()
         .map(|(i, (st, p))| {
             let mut c = StackConfig::new(ENGINE_IP, 24);
-            c.seed = 7 + i as u64;
+            c.seed = Some(7 + i as u64);
             c.tcp.steering = Some((i as u16, CORES));
             let mut s = Stack::new(port.queue(i as u16), p, c);
             s.set_steering(st);
@@ -104,7 +104,7 @@ fn flows_landing_on_the_other_cores_queue_are_steered_home() {
             for _ in 0..CONNS_PER_CORE {
                 let conn = s.connect(KERNEL_IP, PORT, None).expect("connect");
                 assert_eq!(
-                    s.info(conn).unwrap().local.1 % CORES,
+                    s.info(conn).unwrap().local.port() % CORES,
                     i as u16,
                     "port steers home"
                 );

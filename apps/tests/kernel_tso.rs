@@ -259,7 +259,7 @@ fn a_64_kib_write_leaves_as_mss_sized_segments_the_kernel_acknowledges() {
             );
             let mut cap = Capture::open(&tap);
             let c = host.connect(KERNEL_IP, PORT, None);
-            let before = host.stack.counters().tcp;
+            let before = host.stack.counters();
             let n = host.stack.send(c, &data).expect("send");
             assert_eq!(n, LEN, "one send takes all 64 KiB");
             host.run_until(
@@ -272,7 +272,7 @@ fn a_64_kib_write_leaves_as_mss_sized_segments_the_kernel_acknowledges() {
                 },
             );
             let info = host.stack.info(c).expect("connection");
-            let after = host.stack.counters().tcp;
+            let after = host.stack.counters();
             host.stack.shutdown(c).expect("shutdown");
             host.run_until("close", Duration::from_secs(30), Some(c), |st, _| {
                 st.info(c)
@@ -284,9 +284,9 @@ fn a_64_kib_write_leaves_as_mss_sized_segments_the_kernel_acknowledges() {
             cap.drain();
             let drops = cap.drops();
             let delta = (
-                after.tso_frames - before.tso_frames,
-                after.tso_wire_segs - before.tso_wire_segs,
-                after.retrans_segs,
+                after.ip.tso_frames - before.ip.tso_frames,
+                after.ip.tso_wire_segs - before.ip.tso_wire_segs,
+                after.tcp.retrans_segs,
             );
             (std::mem::take(&mut cap.frames), drops, delta, info)
         });

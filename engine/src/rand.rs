@@ -1,9 +1,11 @@
 //! The engine's seeded pseudo-random generator (xoshiro256**, seeded through SplitMix64).
 //!
 //! Everything random in the engine (ISN secrets, ephemeral-port offsets, fault injection) draws
-//! from an `Rng` built from a seed in the configuration (ARCHITECTURE decision 3), so a run with
-//! the same seed makes the same choices. Not cryptographic by itself: RFC 6528 ISNs feed a keyed
-//! hash (see `tcp::isn`) whose key comes from here.
+//! from an `Rng`. A stack's comes from the operating system's entropy ([`Rng::from_entropy`]),
+//! since RFC 6528 and RFC 6056 need secrets an off-path attacker cannot guess; a seed in the
+//! configuration replaces it for reproducible runs and tests (ARCHITECTURE decision 3: the same
+//! seed makes the same choices). Not cryptographic by itself: RFC 6528 ISNs feed a keyed hash
+//! (see `tcp::isn`) whose key comes from here.
 
 /// A small, fast, seedable generator. Same seed, same sequence, on every platform.
 #[derive(Clone, Debug)]
@@ -20,6 +22,15 @@ fn splitmix64(x: &mut u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// A seed from the wall clock and a stack address, for [`Rng::from_entropy`]'s fallback.
+fn fallback_seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let local = 0u8;
+    t ^ (std::ptr::addr_of!(local) as u64).rotate_left(32)
+}
+
 impl Rng {
     /// A generator whose whole sequence is fixed by `seed`.
     pub fn new(seed: u64) -> Rng {
@@ -30,6 +41,36 @@ impl Rng {
             splitmix64(&mut x),
             splitmix64(&mut x),
         ];
+        Rng { s }
+    }
+
+    /// A generator whose 256 bits of state come from the operating system (`getrandom(2)`,
+    /// which blocks only until the kernel's pool is first initialised, early at boot).
+    pub fn from_entropy() -> Rng {
+        let mut b = [0u8; 32];
+        let mut got = 0;
+        while got < b.len() {
+            // SAFETY: the pointer and length describe the unfilled tail of `b`, which lives
+            // across the call; getrandom writes at most that many bytes.
+            let n = unsafe { libc::getrandom(b[got..].as_mut_ptr().cast(), b.len() - got, 0) };
+            if n > 0 {
+                got += n as usize;
+            } else if std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+                // No getrandom (kernels before 3.17): fall back on the time and the address
+                // space layout, which still differ between runs.
+                return Rng::new(fallback_seed());
+            }
+        }
+        let mut s = [0u64; 4];
+        for (w, c) in s.iter_mut().zip(b.chunks_exact(8)) {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(c);
+            *w = u64::from_le_bytes(x);
+        }
+        if s == [0; 4] {
+            // xoshiro's one forbidden state.
+            s[0] = 1;
+        }
         Rng { s }
     }
 
@@ -83,6 +124,17 @@ impl Rng {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn entropy_generators_differ() {
+        let mut a = Rng::from_entropy();
+        let mut b = Rng::from_entropy();
+        assert_ne!(
+            (a.next_u64(), a.next_u64()),
+            (b.next_u64(), b.next_u64()),
+            "two generators from the OS drew the same 128 bits"
+        );
+    }
 
     #[test]
     fn same_seed_same_sequence() {

@@ -1,19 +1,20 @@
 //! `Stack`: one core's engine, run to completion (ARCHITECTURE decision 2).
 //!
 //! [`Stack::poll`] is the loop body: flush what the application queued since the last poll,
-//! `rx_burst`, pass each frame through the interface (ARP, IPv4, ICMP) to the TCP layer, run
-//! due timers, and `tx_burst` everything produced. Time comes in as an argument (decision 3):
+//! `rx_burst`, pass each frame through the IP layer (ARP, ND, IPv4, IPv6, ICMP) to the TCP
+//! layer, run due timers, and `tx_burst` everything produced. TCP's segments go back down
+//! through the IP layer's sink ([`TcpTx`]). Time comes in as an argument (decision 3):
 //! the stack never reads a clock, so two stacks over a simulated link run in virtual time.
 //!
 //! A stack owns its device queue, its pools, its interface state and its connections; nothing
 //! is shared with other cores.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::buf::{Pkt, Pools};
 use crate::dev::{Device, DeviceCaps, TxBatch};
-use crate::iface::steer::{Owner, Steering};
-use crate::iface::{ArpConfig, Iface, IfaceConfig, IfaceCounters, Ping};
+use crate::ip::steer::{Owner, Steering};
+use crate::ip::{IpCidr, IpConfig, IpCounters, IpLayer, NeighborConfig, Ping, TcpTx};
 use crate::rand::Rng;
 use crate::tcp::{
     ConnId, ConnInfo, ConnOptions, Event, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
@@ -26,12 +27,15 @@ pub const RX_BURST: usize = 8;
 /// How a stack is set up.
 #[derive(Clone, Debug)]
 pub struct StackConfig {
-    /// Our IPv4 address and prefix length.
-    pub ip: Ipv4Addr,
-    pub prefix_len: u8,
-    /// Where off-link traffic goes.
+    /// Our addresses with their prefixes, IPv4 and IPv6 in any number (at least one): the
+    /// stack answers on all of them, and a listener takes its port on all of them.
+    pub addrs: Vec<IpCidr>,
+    /// Where off-link IPv4 traffic goes.
     pub gateway: Option<Ipv4Addr>,
-    pub arp: ArpConfig,
+    /// Where off-link IPv6 traffic goes.
+    pub gateway6: Option<Ipv6Addr>,
+    /// Neighbour caches (ARP and Neighbor Discovery).
+    pub neighbor: NeighborConfig,
     /// Frames the TX batch holds before it drops (a TX ring that stays full).
     pub tx_batch: usize,
     /// Frames taken per `rx_burst` and processed before the application runs and the
@@ -43,23 +47,31 @@ pub struct StackConfig {
     /// Polls between two counts of the free payload mbufs (the memory level, `tcp::memory`;
     /// counting walks every lcore cache). Default 1024; tests use 1 to see each change.
     pub memory_check_every: u32,
-    /// Seed of every random choice (ISNs, ephemeral ports) (decision 3).
-    pub seed: u64,
+    /// Seed of every random choice (ISN and port secrets, decision 3), for reproducible runs
+    /// and tests. `None` (the default) draws the secrets from the operating system, as
+    /// RFC 6528 and RFC 6056 require: ISNs and ports then differ from run to run.
+    pub seed: Option<u64>,
     /// The TCP layer's configuration.
     pub tcp: TcpConfig,
 }
 
 impl StackConfig {
-    pub fn new(ip: Ipv4Addr, prefix_len: u8) -> StackConfig {
+    /// A stack on address `ip` with `prefix_len`; more addresses go into `addrs`.
+    pub fn new(ip: impl Into<IpAddr>, prefix_len: u8) -> StackConfig {
+        StackConfig::with_addrs(vec![IpCidr::new(ip, prefix_len)])
+    }
+
+    /// A stack on `addrs`.
+    pub fn with_addrs(addrs: Vec<IpCidr>) -> StackConfig {
         StackConfig {
-            ip,
-            prefix_len,
+            addrs,
             gateway: None,
-            arp: ArpConfig::default(),
+            gateway6: None,
+            neighbor: NeighborConfig::default(),
             tx_batch: 4096,
             rx_burst: RX_BURST,
             memory_check_every: 1024,
-            seed: 0x5eed,
+            seed: None,
             tcp: TcpConfig::default(),
         }
     }
@@ -68,7 +80,7 @@ impl StackConfig {
 /// All counters of one stack, for printing and summing over cores.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Counters {
-    pub iface: IfaceCounters,
+    pub ip: IpCounters,
     pub tcp: TcpCounters,
     /// Connections ESTABLISHED or CLOSE-WAIT now (a gauge, RFC 4022 tcpCurrEstab).
     pub curr_estab: u64,
@@ -83,10 +95,15 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Every counter as (name, value), interface first.
+    /// Every counter as (name, value), the IP layer first. `TcpInErrs` is TCP's own count plus
+    /// the segments the IP layer rejected for a bad checksum or header, as Linux counts them.
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
-        let mut v: Vec<_> = self.iface.entries().collect();
-        v.extend(self.tcp.entries());
+        let mut v: Vec<_> = self.ip.entries().collect();
+        let rejected = self.ip.tcp_in_csum_errors + self.ip.tcp_in_hdr_errors;
+        v.extend(self.tcp.entries().map(|(n, x)| match n {
+            "TcpInErrs" => (n, x + rejected),
+            _ => (n, x),
+        }));
         v.push(("TcpCurrEstab", self.curr_estab));
         v.push(("TcpExtTimeWaitNow", self.time_wait));
         v.push(("TxDropped", self.tx_dropped));
@@ -105,7 +122,7 @@ impl Counters {
 
     /// Sums another core's counters into these.
     pub fn add(&mut self, o: &Counters) {
-        self.iface.add(&o.iface);
+        self.ip.add(&o.ip);
         self.tcp.add(&o.tcp);
         self.curr_estab += o.curr_estab;
         self.time_wait += o.time_wait;
@@ -120,7 +137,7 @@ pub struct Stack<D: Device> {
     dev: D,
     caps: DeviceCaps,
     pools: Pools,
-    iface: Iface,
+    ip: IpLayer,
     rx: Vec<Pkt>,
     /// Frames other cores steered to this one.
     inbox: Vec<Pkt>,
@@ -136,15 +153,18 @@ pub struct Stack<D: Device> {
     memory_every: u32,
 }
 
-/// Borrows the parts of a stack that TCP output needs (a macro, so the borrows stay split).
+/// Borrows the parts of a stack that TCP output needs: the IP layer as its sink, the pools
+/// and the TX batch (a macro, so the borrows stay split).
 macro_rules! out {
     ($s:expr) => {
         &mut Out {
             now: $s.now,
-            iface: &mut $s.iface,
-            pools: &$s.pools,
-            caps: &$s.caps,
-            tx: &mut $s.tx,
+            sink: &mut TcpTx {
+                now: $s.now,
+                ip: &mut $s.ip,
+                pools: &$s.pools,
+                tx: &mut $s.tx,
+            },
         }
     };
 }
@@ -153,31 +173,34 @@ impl<D: Device> Stack<D> {
     /// A stack on `dev`, allocating from `pools`.
     pub fn new(dev: D, pools: Pools, cfg: StackConfig) -> Stack<D> {
         let caps = dev.caps().clone();
-        let mut iface = Iface::new(
-            caps.mac,
-            IfaceConfig {
-                ip: cfg.ip,
-                prefix_len: cfg.prefix_len,
-                gateway: cfg.gateway,
-                arp: cfg.arp.clone(),
-            },
+        let ip_cfg = IpConfig {
+            addrs: cfg.addrs.clone(),
+            gateway: cfg.gateway,
+            gateway6: cfg.gateway6,
+            neighbor: cfg.neighbor.clone(),
+        };
+        let ip = IpLayer::new(&caps, ip_cfg, cfg.tcp.max_connections);
+        let mut rng = cfg.seed.map_or_else(Rng::from_entropy, Rng::new);
+        let tcp = Tcp::new(
+            cfg.tcp.clone(),
+            ip.link_caps(),
+            pools,
+            &mut rng,
+            Instant::ZERO,
         );
-        iface.trusted = caps.trusted;
-        let mut rng = Rng::new(cfg.seed);
-        let tcp = Tcp::new(cfg.tcp.clone(), cfg.ip, &mut rng, Instant::ZERO);
         let rx_burst = cfg.rx_burst.clamp(1, 512);
         Stack {
             dev,
             caps,
             pools,
-            iface,
+            ip,
             rx: Vec::with_capacity(rx_burst),
             inbox: Vec::with_capacity(rx_burst),
             rx_burst,
             steer: None,
             tx: TxBatch::with_capacity(cfg.tx_batch),
             tcp,
-            announced: !cfg.arp.gratuitous,
+            announced: !cfg.neighbor.gratuitous,
             now: Instant::ZERO,
             polls: 0,
             memory_every: cfg.memory_check_every.max(1),
@@ -211,7 +234,7 @@ impl<D: Device> Stack<D> {
         self.now = self.now.max(now);
         if !self.announced {
             self.announced = true;
-            self.iface.announce(&self.pools, &mut self.tx);
+            self.ip.announce(&self.pools, &mut self.tx);
         }
         self.tx.flush(now, &mut self.dev);
         self.check_memory();
@@ -251,7 +274,7 @@ impl<D: Device> Stack<D> {
             return;
         }
         self.polls = 0;
-        self.tcp.evaluate_memory(&self.pools);
+        self.tcp.evaluate_memory();
     }
 
     /// Processes a frame here, or hands it to the core that owns it (decision 8).
@@ -269,14 +292,14 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    /// One frame through the interface and, if it carries TCP, the TCP layer.
+    /// One frame through the IP layer and, if it carries TCP, the TCP layer.
     fn input(&mut self, now: Instant, frame: Pkt) {
-        if let Some(seg) = self.iface.input(now, frame, &self.pools, &mut self.tx) {
+        if let Some(seg) = self.ip.input(now, frame, &self.pools, &mut self.tx) {
             self.tcp.input(seg, out!(self));
         }
     }
 
-    /// Joins this stack to a steering mesh (see [`crate::iface::steer::mesh`]): one stack per
+    /// Joins this stack to a steering mesh (see [`crate::ip::steer::mesh`]): one stack per
     /// core of a port whose queues do not steer by themselves.
     pub fn set_steering(&mut self, steering: Steering) {
         self.steer = Some(steering);
@@ -286,24 +309,24 @@ impl<D: Device> Stack<D> {
     /// retries, then `tx_burst`.
     fn transmit(&mut self, now: Instant) {
         self.tcp.flush_pending(out!(self));
-        self.iface.poll(now, &self.pools, &mut self.tx);
+        self.ip.poll(now, &self.pools, &mut self.tx);
         self.tx.flush(now, &mut self.dev);
     }
 
-    /// Sends an ICMP echo request (ping) to `dst`; replies appear in
-    /// `iface().echo_replies`. Returns false if there is no route or no mbuf.
+    /// Sends an echo request (ICMP or ICMPv6 by the family of `dst`); replies appear in
+    /// `ip().echo_replies`. Returns false if there is no route or no mbuf.
     pub fn ping(
         &mut self,
         now: Instant,
-        dst: Ipv4Addr,
+        dst: impl Into<IpAddr>,
         ident: u16,
         seq_no: u16,
         data_len: u16,
     ) -> bool {
-        self.iface.send_echo_request(
+        self.ip.send_echo_request(
             now,
             Ping {
-                dst,
+                dst: dst.into(),
                 ident,
                 seq_no,
                 data_len,
@@ -326,7 +349,7 @@ impl<D: Device> Stack<D> {
             return Some(self.now);
         }
         [
-            self.iface.next_deadline(),
+            self.ip.next_deadline(),
             self.dev.next_arrival(),
             self.tcp.next_deadline(),
         ]
@@ -338,7 +361,7 @@ impl<D: Device> Stack<D> {
     /// This stack's counters.
     pub fn counters(&self) -> Counters {
         Counters {
-            iface: self.iface.counters.clone(),
+            ip: self.ip.counters.clone(),
             tcp: self.tcp.counters().clone(),
             curr_estab: self.tcp.curr_estab(),
             time_wait: self.tcp.time_wait(),
@@ -348,8 +371,9 @@ impl<D: Device> Stack<D> {
         }
     }
 
-    pub fn iface(&mut self) -> &mut Iface {
-        &mut self.iface
+    /// The IP layer (addresses, neighbour caches, echo replies, counters).
+    pub fn ip(&mut self) -> &mut IpLayer {
+        &mut self.ip
     }
 
     pub fn device(&self) -> &D {
@@ -395,14 +419,16 @@ impl<D: Device> Stack<D> {
         self.tcp.accept(l)
     }
 
-    /// Opens a connection to `ip:port` (see [`Tcp::connect`]).
+    /// Opens a connection to `ip:port`, IPv4 or IPv6 (see [`Tcp::connect`]), from our
+    /// address for it. `NoRoute` when we have no address of that family, or the peer is
+    /// off-link with no gateway.
     pub fn connect(
         &mut self,
-        ip: Ipv4Addr,
+        ip: impl Into<IpAddr>,
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
-        self.tcp.connect((ip, port), opts, out!(self))
+        self.connect_inner(None, ip.into(), port, opts)
     }
 
     /// Opens a connection to `ip:port` from local port `local_port` (see
@@ -410,12 +436,30 @@ impl<D: Device> Stack<D> {
     pub fn connect_from(
         &mut self,
         local_port: u16,
-        ip: Ipv4Addr,
+        ip: impl Into<IpAddr>,
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
+        self.connect_inner(Some(local_port), ip.into(), port, opts)
+    }
+
+    fn connect_inner(
+        &mut self,
+        local_port: Option<u16>,
+        ip: IpAddr,
+        port: u16,
+        opts: Option<ConnOptions>,
+    ) -> Result<ConnId, TcpError> {
+        let src = self.ip.source_for(ip).ok_or(TcpError::NoRoute)?;
+        if !self.ip.routable(ip) {
+            match ip {
+                IpAddr::V4(_) => self.ip.counters.ip_out_no_routes += 1,
+                IpAddr::V6(_) => self.ip.counters.ip6_out_no_routes += 1,
+            }
+            return Err(TcpError::NoRoute);
+        }
         self.tcp
-            .connect_from(Some(local_port), (ip, port), opts, out!(self))
+            .connect_from(src, local_port, (ip, port), opts, out!(self))
     }
 
     /// Sends a copy of `data`; returns the bytes taken.

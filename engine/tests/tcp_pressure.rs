@@ -60,7 +60,7 @@ fn stacks() -> (Stack<SimPort>, Stack<SimPort>) {
     };
     let mut cb = StackConfig::new(B, 24);
     cb.tcp.default_options = big;
-    cb.seed = 9;
+    cb.seed = Some(9);
     (Stack::new(da, pa, ca), Stack::new(db, pb, cb))
 }
 

@@ -74,7 +74,7 @@ fn bulk_echo_over_shared_pools_finishes_under_memory_pressure() {
     let mut cb = StackConfig::new(B, 24);
     cb.tcp.default_options = opts;
     cb.memory_check_every = 1;
-    cb.seed = 11;
+    cb.seed = Some(11);
     let mut a = Stack::new(pa.queue(0), pools, ca);
     let mut b = Stack::new(pb.queue(0), pools, cb);
 

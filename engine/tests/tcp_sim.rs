@@ -215,7 +215,7 @@ fn bulk(name: &str, loss: f64, seed: u64, both: bool) -> Run {
             "{side:?}: the link's pools suffice"
         );
         assert_eq!(
-            c.tcp.tx_nombuf + c.iface.out_nombuf,
+            c.ip.tx_nombuf + c.ip.out_nombuf,
             0,
             "{side:?}: pools suffice"
         );
@@ -227,7 +227,7 @@ fn bulk(name: &str, loss: f64, seed: u64, both: bool) -> Run {
 /// Frames the receiving stack dropped as damaged (an IPv4 checksum error counts in
 /// `IpInHdrErrors` as well as `IpExtInCsumErrors`, as in Linux, so only the former is summed).
 fn rx_errors(c: &engine::Counters) -> u64 {
-    let i = &c.iface;
+    let i = &c.ip;
     i.ip_in_hdr_errors
         + i.ip_in_addr_errors
         + i.ip_in_unknown_protos

@@ -178,7 +178,7 @@ fn thousand_concurrent_connections_all_complete() {
     );
     for side in [Side::A, Side::B] {
         let st = p.stack_ref(side);
-        let nombuf = st.counters().tcp.tx_nombuf + st.device().inner().inner().stats().rx_nombuf;
+        let nombuf = st.counters().ip.tx_nombuf + st.device().inner().inner().stats().rx_nombuf;
         assert_eq!(nombuf, 0, "{side:?}: the pools suffice");
     }
     assert_eq!(ca.tcp.active_opens, n as u64);

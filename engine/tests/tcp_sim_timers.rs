@@ -289,7 +289,7 @@ fn time_wait_lasts_exactly_its_configured_time_then_the_tuple_is_reused() {
     });
     let mut p = Pair::new(cfg);
     let (a, b) = p.connect(80, None, None);
-    let port = p.a.info(a).unwrap().local.1;
+    let port = p.a.info(a).unwrap().local.port();
     assert_eq!(port, 40000);
     // A closes first (the active closer), B after it has read the end of file.
     p.a.close(a);
@@ -325,7 +325,7 @@ fn time_wait_lasts_exactly_its_configured_time_then_the_tuple_is_reused() {
     let c2 =
         p.a.connect(IP_B, 80, None)
             .expect("the 4-tuple is free again");
-    assert_eq!(p.a.info(c2).unwrap().local.1, port);
+    assert_eq!(p.a.info(c2).unwrap().local.port(), port);
     let s2 = p.await_established(Side::A, c2, Duration::from_secs(1));
     let mut st = [Stream::new(Side::A, c2, s2, 30_000, 9).with_shutdown()];
     p.transfer(&mut st, Duration::from_secs(1));

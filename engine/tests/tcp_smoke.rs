@@ -29,9 +29,9 @@ fn pair(name: &str) -> (Stack<SimPort>, Stack<SimPort>) {
         MacAddr([2, 0, 0, 0, 0, 2]),
     );
     let mut ca = StackConfig::new(A, 24);
-    ca.seed = 1;
+    ca.seed = Some(1);
     let mut cb = StackConfig::new(B, 24);
-    cb.seed = 2;
+    cb.seed = Some(2);
     (Stack::new(da, pa, ca), Stack::new(db, pb, cb))
 }
 

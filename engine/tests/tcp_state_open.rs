@@ -349,15 +349,15 @@ fn listen_accept_queue_full_drops_completing_ack() {
     assert_eq!(h.connections(), 3);
     // Once one is accepted, the retransmitted ACK gets in.
     let c1 = h.stack.accept(l).unwrap();
-    assert_eq!(h.stack.info(c1).unwrap().remote.1, REMOTE_PORT);
+    assert_eq!(h.stack.info(c1).unwrap().remote.port(), REMOTE_PORT);
     h.send(ack(2));
     h.expect_nothing();
     let c2 = h.stack.accept(l).unwrap();
     let c3 = h.stack.accept(l).unwrap();
-    assert_eq!(h.stack.info(c2).unwrap().remote.1, REMOTE_PORT + 1);
+    assert_eq!(h.stack.info(c2).unwrap().remote.port(), REMOTE_PORT + 1);
     let i3 = h.stack.info(c3).unwrap();
     assert_eq!(
-        (i3.remote.1, i3.state),
+        (i3.remote.port(), i3.state),
         (REMOTE_PORT + 2, State::Established)
     );
 }
@@ -724,7 +724,10 @@ fn syn_received_ack_establishes_listener_acceptable() {
     h.expect_no_event();
     assert_eq!(h.only_state(), State::Established);
     let c = h.stack.accept(l).expect("accept");
-    assert_eq!(h.stack.info(c).unwrap().remote, (REMOTE_IP, REMOTE_PORT));
+    assert_eq!(
+        h.stack.info(c).unwrap().remote,
+        (REMOTE_IP, REMOTE_PORT).into()
+    );
     assert_eq!(h.stack.accept(l), None);
 }
 

@@ -17,7 +17,7 @@ use engine::dev::dpdk::{Port, PortConfig};
 use engine::dev::fault::{FaultConfig, FaultInjector, FaultStats};
 use engine::dev::sim::{SimConfig, SimLink};
 use engine::eal;
-use engine::iface::EchoReply;
+use engine::ip::EchoReply;
 use engine::time::Instant;
 use engine::wire::MacAddr;
 use engine::{Counters, Stack, StackConfig};
@@ -58,7 +58,7 @@ fn poll_both<DA: Device, DB: Device>(
 ) {
     a.poll(now);
     b.poll(now);
-    replies.extend(a.iface().echo_replies.drain(..));
+    replies.extend(a.ip().echo_replies.drain(..));
 }
 
 /// Runs both stacks in virtual time from `*now` up to `until`: poll, then jump to the earliest
@@ -153,7 +153,7 @@ fn assert_clean_counters(a: &Counters, b: &Counters, gratuitous: bool) {
 fn ping_200_times_over_a_sim_link_in_virtual_time() {
     let (pa, pb) = SimLink::pair(link_pool("2sl"), SimConfig::default(), MAC_A, MAC_B);
     let cfg_a = StackConfig::new(IP_A, 24);
-    let gratuitous = cfg_a.arp.gratuitous;
+    let gratuitous = cfg_a.neighbor.gratuitous;
     let mut a = Stack::new(pa, pools("2sa"), cfg_a);
     let mut b = Stack::new(pb, pools("2sb"), StackConfig::new(IP_B, 24));
     let replies = ping_in_virtual_time(&mut a, &mut b);
@@ -178,7 +178,7 @@ fn ping_200_times_over_a_net_ring_pair() {
     pa.caps.mac = MAC_A;
     pb.caps.mac = MAC_B;
     let cfg_a = StackConfig::new(IP_A, 24);
-    let gratuitous = cfg_a.arp.gratuitous;
+    let gratuitous = cfg_a.neighbor.gratuitous;
     let mut a = Stack::new(pa.queue(0), pools("2ra"), cfg_a);
     let mut b = Stack::new(pb.queue(0), pools("2rb"), StackConfig::new(IP_B, 24));
     // A fake clock: it only has to move forward (nothing here times out).

@@ -255,9 +255,10 @@ pub struct OptPortArgs {
     /// Frames per receive burst (default 8, for latency; 32 suits bulk transfers).
     #[arg(long)]
     pub rx_burst: Option<usize>,
-    /// Seed for random choices (ISNs, ports, Poisson arrivals).
-    #[arg(long, default_value_t = 0x5eed)]
-    pub seed: u64,
+    /// Seed for random choices (ISN and port secrets, Poisson arrivals), for reproducible runs
+    /// and tests only: without it they come from the operating system (RFC 6528, RFC 6056).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 fn parse_spec(s: &str) -> Result<PortSpec, String> {

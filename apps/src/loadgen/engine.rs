@@ -319,7 +319,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         .map(|i| {
             let mut cfg = StackConfig::new(port_args.ip.addr, port_args.ip.prefix);
             cfg.gateway = port_args.gateway;
-            cfg.seed = port_args.seed.wrapping_add(i as u64);
+            cfg.seed = port_args.seed.map(|s| s.wrapping_add(i as u64));
             cfg.rx_burst = burst;
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
             if n > 1 {
@@ -336,7 +336,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         Some(sp) => (0..n)
             .map(|i| {
                 let mut cfg = crate::servers::server_config(SERVER_IP, 24);
-                cfg.seed = port_args.seed.wrapping_add(1000 + i as u64);
+                cfg.seed = port_args.seed.map(|s| s.wrapping_add(1000 + i as u64));
                 cfg.rx_burst = burst;
                 ClientParts {
                     queue: sp.queue(i as u16),

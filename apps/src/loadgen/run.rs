@@ -137,7 +137,8 @@ impl Plan {
                 open_loop: self.rate.map(|r| OpenLoop {
                     rate: r / self.cores as f64,
                     poisson: self.arrivals == Some(Arrivals::Poisson),
-                    seed: self.common.engine.seed ^ (w as u64).wrapping_mul(0x9e37_79b9),
+                    seed: arrival_seed(self.common.engine.seed)
+                        ^ (w as u64).wrapping_mul(0x9e37_79b9),
                 }),
             })),
         }
@@ -376,4 +377,9 @@ pub fn pin(cpu: usize) {
     if !core_affinity::set_for_current(core_affinity::CoreId { id: cpu }) {
         eprintln!("loadgen: warning: cannot pin a thread to CPU {cpu}");
     }
+}
+
+/// The seed of the open loop's arrival times: `--seed` when given, else a fresh random one.
+fn arrival_seed(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| engine::rand::Rng::from_entropy().next_u64())
 }

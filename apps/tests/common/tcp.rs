@@ -223,7 +223,7 @@ impl EngineHost {
         ns.wait_for_link(tap);
         ns.configure_peer(tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
         let mut cfg = StackConfig::new(ENGINE_IP, 24);
-        cfg.seed = u64::from(std::process::id());
+        cfg.seed = Some(u64::from(std::process::id()));
         let stack = Stack::new(port.queue(0), pools, cfg);
         let clock = Clock::new(eal);
         EngineHost {

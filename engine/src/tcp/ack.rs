@@ -5,10 +5,14 @@
 //! RFC 3042 limited transmit), and the state changes an acknowledged FIN causes.
 
 use super::congestion::CongestionControl;
-use super::input::{Step, enter_time_wait};
-use super::layer::{Out, Shared, close_tcb, mark_pending, notify_writable, oow_ack, set_timer};
-use super::tcb::{CaState, State, Tcb, flag};
+use super::ctx::{
+    Out, Shared, Step, close_tcb, enter_time_wait, mark_pending, notify_writable, oow_ack,
+    set_state, set_timer,
+};
+use super::state::State;
+use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
+use crate::time::Instant;
 use crate::wire::{TcpFlags, TcpRepr};
 
 /// Duplicate ACKs that trigger fast retransmit (RFC 5681 §3.2).
@@ -36,10 +40,14 @@ pub fn process(
     }
     let wnd = u32::from(r.window) << tcb.snd.wscale;
     let advanced = r.ack.gt(una);
+    // Linux `tcp_ack`, slow path: an acceptable ACK without data is a pure ACK.
+    if payload_len == 0 && r.ack.ge(una) {
+        sh.counters.pure_acks_in += 1;
+    }
     if advanced {
         new_ack(tcb, sh, r, out);
     } else if is_duplicate(tcb, r, payload_len, wnd) {
-        duplicate_ack(tcb, sh, out);
+        duplicate_ack(tcb, sh);
     }
     update_window(tcb, sh, r, wnd, advanced);
     fin_acked_transitions(tcb, sh, out);
@@ -52,6 +60,8 @@ pub fn process(
 pub fn fast(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
     let advanced = r.ack.gt(tcb.snd.una);
     if advanced {
+        // Linux `tcp_ack`: a pure forward advance outside the slow path.
+        sh.counters.hp_acks += 1;
         new_ack(tcb, sh, r, out);
     }
     let wnd = u32::from(r.window) << tcb.snd.wscale;
@@ -97,7 +107,7 @@ fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
             // segment, deflate by the amount acknowledged, keep going.
             sh.counters.partial_acks += 1;
             tcb.cc.on_partial_ack(acked, mss);
-            mark_head_lost(tcb, out);
+            mark_head_lost(tcb, sh);
         }
         CaState::Loss => {
             tcb.cc.on_ack(acked, mss, flight_before);
@@ -120,7 +130,7 @@ fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
 
 /// RTT from the newest never-retransmitted segment acknowledged (Karn's rule, RFC 6298 §3),
 /// else from the echoed timestamp (RFC 7323 §4), which is unambiguous.
-fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<crate::time::Instant>, out: &Out) {
+fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<Instant>, out: &Out) {
     let rtt_ns = match sent_at {
         Some(t) => Some(out.now.nanos_since(t)),
         None => r
@@ -139,7 +149,7 @@ fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<crate::time::Instant>,
 /// the ACK does not cover `recover` (RFC 6582 §4.1, no repeated fast retransmits); in
 /// recovery each one inflates the window (step 4); before that, RFC 3042 limited transmit
 /// lets new data out.
-fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
+fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared) {
     tcb.dupacks = tcb.dupacks.saturating_add(1);
     let mss = u32::from(tcb.snd.mss);
     match tcb.ca {
@@ -153,7 +163,7 @@ fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
             let flight = tcb.in_flight();
             tcb.cc.on_enter_recovery(flight, mss);
             tcb.ca = CaState::Recovery;
-            mark_head_lost(tcb, out);
+            mark_head_lost(tcb, sh);
         }
         CaState::Recovery => tcb.cc.on_dup_ack_in_recovery(mss),
         _ => {}
@@ -162,13 +172,13 @@ fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
 }
 
 /// Marks the first unacknowledged MSS lost so `write_xmit` retransmits it.
-fn mark_head_lost(tcb: &mut Tcb, out: &Out) {
+fn mark_head_lost(tcb: &mut Tcb, sh: &Shared) {
     if tcb.sq.send_head() == Some(0) || tcb.sq.is_empty() {
         return;
     }
     let mss = u32::from(tcb.snd.mss);
     if tcb.sq.get(0).is_some_and(|s| s.len > mss) {
-        tcb.sq.split(0, mss, &out.pools.indirect);
+        tcb.sq.split(0, mss, &sh.pools.indirect);
     }
     tcb.sq.mark_lost(0);
 }
@@ -209,7 +219,7 @@ fn fin_acked_transitions(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     }
     match tcb.state {
         State::FinWait1 => {
-            tcb.state = State::FinWait2;
+            set_state(tcb, sh, State::FinWait2);
             tcb.timers.clear(TimerKind::Rto);
             if tcb.has(flag::ORPHAN) {
                 // Linux tcp_fin_timeout: an orphan does not wait forever for the peer's FIN.
@@ -217,7 +227,7 @@ fn fin_acked_transitions(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
                 set_timer(tcb, sh, TimerKind::FinWait2, at);
             }
         }
-        State::Closing => enter_time_wait(tcb, sh, out),
+        State::Closing => enter_time_wait(tcb, sh, out.now),
         State::LastAck => close_tcb(tcb, sh, None),
         _ => {}
     }

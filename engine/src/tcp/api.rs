@@ -5,25 +5,28 @@
 //! Handles are checked on every call: a handle the application closed, or one from another
 //! core, gives `TcpError::InvalidHandle`, never a panic.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 
 use super::congestion::CongestionControl;
+use super::ctx::{
+    Out, Shared, ack_now, app_holds, arm_keepalive, close_tcb, drop_events, notify_readable,
+    set_state, set_timer,
+};
 use super::flow::FourTuple;
 use super::handshake;
-use super::layer::{
-    Out, Tcp, app_holds, close_tcb, handle_of, mark_pending, notify_readable, set_timer,
-};
-use super::listen::Listener;
+use super::layer::{Tcp, handle_of};
+use super::listener::Listener;
 use super::output;
-use super::tcb::{State, Tcb, flag};
-use super::timeout;
+use super::state::State;
+use super::tcb::{Tcb, flag};
 use super::timer::TimerKind;
-use super::types::{ConnId, ConnInfo, ConnOptions, Event, ListenerId, TcpError};
+use super::types::{ConnId, ConnInfo, ConnOptions, ListenerId, TcpError};
 use crate::buf::{HEADROOM, Pkt};
 
 impl Tcp {
-    /// Listens on `port` with room for `backlog` half-open and `backlog` unaccepted
-    /// connections; accepted connections start with `opts` (or the configured defaults).
+    /// Listens on `port`, on every address of the stack and in both families, with room for
+    /// `backlog` half-open and `backlog` unaccepted connections; accepted connections start
+    /// with `opts` (or the configured defaults).
     pub fn listen(
         &mut self,
         port: u16,
@@ -33,34 +36,22 @@ impl Tcp {
         if self.sh.listen_ports.get(port).is_some() {
             return Err(TcpError::AddrInUse(port));
         }
-        let slot = match self.sh.listeners.iter().position(Option::is_none) {
-            Some(i) => i,
-            None => {
-                self.sh.listeners.push(None);
-                self.sh.listeners.len() - 1
-            }
-        };
-        let id = ListenerId(slot as u32);
-        self.sh.listeners[slot] = Some(Listener {
-            id,
-            port,
-            backlog: backlog.max(1),
-            syn_count: 0,
-            accept: Default::default(),
-            opts: opts.unwrap_or(self.sh.cfg.default_options),
-        });
-        self.sh.listen_ports.insert(port, slot as u32);
+        let id = self.sh.listeners.next_id();
+        let opts = opts.unwrap_or(self.sh.cfg.default_options);
+        let max = self.sh.cfg.max_connections;
+        self.sh
+            .listeners
+            .insert(Listener::new(id, port, backlog, opts, max));
+        self.sh.listen_ports.insert(port, id.slot);
         Ok(id)
     }
 
-    /// Stops listening; connections not yet accepted are reset.
+    /// Stops listening; connections not yet accepted are reset. Half-open children
+    /// (SYN-RECEIVED) keep the id of a listener that no longer exists: when their handshake
+    /// completes they are reset (`input::establish_passive`), as they would be had they
+    /// completed against a closed port.
     pub fn unlisten(&mut self, l: ListenerId, out: &mut Out) {
-        let Some(lis) = self
-            .sh
-            .listeners
-            .get_mut(l.0 as usize)
-            .and_then(Option::take)
-        else {
+        let Some(lis) = self.sh.listeners.remove(l) else {
             return;
         };
         self.sh.listen_ports.remove(lis.port);
@@ -76,28 +67,30 @@ impl Tcp {
 
     /// The next established connection of listener `l`, if any.
     pub fn accept(&mut self, l: ListenerId) -> Option<ConnId> {
-        let lis = self.sh.listeners.get_mut(l.0 as usize)?.as_mut()?;
+        let lis = self.sh.listeners.get_mut(l)?;
         let h = lis.accept.pop_front()?;
         let tcb = self.conns.get_mut(h)?;
         tcb.listener = None;
         tcb.set(flag::APP_OWNED);
-        timeout::arm_keepalive(tcb, &mut self.sh);
+        arm_keepalive(tcb, &mut self.sh);
         if tcb.rq.bytes() > 0 || tcb.rcv.fin_at.is_some() || tcb.state != State::Established {
             notify_readable(tcb, &mut self.sh);
         }
         Some(ConnId(h))
     }
 
-    /// Opens a connection to `remote` (RFC 9293 §3.10.1): chooses an ephemeral port (RFC
-    /// 6056) and an ISN (RFC 6528), sends the SYN. `Event::Connected` follows, or
-    /// `Event::Closed` with the reason.
+    /// Opens a connection from our address `local_ip` to `remote` (RFC 9293 §3.10.1):
+    /// chooses an ephemeral port (RFC 6056) and an ISN (RFC 6528), sends the SYN.
+    /// `Event::Connected` follows, or `Event::Closed` with the reason. The layer below chose
+    /// `local_ip` (its source address for `remote`, of the same family).
     pub fn connect(
         &mut self,
-        remote: (Ipv4Addr, u16),
+        local_ip: IpAddr,
+        remote: (IpAddr, u16),
         opts: Option<ConnOptions>,
         out: &mut Out,
     ) -> Result<ConnId, TcpError> {
-        self.connect_from(None, remote, opts, out)
+        self.connect_from(local_ip, None, remote, opts, out)
     }
 
     /// [`Tcp::connect`] from a fixed local port (`None`: an ephemeral one), for a simultaneous
@@ -105,29 +98,22 @@ impl Tcp {
     /// port whose 4-tuple is taken, TIME-WAIT included, gives `AddrInUse`.
     pub fn connect_from(
         &mut self,
+        local_ip: IpAddr,
         local_port: Option<u16>,
-        remote: (Ipv4Addr, u16),
+        remote: (IpAddr, u16),
         opts: Option<ConnOptions>,
         out: &mut Out,
     ) -> Result<ConnId, TcpError> {
-        if !out.iface.on_link(remote.0)
-            && out.iface.route(out.now, remote.0, out.pools, out.tx) == crate::iface::Route::NoRoute
-        {
+        if local_ip.is_ipv6() != remote.0.is_ipv6() {
             return Err(TcpError::NoRoute);
         }
-        let local_ip = self.sh.local_ip;
         // An ephemeral port comes with its 4-tuple free (pick_port checked it, and ended a
         // reusable TIME-WAIT holding it); a fixed one must be checked here.
         let port = match local_port {
             Some(p) => p,
-            None => self.pick_port(local_ip, remote, out)?,
+            None => self.pick_port(local_ip, remote, out.now)?,
         };
-        let tuple = FourTuple {
-            local_ip,
-            local_port: port,
-            remote_ip: remote.0,
-            remote_port: remote.1,
-        };
+        let tuple = FourTuple::new((local_ip, port), remote);
         if local_port.is_some() && self.sh.flows.get(&tuple).is_some() {
             return Err(TcpError::AddrInUse(port));
         }
@@ -135,12 +121,15 @@ impl Tcp {
         let idx = handshake::create(
             &mut self.conns,
             &mut self.sh,
-            out,
+            out.now,
             tuple,
             State::SynSent,
             opts,
         )?;
-        let tcb = self.conns.get_by_index_mut(idx).expect("just created");
+        // `create` returned the index of the entry it just inserted.
+        let Some(tcb) = self.conns.get_by_index_mut(idx) else {
+            return Err(TcpError::TableFull);
+        };
         tcb.set(flag::APP_OWNED);
         handshake::send_syn(tcb, &mut self.sh, out, false);
         self.sh.counters.active_opens += 1;
@@ -151,9 +140,9 @@ impl Tcp {
     /// under `tw_reuse_after`) and, with steering, that maps back to this core.
     fn pick_port(
         &mut self,
-        local_ip: Ipv4Addr,
-        remote: (Ipv4Addr, u16),
-        out: &Out,
+        local_ip: IpAddr,
+        remote: (IpAddr, u16),
+        now: crate::time::Instant,
     ) -> Result<u16, TcpError> {
         let (conns, sh) = (&mut self.conns, &mut self.sh);
         let steer = sh.cfg.steering;
@@ -166,19 +155,14 @@ impl Tcp {
             {
                 return false;
             }
-            let t = FourTuple {
-                local_ip,
-                local_port: p,
-                remote_ip: remote.0,
-                remote_port: remote.1,
-            };
+            let t = FourTuple::new((local_ip, p), remote);
             match flows.get(&t) {
                 None => true,
                 Some(idx) => {
                     let ok = conns.get_by_index(idx).is_some_and(|tcb| {
                         tcb.state == State::TimeWait
                             && tcb.ts.enabled
-                            && reuse.is_some_and(|d| out.now - tcb.tw_since >= d)
+                            && reuse.is_some_and(|d| now - tcb.tw_since >= d)
                     });
                     if ok {
                         reusable = Some(idx);
@@ -188,12 +172,10 @@ impl Tcp {
             }
         });
         let port = port.ok_or(TcpError::NoPorts)?;
-        if let Some(idx) = reusable.filter(|&i| {
-            conns
-                .get_by_index(i)
-                .is_some_and(|t| t.tuple.local_port == port)
-        }) {
-            let tcb = conns.get_by_index_mut(idx).expect("checked");
+        if let Some(tcb) = reusable
+            .and_then(|i| conns.get_by_index_mut(i))
+            .filter(|t| t.tuple.local_port == port)
+        {
             sh.counters.tw_recycled += 1;
             close_tcb(tcb, sh, None);
             self.reap();
@@ -216,7 +198,10 @@ impl Tcp {
     /// is the one place the application makes the stack allocate payload room, so this gate
     /// keeps the reserve under the pressure line for ACKs, retransmissions and received data.
     pub fn send(&mut self, c: ConnId, data: &[u8], out: &mut Out) -> Result<usize, TcpError> {
-        let tcb = self.owned(c)?;
+        let tcb = match self.conns.get_mut(c.0) {
+            Some(t) if app_holds(t) => t,
+            _ => return Err(TcpError::InvalidHandle),
+        };
         writable(tcb)?;
         let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());
         let mut take = room.min(data.len());
@@ -224,24 +209,26 @@ impl Tcp {
             tcb.set(flag::WANT_WRITE);
             return Err(TcpError::WouldBlock);
         }
-        let goal = output::size_goal(tcb, out);
+        let goal = output::size_goal(tcb, &self.sh);
         // Bytes one data mbuf holds in a unit: a unit is one MSS, or a TSO chain of full mbufs.
         let per_mbuf = goal
-            .min(usize::from(out.pools.data.data_room()).saturating_sub(HEADROOM))
+            .min(usize::from(self.sh.pools.data.data_room()).saturating_sub(HEADROOM))
             .max(1);
         let need = take.div_ceil(per_mbuf) as u32 + 1;
         // Under pressure, or after a refusal, wait for the stack's periodic evaluation: an
         // application retrying in a loop must not count the pools on every call.
         if !self.sh.mem.budget_covers(need) && !self.sh.mem.under_pressure() && !self.sh.mem.refused
         {
-            self.evaluate_memory(out.pools);
+            self.evaluate_memory();
         }
         if !self.sh.mem.budget_covers(need) {
             // Near the pressure line the budget may cover part of the copy only.
             take = take.min(self.sh.mem.budget_bytes(per_mbuf));
         }
         let sh = &mut self.sh;
-        let tcb = self.conns.get_mut(c.0).expect("checked above");
+        let Some(tcb) = self.conns.get_mut(c.0) else {
+            return Err(TcpError::InvalidHandle);
+        };
         if take == 0 {
             tcb.set(flag::WANT_WRITE);
             sh.counters.send_pressure += 1;
@@ -249,7 +236,7 @@ impl Tcp {
             return Err(TcpError::WouldBlock);
         }
         let mbufs = tcb.sq.mbufs();
-        let n = tcb.sq.append(&data[..take], goal, &out.pools.data);
+        let n = tcb.sq.append(&data[..take], goal, &sh.pools.data);
         sh.mem.charge(tcb.sq.mbufs().saturating_sub(mbufs) as u32);
         if n < data.len() {
             tcb.set(flag::WANT_WRITE);
@@ -281,9 +268,9 @@ impl Tcp {
             tcb.set(flag::WANT_WRITE);
             return Err((TcpError::WouldBlock, pkt));
         }
-        let goal = output::size_goal(tcb, out);
+        let goal = output::size_goal(tcb, sh);
         tcb.sq
-            .append_pkt(pkt, goal, &out.pools.indirect)
+            .append_pkt(pkt, goal, &sh.pools.indirect)
             .map_err(|p| (TcpError::NoBufs, p))?;
         output::write_xmit(tcb, sh, out);
         Ok(())
@@ -368,6 +355,7 @@ impl Tcp {
             return;
         };
         tcb.set(flag::ORPHAN);
+        drop_events(tcb, sh);
         match tcb.state {
             State::Closed => sh.reap.push(tcb.handle.index),
             State::SynSent => close_tcb(tcb, sh, None),
@@ -398,6 +386,7 @@ impl Tcp {
             return;
         };
         tcb.set(flag::ORPHAN);
+        drop_events(tcb, sh);
         if tcb.state.is_synchronized() || tcb.state == State::SynReceived {
             output::send_rst(tcb, sh, out);
         }
@@ -420,7 +409,7 @@ impl Tcp {
         let keepalive_on = opts.keepalive.is_some() && tcb.opts.keepalive != opts.keepalive;
         tcb.opts = opts;
         if keepalive_on {
-            timeout::arm_keepalive(tcb, sh);
+            arm_keepalive(tcb, sh);
         }
         output::write_xmit(tcb, sh, out);
         Ok(())
@@ -431,19 +420,14 @@ impl Tcp {
         self.owned(c).map(|t| t.opts)
     }
 
-    /// The next event, if any.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.sh.events.pop_front()
-    }
-
     /// A snapshot of the connection's state.
     pub fn info(&self, c: ConnId) -> Option<ConnInfo> {
         let t = self.conns.get(c.0)?;
         Some(ConnInfo {
             state: t.state,
             tuple: t.tuple,
-            local: (t.tuple.local_ip, t.tuple.local_port),
-            remote: (t.tuple.remote_ip, t.tuple.remote_port),
+            local: t.tuple.local(),
+            remote: t.tuple.remote(),
             mss: t.snd.mss,
             snd_una: t.snd.una.0,
             snd_nxt: t.snd.nxt.0,
@@ -494,7 +478,7 @@ fn writable(tcb: &Tcb) -> Result<(), TcpError> {
 /// After the application read `n` bytes: re-arm the readable edge when drained, report end
 /// of file or the error, and queue a window update when the window grew enough to matter
 /// (two segments, or half the buffer: Linux `tcp_cleanup_rbuf`).
-fn after_read(tcb: &mut Tcb, sh: &mut super::layer::Shared, n: usize) -> Result<usize, TcpError> {
+fn after_read(tcb: &mut Tcb, sh: &mut Shared, n: usize) -> Result<usize, TcpError> {
     if tcb.rq.bytes() == 0 {
         tcb.clear(flag::READ_NOTIFIED);
     }
@@ -517,21 +501,20 @@ fn after_read(tcb: &mut Tcb, sh: &mut super::layer::Shared, n: usize) -> Result<
         let free = tcb.rcv_free();
         let step = (2 * u32::from(tcb.rcv.mss)).min(tcb.opts.rcvbuf / 2);
         if free >= cur + step {
-            tcb.set(flag::ACK_NOW);
-            mark_pending(tcb, sh);
+            ack_now(tcb, sh);
         }
     }
     Ok(n)
 }
 
 /// Queues our FIN and moves to FIN-WAIT-1 or LAST-ACK (RFC 9293 §3.10.4).
-fn shutdown_write(tcb: &mut Tcb, sh: &mut super::layer::Shared, out: &mut Out) {
+fn shutdown_write(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     if tcb.has(flag::WR_SHUTDOWN) {
         return;
     }
     match tcb.state {
-        State::Established => tcb.state = State::FinWait1,
-        State::CloseWait => tcb.state = State::LastAck,
+        State::Established => set_state(tcb, sh, State::FinWait1),
+        State::CloseWait => set_state(tcb, sh, State::LastAck),
         _ => return,
     }
     tcb.set(flag::WR_SHUTDOWN);

@@ -1,6 +1,8 @@
 //! TCP counters, named as Linux's `nstat` names them (`Tcp*` from RFC 4022's MIB, `TcpExt*`
-//! from Linux's extensions), plus a few of the engine's own (`TcpExtTso*`, `TcpExtTx*`),
-//! which say how frames were built.
+//! from Linux's extensions), plus a few of the engine's own, marked as such. How frames were
+//! built (`TcpExtTso*`, `TcpExtTx*`) is the IP layer's to count (`ip::IpCounters`); so are the
+//! segments it rejects before TCP sees them (bad checksum or header), which the stack adds to
+//! `TcpInErrs` when it reports (`stack::Counters`), as Linux counts them in `tcp_v4_rcv`.
 
 crate::mib! {
     /// One core's TCP counters.
@@ -12,6 +14,9 @@ crate::mib! {
         in_segs => "TcpInSegs",
         out_segs => "TcpOutSegs",
         retrans_segs => "TcpRetransSegs",
+        /// Segments TCP itself rejects as errors: a SYN on a synchronized connection (Linux
+        /// `tcp_validate_incoming`). The stack's report adds the IP layer's checksum and
+        /// header failures.
         in_errs => "TcpInErrs",
         out_rsts => "TcpOutRsts",
         listen_overflows => "TcpExtListenOverflows",
@@ -20,9 +25,14 @@ crate::mib! {
         reno_recovery => "TcpExtTCPRenoRecovery",
         fast_retrans => "TcpExtTCPFastRetrans",
         slow_start_retrans => "TcpExtTCPSlowStartRetrans",
-        partial_acks => "TcpExtTCPRenoRecoveryFail",
+        /// NewReno partial acknowledgments in recovery (RFC 6582 §3.2 step 5). The engine's
+        /// own: Linux keeps no such counter.
+        partial_acks => "TcpExtTCPRenoPartialAck",
         delayed_acks => "TcpExtDelayedACKs",
+        /// ACKs without data processed outside header prediction (Linux `tcp_ack`).
         pure_acks_in => "TcpExtTCPPureAcks",
+        /// ACKs that advanced SND.UNA on the header-prediction path (Linux `tcp_ack`).
+        hp_acks => "TcpExtTCPHPAcks",
         paws_estab => "TcpExtPAWSEstab",
         dsack_old_sent => "TcpExtTCPDSACKOldSent",
         dsack_ofo_sent => "TcpExtTCPDSACKOfoSent",
@@ -52,18 +62,6 @@ crate::mib! {
         /// Data segments whose previous copy was still in the TX ring: retransmission skipped
         /// and re-armed (Linux skb_still_in_host_queue).
         retrans_in_host_queue => "TcpExtTCPSpuriousRtxHostQueues",
-        /// TSO super-segments handed to the port.
-        tso_frames => "TcpExtTsoFrames",
-        /// Wire segments those super-segments become.
-        tso_wire_segs => "TcpExtTsoWireSegs",
-        /// Frames built with headers in the payload's headroom (one extra reference).
-        tx_in_headroom => "TcpExtTxInHeadroom",
-        /// Frames built as a header mbuf chained to an indirect clone of the payload.
-        tx_hdr_mbuf => "TcpExtTxHeaderMbuf",
-        /// Frames whose small payload was copied into the header mbuf (copy-break).
-        tx_copybreak => "TcpExtTxCopyBreak",
-        /// Frames that could not be built for lack of mbufs.
-        tx_nombuf => "TcpExtTxNoBuf",
         /// Segments for no connection or listener, answered with RST (RFC 9293 §3.10.7.1).
         no_port => "TcpExtNoPort",
     }

@@ -1,5 +1,6 @@
-//! The connection tables: 4-tuple → slab index for established flows, local port → slab index
-//! for listeners.
+//! The connection tables: 4-tuple (IPv4 or IPv6) → slab index for established flows, local port
+//! → slab index for listeners (a listener takes its port on every address of the stack, in both
+//! families, as a Linux socket bound to `[::]` without `IPV6_V6ONLY`).
 //!
 //! Both are `std::collections::HashMap`s with capacity reserved at creation and a keyed hasher,
 //! [`FlowHasher`]: a folded 64×64→128-bit multiply (the wyhash / foldhash mixer) seeded with
@@ -13,21 +14,22 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::rand::Rng;
 
-/// A TCP connection's identity as seen from this host.
+/// A TCP connection's identity as seen from this host, in either address family (both
+/// addresses are of one family: the IP layer delivers nothing else).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FourTuple {
-    pub local_ip: Ipv4Addr,
+    pub local_ip: IpAddr,
     pub local_port: u16,
-    pub remote_ip: Ipv4Addr,
+    pub remote_ip: IpAddr,
     pub remote_port: u16,
 }
 
 impl FourTuple {
-    pub const fn new(local: (Ipv4Addr, u16), remote: (Ipv4Addr, u16)) -> FourTuple {
+    pub const fn new(local: (IpAddr, u16), remote: (IpAddr, u16)) -> FourTuple {
         FourTuple {
             local_ip: local.0,
             local_port: local.1,
@@ -36,39 +38,48 @@ impl FourTuple {
         }
     }
 
-    pub const fn local(&self) -> (Ipv4Addr, u16) {
-        (self.local_ip, self.local_port)
+    pub const fn local(&self) -> SocketAddr {
+        SocketAddr::new(self.local_ip, self.local_port)
     }
 
-    pub const fn remote(&self) -> (Ipv4Addr, u16) {
-        (self.remote_ip, self.remote_port)
+    pub const fn remote(&self) -> SocketAddr {
+        SocketAddr::new(self.remote_ip, self.remote_port)
     }
 
-    /// The two addresses as one word and the two ports as another: what the hasher mixes.
-    fn words(&self) -> (u64, u64) {
-        let ips = (u64::from(self.local_ip.to_bits()) << 32) | u64::from(self.remote_ip.to_bits());
-        let ports = (u64::from(self.local_port) << 16) | u64::from(self.remote_port);
-        (ips, ports)
+    /// True for an IPv6 connection.
+    pub const fn is_ipv6(&self) -> bool {
+        self.remote_ip.is_ipv6()
     }
 }
 
-/// Two words, so hashing a tuple is two mixing steps rather than four byte-slice writes.
+/// The two ports as one word, and each address as one (IPv4, both in one word) or two
+/// (IPv6) words: what the hasher mixes, so an IPv4 tuple costs two mixing steps.
 impl Hash for FourTuple {
+    #[inline]
     fn hash<H: Hasher>(&self, state: &mut H) {
-        let (ips, ports) = self.words();
-        state.write_u64(ips);
-        state.write_u64(ports);
+        match (self.local_ip, self.remote_ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => {
+                state.write_u64((u64::from(l.to_bits()) << 32) | u64::from(r.to_bits()));
+            }
+            (l, r) => {
+                for a in [l, r] {
+                    let bits = match a {
+                        IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
+                        IpAddr::V6(a) => a.to_bits(),
+                    };
+                    state.write_u64((bits >> 64) as u64);
+                    state.write_u64(bits as u64);
+                }
+            }
+        }
+        state.write_u64((u64::from(self.local_port) << 16) | u64::from(self.remote_port));
     }
 }
 
-/// `10.0.0.2:80 <- 10.0.0.1:5000` (local, then remote).
+/// `10.0.0.2:80 <- 10.0.0.1:5000`, `[fd00::2]:80 <- [fd00::1]:5000` (local, then remote).
 impl fmt::Display for FourTuple {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{} <- {}:{}",
-            self.local_ip, self.local_port, self.remote_ip, self.remote_port
-        )
+        write!(f, "{} <- {}", self.local(), self.remote())
     }
 }
 
@@ -257,16 +268,35 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
     fn tuple(local_port: u16, remote_port: u16) -> FourTuple {
         FourTuple::new(
-            (Ipv4Addr::new(10, 0, 0, 2), local_port),
-            (Ipv4Addr::new(10, 0, 0, 1), remote_port),
+            (Ipv4Addr::new(10, 0, 0, 2).into(), local_port),
+            (Ipv4Addr::new(10, 0, 0, 1).into(), remote_port),
+        )
+    }
+
+    fn tuple6(local_port: u16, remote_port: u16) -> FourTuple {
+        FourTuple::new(
+            (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(),
+                local_port,
+            ),
+            (
+                Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(),
+                remote_port,
+            ),
         )
     }
 
     #[test]
     fn display_reads_local_then_remote() {
         assert_eq!(tuple(80, 5000).to_string(), "10.0.0.2:80 <- 10.0.0.1:5000");
+        assert_eq!(
+            tuple6(80, 5000).to_string(),
+            "[fd00::2]:80 <- [fd00::1]:5000"
+        );
     }
 
     #[test]
@@ -287,12 +317,29 @@ mod tests {
         assert_eq!(t.iter().collect::<Vec<_>>(), [(tuple(80, 5001), 8)]);
     }
 
+    #[test]
+    fn flow_table_keeps_the_families_apart() {
+        let mut t = FlowTable::with_capacity(16, &mut Rng::new(1));
+        assert_eq!(t.insert(tuple(80, 5000), 1), None);
+        assert_eq!(t.insert(tuple6(80, 5000), 2), None);
+        assert_eq!(t.get(&tuple(80, 5000)), Some(1));
+        assert_eq!(t.get(&tuple6(80, 5000)), Some(2));
+        // An IPv4-mapped IPv6 address is another flow than the IPv4 one.
+        let mapped = FourTuple::new(
+            (Ipv4Addr::new(10, 0, 0, 2).to_ipv6_mapped().into(), 80),
+            (Ipv4Addr::new(10, 0, 0, 1).to_ipv6_mapped().into(), 5000),
+        );
+        assert_eq!(t.get(&mapped), None);
+        assert_eq!(t.remove(&tuple6(80, 5000)), Some(2));
+        assert_eq!(t.get(&tuple(80, 5000)), Some(1));
+    }
+
     /// The `i`-th of many distinct clients of 10.0.0.2:80.
     fn client(i: u32) -> FourTuple {
         let remote_ip = Ipv4Addr::from_bits(0x0a00_0000 | (i >> 8));
         FourTuple::new(
-            (Ipv4Addr::new(10, 0, 0, 2), 80),
-            (remote_ip, 1024 + (i & 0xff) as u16),
+            (Ipv4Addr::new(10, 0, 0, 2).into(), 80),
+            (remote_ip.into(), 1024 + (i & 0xff) as u16),
         )
     }
 

@@ -11,38 +11,35 @@
 //! arithmetic and payloads are trimmed with checked lengths.
 
 use super::ack;
+use super::ctx::{
+    Out, Promotion, Shared, Step, ack_now, arm_keepalive, close_tcb, enter_time_wait,
+    notify_connected, notify_readable, oow_ack, set_state, set_timer,
+};
 use super::handshake;
-use super::layer::{Out, Shared, close_tcb, mark_pending, notify_readable, oow_ack, set_timer};
-use super::listen;
 use super::memory::MemLevel;
+use super::options::TS_OPTION_LEN;
 use super::output;
 use super::recv_queue::RecvLimits;
-use super::tcb::{CaState, State, Tcb, flag};
-use super::timeout;
+use super::segment::Segment;
+use super::state::State;
+use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
-use super::types::{ConnId, Event, TcpError};
+use super::types::TcpError;
 use crate::buf::Pkt;
-use crate::iface::TcpIn;
+use crate::time::Instant;
 use crate::wire::{SeqNum, TcpFlags, TcpRepr};
 
 /// One step of segment arrival.
-type StepFn = fn(&mut Tcb, &mut Shared, &mut TcpIn, &mut Out) -> Step;
-
-/// Outcome of one step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Step {
-    Continue,
-    Drop,
-}
+type StepFn = fn(&mut Tcb, &mut Shared, &mut Segment, &mut Out) -> Step;
 
 /// Processes a segment for `tcb`. Returns the segment back when it is a SYN that reopens a
 /// TIME-WAIT connection (the caller closes the old TCB and hands the SYN to the listener).
 pub fn segment_arrives(
     tcb: &mut Tcb,
     sh: &mut Shared,
-    mut seg: TcpIn,
+    mut seg: Segment,
     out: &mut Out,
-) -> Option<TcpIn> {
+) -> Option<Segment> {
     tcb.last_rx = out.now;
     tcb.probes = 0;
     match tcb.state {
@@ -68,7 +65,7 @@ fn is_reopening_syn(tcb: &Tcb, r: &TcpRepr) -> bool {
 }
 
 /// SYN-SENT (RFC 9293 §3.10.7.3).
-fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
+fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) {
     let r = seg.repr;
     let has_ack = r.flags.contains(TcpFlags::ACK);
     // First, the ACK: it must acknowledge our SYN and nothing beyond.
@@ -98,7 +95,7 @@ fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
     handshake::negotiate(tcb, sh, &r, out.now);
     if !ack_ok {
         // Simultaneous open: SYN-RECEIVED, answer with SYN-ACK on the same ISS.
-        tcb.state = State::SynReceived;
+        set_state(tcb, sh, State::SynReceived);
         tcb.snd.wl1 = r.seq;
         handshake::send_syn(tcb, sh, out, true);
         return;
@@ -107,15 +104,14 @@ fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
     tcb.snd.wl1 = r.seq;
     tcb.snd.wl2 = r.ack;
     handshake_rtt(tcb, out);
-    tcb.state = State::Established;
+    set_state(tcb, sh, State::Established);
     tcb.timers.clear(TimerKind::Rto);
     tcb.retries = 0;
-    sh.events.push_back(Event::Connected(ConnId(tcb.handle)));
+    notify_connected(tcb, sh);
     // Keepalive asked for at connect time starts with the connection (accept arms passive
     // opens').
-    timeout::arm_keepalive(tcb, sh);
-    tcb.set(flag::ACK_NOW);
-    mark_pending(tcb, sh);
+    arm_keepalive(tcb, sh);
+    ack_now(tcb, sh);
     // Data or FIN on the SYN-ACK continue at the text step (sixth step in the RFC).
     seg.repr.seq = r.seq + 1;
     seg.repr.flags.remove(TcpFlags::SYN);
@@ -133,7 +129,7 @@ fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
 }
 
 /// The synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4).
-fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) {
+fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) {
     if fast_path(tcb, sh, seg, out) {
         return;
     }
@@ -163,9 +159,9 @@ fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) 
 ///    passes, RFC 7323 §5.3);
 /// 5. SND.UNA =< SEG.ACK =< SND.NXT, and a segment acknowledging nothing new carries data (a
 ///    bare one may be a duplicate ACK, which needs the recovery logic).
-fn fast_path(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> bool {
+fn fast_path(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> bool {
     let r = &seg.repr;
-    let plen = seg.payload.as_ref().map_or(0, |p| p.len() as u32);
+    let plen = seg.payload_len() as u32;
     let predicted = tcb.state == State::Established
         && tcb.ca == CaState::Open
         && tcb.rq.ooo_segs() == 0
@@ -191,9 +187,9 @@ fn fast_path(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> 
 }
 
 /// Sequence space the segment occupies (payload, SYN and FIN each count).
-fn seg_len(seg: &TcpIn) -> u32 {
+fn seg_len(seg: &Segment) -> u32 {
     let r = &seg.repr;
-    seg.payload.as_ref().map_or(0, |p| p.len() as u32)
+    seg.payload_len() as u32
         + u32::from(r.flags.contains(TcpFlags::SYN))
         + u32::from(r.flags.contains(TcpFlags::FIN))
 }
@@ -204,7 +200,7 @@ fn rcv_wnd(tcb: &Tcb) -> u32 {
 }
 
 /// Protection against wrapped sequence numbers (RFC 7323 §5.3, R1-R3).
-fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
     let r = &seg.repr;
     let Some((tsval, _)) = r.timestamps.filter(|_| tcb.ts.enabled) else {
         return Step::Continue;
@@ -222,14 +218,14 @@ fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -
 }
 
 /// `last_rx` was set to the segment's arrival time on entry.
-fn seg_now(tcb: &Tcb) -> crate::time::Instant {
+fn seg_now(tcb: &Tcb) -> Instant {
     tcb.last_rx
 }
 
 /// First: is the segment acceptable (the four cases of RFC 9293 §3.10.7.4)? Then trim it to
 /// the window: bytes before `rcv.nxt` (a duplicate, reported by D-SACK, RFC 2883) and beyond
 /// the right edge are cut off.
-fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
     let (len, wnd, nxt) = (seg_len(seg), rcv_wnd(tcb), tcb.rcv.nxt);
     let seq = seg.repr.seq;
     let in_wnd = |s: SeqNum| s.ge(nxt) && s.lt(nxt + wnd);
@@ -304,7 +300,7 @@ fn is_simultaneous_syn_ack(tcb: &Tcb, r: &TcpRepr) -> bool {
 }
 
 /// Cuts the parts of an acceptable segment that lie outside `[rcv.nxt, rcv.nxt + wnd)`.
-fn trim_to_window(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, wnd: u32) {
+fn trim_to_window(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, wnd: u32) {
     let nxt = tcb.rcv.nxt;
     let r = &mut seg.repr;
     if r.flags.contains(TcpFlags::SYN) && r.seq.lt(nxt) {
@@ -328,8 +324,7 @@ fn trim_to_window(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, wnd: u32) {
         r.flags.remove(TcpFlags::FIN);
         // Tell the peer what was taken: text beyond the window is unacceptable and earns an
         // ACK (RFC 9293 §3.10.7.4), which is also the answer to a zero-window probe (§3.8.6.1).
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        ack_now(tcb, sh);
     }
     if p.is_empty() {
         seg.payload = None;
@@ -346,7 +341,7 @@ fn note_duplicate(tcb: &mut Tcb, sh: &mut Shared, start: SeqNum, end: SeqNum) {
 
 /// Second: RST (RFC 5961 §3.2: reset only if the sequence number is exactly `rcv.nxt`;
 /// anywhere else in the window, send a challenge ACK).
-fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
     if !seg.repr.flags.contains(TcpFlags::RST) {
         return Step::Continue;
     }
@@ -376,7 +371,7 @@ fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) ->
 /// Fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2); in the
 /// SYN-RECEIVED state of a passive open, the connection returns to LISTEN (RFC 9293
 /// §3.10.7.4): the child goes away silently.
-fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) -> Step {
+fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
     if !seg.repr.flags.contains(TcpFlags::SYN) {
         return Step::Continue;
     }
@@ -384,6 +379,8 @@ fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) ->
         close_tcb(tcb, sh, None);
         return Step::Drop;
     }
+    // Linux `tcp_validate_incoming` counts this SYN as an input error too.
+    sh.counters.in_errs += 1;
     sh.counters.syn_challenge += 1;
     sh.counters.challenge_acks += 1;
     oow_ack(tcb, sh, false);
@@ -391,7 +388,7 @@ fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, _out: &mut Out) ->
 }
 
 /// Fifth: the ACK field. SYN-RECEIVED completes the handshake here; the rest is in `ack`.
-fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
     let r = seg.repr;
     if !r.flags.contains(TcpFlags::ACK) {
         return Step::Drop;
@@ -399,13 +396,7 @@ fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> 
     if tcb.state == State::SynReceived && !establish_passive(tcb, sh, &r, out, seg) {
         return Step::Drop;
     }
-    ack::process(
-        tcb,
-        sh,
-        &r,
-        seg.payload.as_ref().map_or(0, |p| p.len()),
-        out,
-    )
+    ack::process(tcb, sh, &r, seg.payload_len(), out)
 }
 
 /// SYN-RECEIVED + acceptable ACK → ESTABLISHED (RFC 9293 §3.10.7.4, fifth step).
@@ -414,19 +405,27 @@ fn establish_passive(
     sh: &mut Shared,
     r: &TcpRepr,
     out: &mut Out,
-    seg: &TcpIn,
+    seg: &Segment,
 ) -> bool {
     if !(r.ack.gt(tcb.snd.una) && r.ack.le(tcb.snd.nxt)) {
         output::reset_for(seg, sh, out);
         return false;
     }
-    if let Some(l) = tcb.listener
-        && !listen::child_established(sh, l, tcb.handle)
-    {
-        return false;
+    if let Some(l) = tcb.listener {
+        match sh.child_established(l, tcb) {
+            Promotion::Queued => {}
+            Promotion::AcceptQueueFull => return false,
+            Promotion::ListenerGone => {
+                // As if the handshake had completed against a closed port.
+                sh.counters.no_port += 1;
+                output::reset_for(seg, sh, out);
+                close_tcb(tcb, sh, None);
+                return false;
+            }
+        }
     }
     handshake_rtt(tcb, out);
-    tcb.state = State::Established;
+    set_state(tcb, sh, State::Established);
     tcb.retries = 0;
     tcb.timers.clear(TimerKind::Rto);
     tcb.snd.wnd = u32::from(r.window) << tcb.snd.wscale;
@@ -435,16 +434,16 @@ fn establish_passive(
     tcb.snd.wl2 = r.ack;
     if tcb.listener.is_none() {
         // Simultaneous open: the application is waiting for connect to finish.
-        sh.events.push_back(Event::Connected(ConnId(tcb.handle)));
-        timeout::arm_keepalive(tcb, sh);
+        notify_connected(tcb, sh);
+        arm_keepalive(tcb, sh);
     }
     true
 }
 
 /// Seventh and eighth: queue the text, then the FIN when every byte before it is here.
-fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut TcpIn, out: &mut Out) -> Step {
+fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
     // The FIN follows the payload: measure it before the payload is taken.
-    let plen = seg.payload.as_ref().map_or(0, |p| p.len() as u32);
+    let plen = seg.payload_len() as u32;
     if let Some(p) = seg.payload.take()
         && tcb.state.can_receive()
     {
@@ -475,8 +474,7 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
     if sh.mem.under_pressure() && !accept_under_pressure(tcb, sh, seq, &p) {
         // Not kept (the peer retransmits it later); tell the peer where we are.
         drop(p);
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        ack_now(tcb, sh);
         return;
     }
     // RFC 7323 §2.4 (1): whatever any ACK we sent offered is honoured. The right edge only
@@ -506,11 +504,7 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
     // second full-sized segment; else delay if the connection asked for delayed ACKs.
     // Full-sized: the MSS we advertised less the option bytes every segment carries, as the
     // peer computes its own send MSS (with timestamps, 1448 of 1460).
-    let opt = if tcb.ts.enabled {
-        handshake::TS_OPTION_LEN
-    } else {
-        0
-    };
+    let opt = if tcb.ts.enabled { TS_OPTION_LEN } else { 0 };
     let full = len >= usize::from(tcb.rcv.mss.saturating_sub(opt));
     tcb.rcv.unacked_segs = tcb.rcv.unacked_segs.saturating_add(u8::from(full));
     let immediate = ins.ooo
@@ -524,8 +518,7 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
         sh.counters.ofo_queue += 1;
     }
     if immediate {
-        tcb.set(flag::ACK_NOW);
-        mark_pending(tcb, sh);
+        ack_now(tcb, sh);
     } else if !tcb.has(flag::ACK_DELAYED) {
         tcb.set(flag::ACK_DELAYED);
         let at = tcb.last_rx + sh.cfg.delayed_ack;
@@ -565,15 +558,14 @@ fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -
 /// The peer's FIN (RFC 9293 §3.10.7.4, eighth step).
 fn process_fin(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     tcb.rcv.nxt += 1;
-    tcb.set(flag::ACK_NOW);
-    mark_pending(tcb, sh);
+    ack_now(tcb, sh);
     match tcb.state {
-        State::SynReceived | State::Established => tcb.state = State::CloseWait,
+        State::SynReceived | State::Established => set_state(tcb, sh, State::CloseWait),
         State::FinWait1 if tcb.sq.is_empty() && tcb.snd.una == tcb.snd.nxt => {
-            enter_time_wait(tcb, sh, out)
+            enter_time_wait(tcb, sh, out.now)
         }
-        State::FinWait1 => tcb.state = State::Closing,
-        State::FinWait2 => enter_time_wait(tcb, sh, out),
+        State::FinWait1 => set_state(tcb, sh, State::Closing),
+        State::FinWait2 => enter_time_wait(tcb, sh, out.now),
         State::TimeWait => {
             let at = out.now + sh.cfg.time_wait;
             set_timer(tcb, sh, TimerKind::TimeWait, at);
@@ -581,25 +573,4 @@ fn process_fin(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
         _ => {}
     }
     notify_readable(tcb, sh);
-}
-
-/// Enters TIME-WAIT for 2·MSL (RFC 9293 §3.10.7.4).
-pub fn enter_time_wait(tcb: &mut Tcb, sh: &mut Shared, out: &Out) {
-    tcb.state = State::TimeWait;
-    tcb.tw_since = out.now;
-    sh.counters.time_wait += 1;
-    sh.time_wait += 1;
-    tcb.timers = Default::default();
-    let at = out.now + sh.cfg.time_wait;
-    set_timer(tcb, sh, TimerKind::TimeWait, at);
-    // Nothing can be queued any more: TIME-WAIT holds no queue storage (`tcp::spare`).
-    sh.spares.recycle_idle(tcb);
-    if tcb.has(flag::ORPHAN) || !tcb.has(flag::APP_OWNED) {
-        return;
-    }
-    // Both directions are closed: as far as the application is concerned, it is over.
-    if !tcb.has(flag::CLOSED_NOTIFIED) {
-        tcb.set(flag::CLOSED_NOTIFIED);
-        sh.events.push_back(Event::Closed(ConnId(tcb.handle), None));
-    }
 }

@@ -18,13 +18,14 @@
 //! (RFC 2883).
 
 use super::congestion::CongestionControl;
-use super::frame;
-use super::handshake::TS_OPTION_LEN;
-use super::layer::{Out, Shared, set_timer};
-use super::tcb::{CaState, State, Tcb, flag};
+use super::ctx::{Out, Shared, set_timer};
+use super::flow::FourTuple;
+use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
+use super::segment::{FlowId, OutSegment, PathCaps, Segment};
+use super::state::State;
+use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
 use crate::buf::Pkt;
-use crate::iface::TcpIn;
 use crate::wire::{SackBlocks, SeqNum, TcpFlags, TcpRepr};
 
 /// Consecutive retransmissions skipped while the previous copy is still in the TX ring
@@ -51,30 +52,32 @@ fn may_send(state: State) -> bool {
     )
 }
 
-/// The largest unit the send queue should build: the MSS, or a TSO super-segment.
-pub fn size_goal(tcb: &Tcb, out: &Out) -> usize {
+/// The largest unit the send queue should build: the MSS, or a TSO super-segment of whole
+/// wire segments.
+pub fn size_goal(tcb: &Tcb, sh: &Shared) -> usize {
+    let path = sh.path(tcb);
     let mss = usize::from(tcb.snd.mss);
-    if !out.caps.tx.tso {
+    let Some(tso) = path.tso else {
         return mss;
-    }
-    let segsz = usize::from(tso_segsz(tcb, out));
-    let max_segs = match out.caps.max_tso_segs {
-        0 => 44,
-        n => usize::from(n),
     };
-    let by_len = (usize::from(u16::MAX) - 14 - 20 - 60) / segsz;
-    segsz * max_segs.min(by_len).max(1)
+    let segsz = usize::from(tso_segsz(tcb, path));
+    let by_len = tso.max_payload as usize / segsz;
+    segsz * usize::from(tso.max_segs).min(by_len).max(1)
 }
 
-/// The TSO segment size: the MSS, made smaller on ports whose TSO counts the Ethernet header
-/// against the MTU (net_tap).
-pub fn tso_segsz(tcb: &Tcb, out: &Out) -> u16 {
+/// The TSO segment size: the MSS, or less where a TSO wire segment carries less than an
+/// ordinary segment (`TsoCaps::max_wire_segment`); the MSS without TSO.
+pub fn tso_segsz(tcb: &Tcb, path: &PathCaps) -> u16 {
     let mss = tcb.snd.mss;
-    if !out.caps.tso_counts_l2 {
+    let Some(tso) = path.tso else {
         return mss;
-    }
-    let tcp_hdr = 20 + if tcb.ts.enabled { TS_OPTION_LEN } else { 0 };
-    mss.min(out.caps.mtu.saturating_sub(14 + 20 + tcp_hdr))
+    };
+    mss.min(tso.max_wire_segment.saturating_sub(tcp_header_len(tcb)))
+}
+
+/// The TCP header of our data segments: with the timestamp option once negotiated.
+fn tcp_header_len(tcb: &Tcb) -> u16 {
+    TCP_HEADER_LEN + if tcb.ts.enabled { TS_OPTION_LEN } else { 0 }
 }
 
 /// Sends what the gates allow: lost units first, then new units. Returns the segments sent.
@@ -110,8 +113,7 @@ fn retransmit_lost(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
         if tcb.sq.send_head().is_some_and(|h| i >= h) || tcb.in_flight() >= cwnd_allowance(tcb) {
             break;
         }
-        if tcb.sq.get(i).is_some_and(|s| s.len > mss) && !tcb.sq.split(i, mss, &out.pools.indirect)
-        {
+        if tcb.sq.get(i).is_some_and(|s| s.len > mss) && !tcb.sq.split(i, mss, &sh.pools.indirect) {
             break;
         }
         if !retransmit_unit(tcb, sh, out, i) {
@@ -174,7 +176,7 @@ fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
         let limit = avail.min(cwnd - flight);
         let need = len + u32::from(fin && len == 0);
         if need > limit {
-            if !split_to_fit(tcb, out, i, len, limit, avail) {
+            if !split_to_fit(tcb, sh, i, len, limit) {
                 arm_persist_if_stuck(tcb, sh, out, avail, need);
                 break;
             }
@@ -183,7 +185,7 @@ fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
         if len < mss && !fin && held_by_nagle_or_cork(tcb, i) {
             break;
         }
-        if !out.caps.tx.tso && len > mss && !tcb.sq.split(i, mss, &out.pools.indirect) {
+        if sh.path(tcb).tso.is_none() && len > mss && !tcb.sq.split(i, mss, &sh.pools.indirect) {
             break;
         }
         if !transmit_unit(tcb, sh, out, i) {
@@ -203,25 +205,21 @@ fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
 /// Splits unit `i` so its head fits `limit` bytes, if that head is worth sending (at least
 /// one MSS, or half the largest window the peer offered: RFC 9293 §3.8.6.2.1). With TSO the
 /// cut is rounded down to whole segments.
-fn split_to_fit(tcb: &mut Tcb, out: &Out, i: usize, len: u32, limit: u32, _avail: u32) -> bool {
+fn split_to_fit(tcb: &mut Tcb, sh: &Shared, i: usize, len: u32, limit: u32) -> bool {
     let mss = u32::from(tcb.snd.mss);
     let worth = limit >= mss || (limit > 0 && limit >= tcb.snd.max_wnd / 2);
     if !worth || len == 0 {
         return false;
     }
-    // Whole wire segments: with TSO those are `tso_segsz` bytes, which is less than the MSS
-    // on net_tap (a cut at a multiple of the MSS would leave a runt on the wire).
-    let seg = if out.caps.tx.tso {
-        u32::from(tso_segsz(tcb, out)).max(1)
-    } else {
-        mss
-    };
+    // Whole wire segments: with TSO those are `tso_segsz` bytes, which may be less than the
+    // MSS (a cut at a multiple of the MSS would then leave a runt on the wire).
+    let seg = u32::from(tso_segsz(tcb, sh.path(tcb))).max(1);
     let cut = if limit >= seg {
         limit - limit % seg
     } else {
         limit
     };
-    cut > 0 && cut < len && tcb.sq.split(i, cut, &out.pools.indirect)
+    cut > 0 && cut < len && tcb.sq.split(i, cut, &sh.pools.indirect)
 }
 
 /// Arms the persist timer when nothing is in flight and the peer's window keeps new data
@@ -250,7 +248,7 @@ fn held_by_nagle_or_cork(tcb: &Tcb, i: usize) -> bool {
     !tcb.opts.nodelay && tcb.snd.una != tcb.snd.nxt
 }
 
-/// Transmits unit `i` as it is queued (header on a clone; the unit stays queued).
+/// Transmits unit `i` as it is queued (the sink sends a clone; the unit stays queued).
 fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> bool {
     let Some(seg) = tcb.sq.get(i) else {
         return false;
@@ -264,37 +262,50 @@ fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> boo
         flags |= TcpFlags::FIN;
     }
     let mut repr = header(tcb, sh, out, seq, flags);
-    // TSO only for units beyond one MSS: a unit of at most one MSS is one ordinary frame even
-    // where the TSO segment size is smaller (net_tap).
-    let tso = (seg_len > u32::from(tcb.snd.mss)).then(|| tso_segsz(tcb, out));
+    let path = *sh.path(tcb);
+    // TSO only for units beyond one MSS: a unit of at most one MSS is one ordinary segment
+    // even where the TSO segment size is smaller.
+    let tso = (seg_len > u32::from(tcb.snd.mss)).then(|| tso_segsz(tcb, &path));
     // The MSS leaves room for the timestamp option only: SACK blocks that would push a wire
-    // segment past the MTU are left off (pure ACKs carry them; Linux shrinks the MSS instead,
-    // tcp_current_mss).
-    let wire_payload = tso.map_or(seg_len as usize, usize::from);
-    // A port whose TSO counts the Ethernet header against the MTU (net_tap) refuses the
-    // whole frame otherwise, every time it is offered (see `tso_segsz`).
-    let l2 = if tso.is_some() && out.caps.tso_counts_l2 {
-        14
-    } else {
-        0
+    // segment past what the path carries are left off (pure ACKs carry them; Linux shrinks
+    // the MSS instead, tcp_current_mss).
+    let (wire_payload, limit) = match (tso, path.tso) {
+        (Some(sz), Some(t)) => (usize::from(sz), t.max_wire_segment),
+        _ => (seg_len as usize, path.max_segment),
     };
-    while !repr.sack.is_empty()
-        && l2 + 20 + repr.header_len() + wire_payload > usize::from(out.caps.mtu)
-    {
+    while !repr.sack.is_empty() && repr.header_len() + wire_payload > usize::from(limit) {
         repr.sack.truncate(repr.sack.len() - 1);
     }
-    let seg = tcb.sq.get(i).expect("checked above");
-    let ok = frame::send(
-        out,
-        &mut sh.counters,
-        &tcb.tuple,
-        &repr,
-        seg.pkt.as_ref(),
-        tso,
-        Some(&mut tcb.hdr),
-    );
+    let flow = Some(tcb.flow_id());
+    let payload = tcb.sq.get(i).and_then(|s| s.pkt.as_ref());
+    let ok = send(out, sh, &tcb.tuple, flow, &repr, payload, tso);
     if ok {
         acked_now(tcb);
+    }
+    ok
+}
+
+/// Hands one segment to the sink and counts what went out (RFC 4022 tcpOutSegs counts
+/// wire segments: a TSO frame of N segments is N, as Linux's `tcp_skb_pcount`).
+fn send(
+    out: &mut Out,
+    sh: &mut Shared,
+    tuple: &FourTuple,
+    flow: Option<FlowId>,
+    repr: &TcpRepr,
+    payload: Option<&Pkt>,
+    tso_segsz: Option<u16>,
+) -> bool {
+    let seg = OutSegment {
+        tuple,
+        flow,
+        repr,
+        payload,
+        tso_segsz,
+    };
+    let ok = out.sink.send(&seg);
+    if ok {
+        sh.counters.out_segs += seg.wire_segments();
     }
     ok
 }
@@ -338,15 +349,7 @@ pub fn send_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 /// Sends an ACK without data at sequence number `seq`, carrying our current ACK.
 fn send_bare_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, seq: SeqNum) {
     let repr = header(tcb, sh, out, seq, TcpFlags::ACK);
-    if frame::send(
-        out,
-        &mut sh.counters,
-        &tcb.tuple,
-        &repr,
-        None,
-        None,
-        Some(&mut tcb.hdr),
-    ) {
+    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, None, None) {
         acked_now(tcb);
     }
 }
@@ -364,7 +367,7 @@ pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
     };
     let avail = (tcb.snd.una + tcb.snd.wnd).diff(seq).max(0) as u32;
     let cut = avail.min(u32::from(tcb.snd.mss));
-    if cut == 0 || len == 0 || (cut < len && !tcb.sq.split(i, cut, &out.pools.indirect)) {
+    if cut == 0 || len == 0 || (cut < len && !tcb.sq.split(i, cut, &sh.pools.indirect)) {
         return false;
     }
     if !transmit_unit(tcb, sh, out, i) {
@@ -390,39 +393,25 @@ pub fn send_rst(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     let mut repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::RST | TcpFlags::ACK);
     repr.sack = SackBlocks::default();
     repr.window = 0;
-    if frame::send(
-        out,
-        &mut sh.counters,
-        &tcb.tuple,
-        &repr,
-        None,
-        None,
-        Some(&mut tcb.hdr),
-    ) {
+    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, None, None) {
         sh.counters.out_rsts += 1;
     }
 }
 
-/// Sends (or re-sends) our SYN / SYN-ACK header with no payload.
-pub fn emit(
-    tcb: &mut Tcb,
-    sh: &mut Shared,
-    out: &mut Out,
-    repr: &TcpRepr,
-    payload: Option<&Pkt>,
-) -> bool {
-    frame::send(out, &mut sh.counters, &tcb.tuple, repr, payload, None, None)
+/// Sends (or re-sends) our SYN / SYN-ACK header, which carries no payload.
+pub fn emit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, repr: &TcpRepr) -> bool {
+    send(out, sh, &tcb.tuple, Some(tcb.flow_id()), repr, None, None)
 }
 
 /// The reset for a segment that belongs to no connection (RFC 9293 §3.10.7.1): if it had an
 /// ACK, `<SEQ=SEG.ACK><CTL=RST>`, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never in
 /// answer to a reset.
-pub fn reset_for(seg: &TcpIn, sh: &mut Shared, out: &mut Out) {
+pub fn reset_for(seg: &Segment, sh: &mut Shared, out: &mut Out) {
     let r = &seg.repr;
     if r.flags.contains(TcpFlags::RST) {
         return;
     }
-    let len = seg.payload.as_ref().map_or(0, |p| p.len() as u32)
+    let len = seg.payload_len() as u32
         + u32::from(r.flags.contains(TcpFlags::SYN))
         + u32::from(r.flags.contains(TcpFlags::FIN));
     let (seq, ack, flags) = if r.flags.contains(TcpFlags::ACK) {
@@ -438,13 +427,8 @@ pub fn reset_for(seg: &TcpIn, sh: &mut Shared, out: &mut Out) {
         flags,
         ..TcpRepr::default()
     };
-    let tuple = super::flow::FourTuple {
-        local_ip: seg.dst,
-        local_port: r.dst_port,
-        remote_ip: seg.src,
-        remote_port: r.src_port,
-    };
-    if frame::send(out, &mut sh.counters, &tuple, &repr, None, None, None) {
+    let tuple = FourTuple::new((seg.dst, r.dst_port), (seg.src, r.src_port));
+    if send(out, sh, &tuple, None, &repr, None, None) {
         sh.counters.out_rsts += 1;
     }
 }

@@ -19,10 +19,10 @@
 //! decision 8). Invariants: a returned port is in the range and passed `usable`; the table is
 //! sized at creation; the walk visits each port of the range at most once per call.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::ops::RangeInclusive;
 
-use super::isn::{LastHash, SipKey, siphash24};
+use super::siphash::{HashInput, LastHash, SipKey, siphash24};
 use crate::rand::Rng;
 
 /// Linux's default `ip_local_port_range`.
@@ -44,7 +44,7 @@ pub struct PortAllocator {
     /// The RFC's `table[]`: per-bucket counters, initialised at random.
     table: Box<[u32]>,
     /// F and G of the last destination (successive connects mostly share one).
-    last: LastHash<[u8; 10], (u32, usize)>,
+    last: LastHash<HashInput, (u32, usize)>,
 }
 
 impl PortAllocator {
@@ -79,8 +79,8 @@ impl PortAllocator {
     /// `usable(port)` is true; `None` once every port in the range has been refused.
     pub fn alloc(
         &mut self,
-        local: Ipv4Addr,
-        remote: (Ipv4Addr, u16),
+        local: IpAddr,
+        remote: (IpAddr, u16),
         mut usable: impl FnMut(u16) -> bool,
     ) -> Option<u16> {
         if self.count == 0 {
@@ -88,8 +88,8 @@ impl PortAllocator {
         }
         let (key_f, key_g) = (self.key_f, self.key_g);
         let (offset, index) = self.last.get(destination_bytes(local, remote), |key| {
-            let offset = siphash24(key_f, &key) as u32;
-            let index = (siphash24(key_g, &key) % TABLE_LEN as u64) as usize;
+            let offset = siphash24(key_f, key.bytes()) as u32;
+            let index = (siphash24(key_g, key.bytes()) % TABLE_LEN as u64) as usize;
             (offset, index)
         });
         for _ in 0..self.count {
@@ -106,13 +106,10 @@ impl PortAllocator {
     }
 }
 
-/// The hash input of F and G: local address, remote address, remote port (RFC 6056 §3.3.4).
-fn destination_bytes(local: Ipv4Addr, remote: (Ipv4Addr, u16)) -> [u8; 10] {
-    let mut b = [0u8; 10];
-    b[0..4].copy_from_slice(&local.octets());
-    b[4..8].copy_from_slice(&remote.0.octets());
-    b[8..10].copy_from_slice(&remote.1.to_be_bytes());
-    b
+/// The hash input of F and G: local address, remote address, remote port (RFC 6056 §3.3.4),
+/// of either family.
+fn destination_bytes(local: IpAddr, remote: (IpAddr, u16)) -> HashInput {
+    HashInput::new(&[local, remote.0], &[remote.1])
 }
 
 #[cfg(test)]
@@ -120,8 +117,12 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
-    const LOCAL: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
-    const PEER: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 0, 0, 1), 80);
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2));
+    const PEER: (IpAddr, u16) = (IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
+    const LOCAL6: IpAddr = IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2));
+    const PEER6: (IpAddr, u16) = (IpAddr::V6(Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1)), 80);
 
     fn allocator(seed: u64) -> PortAllocator {
         PortAllocator::new(&mut Rng::new(seed), DEFAULT_RANGE)
@@ -136,6 +137,21 @@ mod tests {
             assert!(DEFAULT_RANGE.contains(&port));
             assert!(seen.insert(port), "port {port} reused");
         }
+    }
+
+    #[test]
+    fn ipv6_peers_get_ports_in_range_independent_of_ipv4() {
+        let mut a = allocator(1);
+        let mut seen = HashSet::new();
+        for _ in 0..100 {
+            let port = a.alloc(LOCAL6, PEER6, |_| true).unwrap();
+            assert!(DEFAULT_RANGE.contains(&port));
+            assert!(seen.insert(port), "port {port} reused");
+        }
+        let mut b = allocator(1);
+        let v4 = b.alloc(LOCAL, PEER, |_| true).unwrap();
+        let mut c = allocator(1);
+        assert_ne!(c.alloc(LOCAL6, PEER6, |_| true).unwrap(), v4);
     }
 
     #[test]
@@ -168,8 +184,8 @@ mod tests {
             // Alternate and repeat destinations, so the one-entry cache hits and misses.
             let dest = (PEER.0, 80 + i % 3 + (i / 9) % 2);
             let key = destination_bytes(LOCAL, dest);
-            let offset = siphash24(a.key_f, &key) as u32;
-            let index = (siphash24(a.key_g, &key) % TABLE_LEN as u64) as usize;
+            let offset = siphash24(a.key_f, key.bytes()) as u32;
+            let index = (siphash24(a.key_g, key.bytes()) % TABLE_LEN as u64) as usize;
             let counter = a.table[index];
             let expected = (u64::from(offset) + u64::from(counter)) % u64::from(a.count);
             let port = a.alloc(LOCAL, dest, |_| true).unwrap();

@@ -102,6 +102,14 @@ impl RecvStorage {
     pub fn new() -> RecvStorage {
         RecvQueue::new().take_storage()
     }
+
+    /// Bytes a fresh storage reserves on the heap.
+    pub fn reserved_bytes() -> usize {
+        let s = RecvStorage::new();
+        s.inorder.capacity() * std::mem::size_of::<Pkt>()
+            + s.ooo.capacity() * std::mem::size_of::<OooSeg>()
+            + s.runs.capacity() * std::mem::size_of::<Run>()
+    }
 }
 
 impl Default for RecvStorage {

@@ -174,6 +174,11 @@ impl SendStorage {
     pub fn new() -> SendStorage {
         SendStorage(VecDeque::with_capacity(DEFAULT_CAPACITY))
     }
+
+    /// Bytes a fresh storage reserves on the heap.
+    pub fn reserved_bytes() -> usize {
+        SendStorage::new().0.capacity() * std::mem::size_of::<SendSeg>()
+    }
 }
 
 impl Default for SendStorage {

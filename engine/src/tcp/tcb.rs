@@ -3,8 +3,9 @@
 //! Names follow the RFC: `snd.una`, `snd.nxt`, `snd.wnd`, `snd.wl1`, `snd.wl2`, `snd.iss`,
 //! `rcv.nxt`, `rcv.irs`; windows are kept scaled (in bytes). The send queue holds everything
 //! from `snd.una` (the SYN excepted), the receive queue everything readable plus
-//! out-of-order data. Nothing here does I/O; the functions in `input`, `output` and `timeout`
-//! drive it.
+//! out-of-order data. Nothing here does I/O, and nothing names the layer below (no addresses
+//! but the 4-tuple, no header bytes); the functions in `input`, `output` and `timeout` drive
+//! it, and `ctx::set_state` is the only writer of `state`.
 //!
 //! Invariants:
 //! - `snd.una <= snd.nxt <= sq.write_seq()` (sequence-space order).
@@ -15,52 +16,18 @@
 use std::time::Duration;
 
 use super::congestion::{Congestion, CongestionControl};
+use super::events::Owed;
 use super::flow::FourTuple;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
+use super::segment::FlowId;
 use super::send_queue::SendQueue;
 use super::slab::Handle;
-use super::template::HeaderTemplate;
+use super::state::State;
 use super::timer::TimerTable;
-use super::types::{ConnOptions, TcpError};
+use super::types::{ConnOptions, ListenerId, TcpError};
 use crate::time::Instant;
 use crate::wire::SeqNum;
-
-/// The eleven states of RFC 9293 §3.3.2.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum State {
-    Closed,
-    Listen,
-    SynSent,
-    SynReceived,
-    Established,
-    FinWait1,
-    FinWait2,
-    CloseWait,
-    Closing,
-    LastAck,
-    TimeWait,
-}
-
-impl State {
-    /// States in which data may still be sent (our FIN not yet queued).
-    pub fn can_send(self) -> bool {
-        matches!(self, State::Established | State::CloseWait)
-    }
-
-    /// States in which the peer may still send data (its FIN not yet received).
-    pub fn can_receive(self) -> bool {
-        matches!(self, State::Established | State::FinWait1 | State::FinWait2)
-    }
-
-    /// The synchronized states (after the handshake), RFC 9293 §3.5.2.
-    pub fn is_synchronized(self) -> bool {
-        !matches!(
-            self,
-            State::Closed | State::Listen | State::SynSent | State::SynReceived
-        )
-    }
-}
 
 /// Send sequence variables (RFC 9293 §3.3.1), windows scaled to bytes.
 #[derive(Clone, Copy, Debug, Default)]
@@ -182,7 +149,9 @@ pub struct Tcb {
     /// A duplicate range to report as the first SACK block of the next ACK (RFC 2883).
     pub dsack: Option<(SeqNum, SeqNum)>,
     /// The listener this passive open belongs to, until accepted.
-    pub listener: Option<u32>,
+    pub listener: Option<ListenerId>,
+    /// Events owed to the application, oldest first.
+    pub events: Owed,
     pub error: Option<TcpError>,
     /// Last segment received (keepalive idle time).
     pub last_rx: Instant,
@@ -194,8 +163,6 @@ pub struct Tcb {
     pub retransmits: u64,
     /// When we last answered an unacceptable segment (RFC 5961 §7 rate limit).
     pub last_oow_ack: Option<Instant>,
-    /// The headers of our segments, built once (see [`HeaderTemplate`]).
-    pub hdr: HeaderTemplate,
 }
 
 impl Tcb {
@@ -213,6 +180,15 @@ impl Tcb {
 
     pub fn sack_ok(&self) -> bool {
         self.has(flag::SACK_OK)
+    }
+
+    /// The connection's identity for the layer below's per-connection caches.
+    #[inline]
+    pub fn flow_id(&self) -> FlowId {
+        FlowId {
+            index: self.handle.index,
+            generation: self.handle.generation,
+        }
     }
 
     /// Bytes of receive buffer in use, counting mbufs at 256 B at least each so that a sender

@@ -15,10 +15,11 @@
 //! run, the entry is re-armed for the next one.
 
 use super::congestion::CongestionControl;
+use super::ctx::{Out, Shared, close_tcb, set_timer};
 use super::handshake;
-use super::layer::{Out, Shared, close_tcb, set_timer};
 use super::output;
-use super::tcb::{CaState, State, Tcb};
+use super::state::State;
+use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
 use super::types::TcpError;
 
@@ -113,7 +114,7 @@ fn retransmit_timeout(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 }
 
 fn on_delayed_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
-    if tcb.has(super::tcb::flag::ACK_DELAYED) {
+    if tcb.has(flag::ACK_DELAYED) {
         sh.counters.delayed_acks += 1;
         output::send_ack(tcb, sh, out);
     }
@@ -171,12 +172,4 @@ fn on_keepalive(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     tcb.probes += 1;
     let at = out.now + ka.interval;
     set_timer(tcb, sh, TimerKind::Keepalive, at);
-}
-
-/// Arms keepalive for a connection that has it enabled (at establishment or when enabled).
-pub fn arm_keepalive(tcb: &mut Tcb, sh: &mut Shared) {
-    if let Some(ka) = tcb.opts.keepalive {
-        let at = tcb.last_rx + ka.idle;
-        set_timer(tcb, sh, TimerKind::Keepalive, at);
-    }
 }

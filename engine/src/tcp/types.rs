@@ -5,7 +5,7 @@
 //! still coalesced within one poll: one ACK per connection per received burst), every poll
 //! flushes. [`ConnOptions::linux_like`] gives Linux's defaults instead.
 
-use std::net::Ipv4Addr;
+use std::net::SocketAddr;
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use super::congestion::CcKind;
 use super::flow::FourTuple;
 use super::rtt::RttConfig;
 use super::slab::Handle;
-use super::tcb::State;
+use super::state::State;
 
 /// A connection, as the application holds it. Stale after `close`/`abort`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,9 +28,13 @@ impl ConnId {
     }
 }
 
-/// A listening port.
+/// A listening port: a listener slot and its generation, so a handle kept after `unlisten`
+/// never names a later listener in the same slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct ListenerId(pub(crate) u32);
+pub struct ListenerId {
+    pub(crate) slot: u32,
+    pub(crate) generation: u32,
+}
 
 /// What happened, for the application to act on. Readiness events are edge-triggered: read
 /// (or write) until `WouldBlock` to re-arm them.
@@ -227,8 +231,8 @@ impl Default for TcpConfig {
 pub struct ConnInfo {
     pub state: State,
     pub tuple: FourTuple,
-    pub local: (Ipv4Addr, u16),
-    pub remote: (Ipv4Addr, u16),
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
     /// Effective send MSS (payload bytes per segment).
     pub mss: u16,
     pub snd_una: u32,

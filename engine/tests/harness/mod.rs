@@ -200,14 +200,14 @@ impl Harness {
         };
         let (dev, peer) = SimLink::pair(link_pool, cfg, LOCAL_MAC, REMOTE_MAC);
         let mut sc = StackConfig::new(LOCAL_IP, 24);
-        sc.seed = 7;
-        sc.arp.gratuitous = false;
-        sc.arp.ttl = Duration::from_secs(1 << 30);
+        sc.seed = Some(7);
+        sc.neighbor.gratuitous = false;
+        sc.neighbor.ttl = Duration::from_secs(1 << 30);
         // A small table keeps set-up cheap (the slab, flow table and wheel are preallocated).
         sc.tcp.max_connections = 64;
         f(&mut sc);
         let mut stack = Stack::new(dev, pools, sc);
-        stack.iface().arp().update(T0, REMOTE_IP, REMOTE_MAC, true);
+        stack.ip().arp().update(T0, REMOTE_IP, REMOTE_MAC, true);
         let mut h = Harness {
             stack,
             peer,

@@ -262,11 +262,11 @@ impl Pair {
         };
         let stack_cfg = |ip, tcp: &TcpConfig, seed| {
             let mut s = StackConfig::new(ip, 24);
-            s.seed = seed;
+            s.seed = Some(seed);
             s.tcp = tcp.clone();
             // Keep neighbours for the whole test: ARP refreshes would otherwise interleave
             // with the TCP behaviour under test (and be dropped by drop-everything scripts).
-            s.arp.ttl = Duration::from_secs(1 << 20);
+            s.neighbor.ttl = Duration::from_secs(1 << 20);
             s
         };
         let seed = cfg.seed.wrapping_mul(0x9e37_79b9_7f4a_7c15);
@@ -691,13 +691,11 @@ impl Pair {
 /// One line of a connection's state.
 pub fn brief(i: &ConnInfo) -> String {
     format!(
-        "{:?} {}:{}->{}:{} una {} nxt {} rcv_nxt {} snd_wnd {} rcv_wnd {} cwnd {} ssthresh {} \
+        "{:?} {}->{} una {} nxt {} rcv_nxt {} snd_wnd {} rcv_wnd {} cwnd {} ssthresh {} \
          rto {:?} srtt {:?} unsent {} unacked {} readable {} retrans {}",
         i.state,
-        i.local.0,
-        i.local.1,
-        i.remote.0,
-        i.remote.1,
+        i.local,
+        i.remote,
         i.snd_una,
         i.snd_nxt,
         i.rcv_nxt,

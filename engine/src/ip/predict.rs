@@ -9,14 +9,15 @@
 //!
 //! Prediction only *accepts*: a frame that fails any check is handed back untouched, no counter
 //! having moved, and the general path decides and counts as it always does. An accepted frame
-//! gives the very `TcpIn` and counter increments the general path would (`EthInFrames`,
+//! gives the very `Segment` and counter increments the general path would (`EthInFrames`,
 //! `IpInReceives`, `IpInDelivers`), which a unit test checks on generated and mutated frames.
 
 use std::net::Ipv4Addr;
 
+use super::IpLayer;
 use super::input::{HwCsum, chain_sum, hw_csum};
-use super::{Iface, TcpIn};
 use crate::buf::Pkt;
+use crate::tcp::Segment;
 use crate::wire::{Checksum, SeqNum, TcpFlags, TcpRepr, checksum};
 
 const ETH: usize = 14;
@@ -51,9 +52,9 @@ fn be32(d: &[u8], at: usize) -> u32 {
     u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
 }
 
-impl Iface {
+impl IpLayer {
     /// The predicted TCP segment of `frame`, or the frame back for the general path.
-    pub(super) fn input_predicted(&mut self, mut frame: Pkt) -> Result<TcpIn, Pkt> {
+    pub(super) fn input_predicted(&mut self, mut frame: Pkt) -> Result<Segment, Pkt> {
         let Some(p) = self.predict(&frame) else {
             return Err(frame);
         };
@@ -68,9 +69,9 @@ impl Iface {
         } else {
             None
         };
-        Ok(TcpIn {
-            src: p.src,
-            dst: p.dst,
+        Ok(Segment {
+            src: p.src.into(),
+            dst: p.dst.into(),
             repr: p.repr,
             payload,
         })
@@ -91,7 +92,7 @@ impl Iface {
         }
         let dst = Ipv4Addr::from(be32(d, ETH + 16));
         let total = usize::from(be16(d, ETH + 2));
-        if dst != self.ip || total < IP + TCP || ETH + total > frame.len() {
+        if dst != self.ip4 || total < IP + TCP || ETH + total > frame.len() {
             return None;
         }
         let thlen = usize::from(d[L4 + 12] >> 4) * 4;
@@ -178,8 +179,9 @@ impl Iface {
 mod tests {
     use super::*;
     use crate::buf::{DEFAULT_DATA_ROOM, HEADROOM, Mempool, Pools};
+    use crate::dev::DeviceCaps;
     use crate::dev::TxBatch;
-    use crate::iface::{ArpConfig, IfaceConfig};
+    use crate::ip::{IpCidr, IpConfig, NeighborConfig};
     use crate::rand::Rng;
     use crate::time::Instant;
     use crate::wire::MacAddr;
@@ -279,15 +281,16 @@ mod tests {
     /// The same frame through prediction (then the general path) and through the general
     /// path alone: the same segment out, the same counters.
     fn same_outcome(pools: &Pools, pool: &Mempool, bytes: &[u8], trusted: bool) -> bool {
-        let cfg = IfaceConfig {
-            ip: US_IP.into(),
-            prefix_len: 24,
+        let cfg = IpConfig {
+            addrs: vec![IpCidr::new(std::net::Ipv4Addr::from(US_IP), 24)],
             gateway: None,
-            arp: ArpConfig::default(),
+            gateway6: None,
+            neighbor: NeighborConfig::default(),
         };
+        let caps = DeviceCaps::software(MacAddr(US), 1500);
         let (mut a, mut b) = (
-            Iface::new(MacAddr(US), cfg.clone()),
-            Iface::new(MacAddr(US), cfg),
+            IpLayer::new(&caps, cfg.clone(), 16),
+            IpLayer::new(&caps, cfg, 16),
         );
         a.trusted = trusted;
         b.trusted = trusted;
@@ -296,7 +299,7 @@ mod tests {
         let predicted = a.predict(&pkt(pool, bytes)).is_some();
         let x = a.input(now, pkt(pool, bytes), pools, &mut tx);
         let y = b.input_general(now, pkt(pool, bytes), pools, &mut tx);
-        let key = |s: &Option<TcpIn>| s.as_ref().map(|s| (s.src, s.dst, s.repr));
+        let key = |s: &Option<Segment>| s.as_ref().map(|s| (s.src, s.dst, s.repr));
         assert_eq!(key(&x), key(&y), "{bytes:02x?}");
         let px = x.and_then(|s| s.payload);
         let py = y.and_then(|s| s.payload);

@@ -1,23 +1,26 @@
-//! Frame input: Ethernet → ARP | IPv4 → ICMP | TCP, with the checks of RFC 1122 §3.2.1.
+//! Frame input: Ethernet → ARP | IPv4 | IPv6 (`ipv6`) → ICMP | TCP, with the checks of
+//! RFC 1122 §3.2.1.
 //!
-//! Every frame either comes out as a [`TcpIn`] for the TCP layer, or is answered (ARP, ping)
+//! Every frame either comes out as a [`Segment`] for the TCP layer, or is answered (ARP, ping)
 //! or dropped here, and every drop is counted. Checksums that the NIC verified
 //! (`RTE_MBUF_F_RX_*_CKSUM_GOOD`) are not recomputed; `*_BAD` is a drop; otherwise the check is
 //! done in software over all segments. The common TCP segment is first offered to receive
 //! prediction (`predict.rs`), which accepts it in one pass or hands it back to this path.
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use super::{Iface, TcpIn};
+use super::IpLayer;
+use super::tx::pseudo_header;
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
+use crate::tcp::Segment;
 use crate::time::Instant;
 use crate::wire::{
-    self, ArpOperation, ArpPacket, ArpRepr, Checksum, EtherType, EthernetFrame, IcmpPacket,
-    IcmpType, IpProtocol, Ipv4Packet, TcpPacket, TcpRepr, checksum,
+    Checksum, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, TcpRepr, checksum,
 };
 
-const ETH_LEN: usize = 14;
+/// The Ethernet header.
+pub(super) const ETH_LEN: usize = 14;
 
 /// What the NIC said about a checksum.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,7 +61,7 @@ pub(super) fn chain_sum(pkt: &Pkt, offset: usize, len: usize, mut c: Checksum) -
     c
 }
 
-impl Iface {
+impl IpLayer {
     /// Processes one received frame. Returns the TCP segment it carried, if any; ARP and ICMP
     /// answers go into `tx`.
     pub fn input(
@@ -67,7 +70,7 @@ impl Iface {
         frame: Pkt,
         pools: &Pools,
         tx: &mut TxBatch,
-    ) -> Option<TcpIn> {
+    ) -> Option<Segment> {
         // The common TCP segment first (see `predict`); anything else takes the general path.
         match self.input_predicted(frame) {
             Ok(seg) => Some(seg),
@@ -75,14 +78,14 @@ impl Iface {
         }
     }
 
-    /// [`Iface::input`] layer by layer, for every frame.
+    /// [`IpLayer::input`] layer by layer, for every frame.
     pub(super) fn input_general(
         &mut self,
         now: Instant,
         frame: Pkt,
         pools: &Pools,
         tx: &mut TxBatch,
-    ) -> Option<TcpIn> {
+    ) -> Option<Segment> {
         self.counters.eth_in_frames += 1;
         // Headers must be in the first segment (true of every PMD here, and of a peer
         // engine's header mbuf + payload clone on net_ring): every header view below checks
@@ -95,7 +98,7 @@ impl Iface {
                 return None;
             }
         };
-        if dst != self.mac && !dst.is_broadcast() {
+        if dst != self.mac && !dst.is_broadcast() && !self.wants_multicast(dst) {
             if dst.is_multicast() {
                 self.counters.eth_in_multicast += 1;
             } else {
@@ -109,69 +112,11 @@ impl Iface {
                 None
             }
             EtherType::Ipv4 => self.ipv4_input(now, frame, pools, tx),
+            EtherType::Ipv6 => self.ipv6_input(now, frame, pools, tx),
             _ => {
                 self.counters.eth_in_unknown_type += 1;
                 None
             }
-        }
-    }
-
-    fn arp_input(&mut self, now: Instant, frame: &Pkt, pools: &Pools, tx: &mut TxBatch) {
-        let repr = match ArpPacket::new_checked(&frame.data()[ETH_LEN..])
-            .and_then(|p| ArpRepr::parse(&p))
-        {
-            Ok(r) => r,
-            Err(_) => {
-                self.counters.arp_in_errors += 1;
-                return;
-            }
-        };
-        if repr.source_mac.is_multicast() || matches!(repr.operation, ArpOperation::Unknown(_)) {
-            self.counters.arp_in_errors += 1;
-            return;
-        }
-        let for_us = repr.target_ip == self.ip;
-        if repr.source_ip.is_unspecified() {
-            // An address probe (RFC 5227 §2.1.1): answer it if it is for our address, so the
-            // prober sees the conflict; learn nothing from it.
-            if repr.operation == ArpOperation::Request && for_us {
-                self.counters.arp_in_requests += 1;
-                self.send_arp(
-                    pools,
-                    tx,
-                    ArpOperation::Reply,
-                    repr.source_mac,
-                    repr.source_ip,
-                );
-            }
-            return;
-        }
-        // RFC 826 packet reception: merge the sender into an existing entry; add it if we are
-        // the target.
-        self.arp_update(now, repr.source_ip, repr.source_mac, for_us);
-        let mut release = |p: Pkt| Self::fill_dst(p, repr.source_mac, tx);
-        self.arp.take_pending(repr.source_ip, &mut release);
-        if repr.operation == ArpOperation::Reply {
-            self.counters.arp_in_replies += 1;
-            return;
-        }
-        self.counters.arp_in_requests += 1;
-        if for_us {
-            self.send_arp(
-                pools,
-                tx,
-                ArpOperation::Reply,
-                repr.source_mac,
-                repr.source_ip,
-            );
-        }
-    }
-
-    /// Sets the Ethernet destination of a frame that waited for resolution, and queues it.
-    fn fill_dst(mut p: Pkt, mac: wire::MacAddr, tx: &mut TxBatch) {
-        if let Some(d) = p.data_mut().filter(|d| d.len() >= ETH_LEN) {
-            EthernetFrame::new_unchecked(d).set_dst(mac);
-            tx.push(p);
         }
     }
 
@@ -181,7 +126,7 @@ impl Iface {
         mut frame: Pkt,
         pools: &Pools,
         tx: &mut TxBatch,
-    ) -> Option<TcpIn> {
+    ) -> Option<Segment> {
         self.counters.ip_in_receives += 1;
         let flags = frame.ol_flags();
         let ip_hw = hw_csum(
@@ -225,7 +170,7 @@ impl Iface {
         }
         let (src, dst, tlen) = (ip.src(), ip.dst(), usize::from(ip.total_len()));
         let (proto, fragment) = (ip.protocol(), ip.is_fragment());
-        if dst != self.ip && dst != Ipv4Addr::BROADCAST {
+        if dst != Ipv4Addr::BROADCAST && !self.is_local(IpAddr::V4(dst)) {
             self.counters.ip_in_addr_errors += 1;
             return None;
         }
@@ -244,7 +189,7 @@ impl Iface {
             }
             IpProtocol::Tcp => {
                 self.counters.ip_in_delivers += 1;
-                self.tcp_input(frame, src, dst, hlen)
+                self.tcp_input(frame, src.into(), dst.into(), ETH_LEN + hlen)
             }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
@@ -253,101 +198,15 @@ impl Iface {
         }
     }
 
-    /// Answers an echo request by rewriting it into the reply (RFC 792; RFC 1122 §3.2.2.6).
-    fn icmp_input(
-        &mut self,
-        now: Instant,
-        frame: Pkt,
-        ip_hlen: usize,
-        pools: &Pools,
-        tx: &mut TxBatch,
-    ) {
-        self.counters.icmp_in_msgs += 1;
-        let off = ETH_LEN + ip_hlen;
-        let len = frame.len() - off;
-        let (msg_type, ident, seq_no) = match IcmpPacket::new_checked(&frame.data()[off..]) {
-            Ok(p) => (p.msg_type(), p.echo_ident(), p.echo_seq_no()),
-            Err(_) => {
-                self.counters.icmp_in_errors += 1;
-                return;
-            }
-        };
-        if checksum::fold(chain_sum(&frame, off, len, Checksum::default()).sum()) != 0xffff {
-            self.counters.icmp_in_errors += 1;
-            self.counters.icmp_in_csum_errors += 1;
-            return;
-        }
-        match msg_type {
-            IcmpType::EchoRequest => self.counters.icmp_in_echos += 1,
-            IcmpType::EchoReply => {
-                self.counters.icmp_in_echo_reps += 1;
-                if self.echo_replies.len() == super::ECHO_LOG {
-                    self.echo_replies.pop_front();
-                }
-                let from = Ipv4Packet::new_unchecked(&frame.data()[ETH_LEN..]).src();
-                self.echo_replies.push_back(super::EchoReply {
-                    from,
-                    ident,
-                    seq_no,
-                    at: now,
-                });
-                return;
-            }
-            _ => return,
-        }
-        // Rewrite in place when we own the frame; otherwise (shared, e.g. net_ring) copy it.
-        let mut reply = if frame.is_exclusive() {
-            Some(frame)
-        } else {
-            frame.deep_copy(&pools.data)
-        };
-        let Some(d) = reply
-            .as_mut()
-            .and_then(|r| r.data_mut())
-            .filter(|d| d.len() >= off + 8)
-        else {
-            self.counters.out_nombuf += 1;
-            return;
-        };
-        self.echo_to_reply(d, ip_hlen);
-        self.counters.icmp_out_msgs += 1;
-        self.counters.icmp_out_echo_reps += 1;
-        self.counters.ip_out_requests += 1;
-        tx.push(reply.expect("checked above"));
-    }
-
-    /// Turns the echo request in `d` (Ethernet frame) into our reply, in place.
-    fn echo_to_reply(&mut self, d: &mut [u8], ip_hlen: usize) {
-        {
-            let mut eth = EthernetFrame::new_unchecked(&mut d[..]);
-            let peer = eth.src();
-            eth.set_dst(peer);
-            eth.set_src(self.mac);
-        }
-        let ident = self.next_ident();
-        {
-            let mut ip = Ipv4Packet::new_unchecked(&mut d[ETH_LEN..]);
-            let peer = ip.src();
-            ip.set_src(self.ip);
-            ip.set_dst(peer);
-            ip.set_ttl(64);
-            ip.set_ident(ident);
-            ip.fill_checksum();
-        }
-        let mut icmp = IcmpPacket::new_unchecked(&mut d[ETH_LEN + ip_hlen..]);
-        // Type 8 → 0 changes one 16-bit word: update the checksum incrementally (RFC 1624),
-        // because the data may continue in further segments.
-        let _ = icmp.echo_request_to_reply();
-    }
-
-    fn tcp_input(
+    /// A TCP segment at offset `off` of `frame` (after the IP header and any extension
+    /// headers), from `src` to `dst` of either family: checksum, header, then the segment.
+    pub(super) fn tcp_input(
         &mut self,
         mut frame: Pkt,
-        src: Ipv4Addr,
-        dst: Ipv4Addr,
-        ip_hlen: usize,
-    ) -> Option<TcpIn> {
-        let off = ETH_LEN + ip_hlen;
+        src: IpAddr,
+        dst: IpAddr,
+        off: usize,
+    ) -> Option<Segment> {
         let seg_len = frame.len() - off;
         let hw = hw_csum(
             self.trusted,
@@ -360,7 +219,7 @@ impl Iface {
             HwCsum::Good => true,
             HwCsum::Bad => false,
             HwCsum::Unknown => {
-                let pseudo = checksum::pseudo_header(src, dst, 6, seg_len as u32);
+                let pseudo = pseudo_header(src, dst, seg_len as u32);
                 checksum::fold(chain_sum(&frame, off, seg_len, Checksum::with_sum(pseudo)).sum())
                     == 0xffff
             }
@@ -369,7 +228,8 @@ impl Iface {
             self.counters.tcp_in_csum_errors += 1;
             return None;
         }
-        let parsed = TcpPacket::new_checked(&frame.data()[off..])
+        // The TCP header must lie in the first segment (see `input_general`).
+        let parsed = TcpPacket::new_checked(frame.data().get(off..).unwrap_or_default())
             .and_then(|p| Ok((TcpRepr::parse(&p)?, p.header_len())));
         let (repr, thlen) = match parsed {
             Ok(x) => x,
@@ -384,7 +244,7 @@ impl Iface {
         } else {
             None
         };
-        Some(TcpIn {
+        Some(Segment {
             src,
             dst,
             repr,

@@ -1,5 +1,7 @@
-//! The neighbour cache: IPv4 → MAC (RFC 826), with expiry, and a bounded queue of frames
-//! waiting for a resolution.
+//! The neighbour cache: IP address → MAC, one per family (IPv4 resolved by ARP, RFC 826;
+//! IPv6 by Neighbor Discovery, RFC 4861 §7), with expiry, and a bounded queue of frames
+//! waiting for a resolution. The cache knows nothing of the protocol that fills it: `arp` and
+//! `ndp` send the requests it asks for and feed it the answers.
 //!
 //! Invariants:
 //! - The cache is a fixed-size open-addressed table (no allocation after creation). A lookup
@@ -13,7 +15,8 @@
 //!   counted.
 
 use std::collections::VecDeque;
-use std::net::Ipv4Addr;
+use std::fmt::Debug;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
 use crate::buf::Pkt;
@@ -23,9 +26,33 @@ use crate::wire::MacAddr;
 /// Slots probed per lookup.
 const PROBE: usize = 8;
 
-/// Neighbour-cache settings.
+/// An address a neighbour cache is keyed by.
+pub trait NeighborAddr: Copy + Eq + Debug {
+    /// A well-mixed hash of the address (the cache's slot index is taken from it).
+    fn slot_hash(&self) -> usize;
+}
+
+impl NeighborAddr for Ipv4Addr {
+    fn slot_hash(&self) -> usize {
+        (u32::from(*self).wrapping_mul(0x9e37_79b1) >> 7) as usize
+    }
+}
+
+impl NeighborAddr for Ipv6Addr {
+    fn slot_hash(&self) -> usize {
+        // The interface identifier (low 64 bits) varies most between neighbours.
+        let b = self.to_bits();
+        let x = (b as u64) ^ ((b >> 64) as u64).rotate_left(29);
+        (x.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 40) as usize
+    }
+}
+
+/// The IPv4 cache's settings keep their historical name.
+pub type ArpConfig = NeighborConfig;
+
+/// Neighbour-cache settings (both families use the same).
 #[derive(Clone, Debug)]
-pub struct ArpConfig {
+pub struct NeighborConfig {
     /// How long a confirmed entry is trusted (Linux: base_reachable_time 30 s).
     pub ttl: Duration,
     /// Interval between requests for the same address.
@@ -36,13 +63,14 @@ pub struct ArpConfig {
     pub pending_limit: usize,
     /// Cache slots (rounded up to a power of two).
     pub capacity: usize,
-    /// Announce our address with a gratuitous ARP when the stack starts (RFC 5227 §3).
+    /// Announce our addresses when the stack starts: a gratuitous ARP (RFC 5227 §3) and an
+    /// unsolicited Neighbor Advertisement (RFC 4861 §7.2.6).
     pub gratuitous: bool,
 }
 
-impl Default for ArpConfig {
+impl Default for NeighborConfig {
     fn default() -> Self {
-        ArpConfig {
+        NeighborConfig {
             ttl: Duration::from_secs(30),
             retry: Duration::from_secs(1),
             max_tries: 3,
@@ -54,8 +82,8 @@ impl Default for ArpConfig {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Entry {
-    ip: Ipv4Addr,
+struct Entry<A> {
+    ip: A,
     mac: MacAddr,
     confirmed: Instant,
     last_request: Instant,
@@ -63,13 +91,13 @@ struct Entry {
 
 /// A request still unanswered.
 #[derive(Clone, Copy, Debug)]
-struct Unresolved {
-    ip: Ipv4Addr,
+struct Unresolved<A> {
+    ip: A,
     last_request: Instant,
     tries: u32,
 }
 
-/// What [`ArpCache::lookup`] found.
+/// What [`NeighborCache::lookup`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
     /// Known and fresh.
@@ -81,22 +109,23 @@ pub enum Lookup {
 }
 
 /// Neighbour cache plus the frames waiting on it.
-pub struct ArpCache {
-    cfg: ArpConfig,
-    slots: Vec<Option<Entry>>,
+pub struct NeighborCache<A> {
+    cfg: NeighborConfig,
+    slots: Vec<Option<Entry<A>>>,
     mask: usize,
-    pending: VecDeque<(Ipv4Addr, Pkt)>,
-    unresolved: Vec<Unresolved>,
+    pending: VecDeque<(A, Pkt)>,
+    unresolved: Vec<Unresolved<A>>,
 }
 
-fn hash(ip: Ipv4Addr) -> usize {
-    (u32::from(ip).wrapping_mul(0x9e37_79b1) >> 7) as usize
-}
+/// The IPv4 cache (ARP).
+pub type ArpCache = NeighborCache<Ipv4Addr>;
+/// The IPv6 cache (Neighbor Discovery).
+pub type NdCache = NeighborCache<Ipv6Addr>;
 
-impl ArpCache {
-    pub fn new(cfg: ArpConfig) -> ArpCache {
+impl<A: NeighborAddr> NeighborCache<A> {
+    pub fn new(cfg: NeighborConfig) -> NeighborCache<A> {
         let cap = cfg.capacity.max(PROBE).next_power_of_two();
-        ArpCache {
+        NeighborCache {
             slots: vec![None; cap],
             mask: cap - 1,
             pending: VecDeque::with_capacity(cfg.pending_limit),
@@ -105,12 +134,12 @@ impl ArpCache {
         }
     }
 
-    pub fn config(&self) -> &ArpConfig {
+    pub fn config(&self) -> &NeighborConfig {
         &self.cfg
     }
 
-    fn find(&self, ip: Ipv4Addr) -> Option<usize> {
-        let h = hash(ip);
+    fn find(&self, ip: A) -> Option<usize> {
+        let h = ip.slot_hash();
         (0..PROBE)
             .map(|i| (h + i) & self.mask)
             .find(|&s| self.slots[s].is_some_and(|e| e.ip == ip))
@@ -118,12 +147,14 @@ impl ArpCache {
 
     /// Looks `ip` up at `now`. A `Refresh` answer means the caller should send a request now
     /// (the cache has noted it, so the next one comes after `retry`).
-    pub fn lookup(&mut self, now: Instant, ip: Ipv4Addr) -> Lookup {
+    pub fn lookup(&mut self, now: Instant, ip: A) -> Lookup {
         let Some(s) = self.find(ip) else {
             return Lookup::Miss;
         };
         let cfg = &self.cfg;
-        let e = self.slots[s].as_mut().expect("find returns occupied slots");
+        let Some(e) = self.slots[s].as_mut() else {
+            return Lookup::Miss;
+        };
         let age = now - e.confirmed;
         if age <= cfg.ttl {
             return Lookup::Hit(e.mac);
@@ -142,7 +173,7 @@ impl ArpCache {
     /// Records that `ip` is at `mac` (a reply, or a request from it), as confirmed at `now`.
     /// With `create` false, only an existing entry is updated (RFC 826 "merge" for requests
     /// not addressed to us).
-    pub fn update(&mut self, now: Instant, ip: Ipv4Addr, mac: MacAddr, create: bool) {
+    pub fn update(&mut self, now: Instant, ip: A, mac: MacAddr, create: bool) {
         let entry = Entry {
             ip,
             mac,
@@ -156,11 +187,14 @@ impl ArpCache {
         if !create {
             return;
         }
-        let h = hash(ip);
-        let victim = (0..PROBE)
-            .map(|i| (h + i) & self.mask)
-            .min_by_key(|&s| self.slots[s].map_or(Instant::ZERO, |e| e.confirmed))
-            .expect("PROBE > 0");
+        let h = ip.slot_hash();
+        let mut victim = h & self.mask;
+        for s in (1..PROBE).map(|i| (h + i) & self.mask) {
+            let age = |s: usize| self.slots[s].map_or(Instant::ZERO, |e| e.confirmed);
+            if age(s) < age(victim) {
+                victim = s;
+            }
+        }
         self.slots[victim] = Some(entry);
         self.unresolved.retain(|u| u.ip != ip);
     }
@@ -168,7 +202,7 @@ impl ArpCache {
     /// Queues `frame` (whose Ethernet destination is still unset) until `ip` resolves.
     /// Returns `Err(frame)` when the queue is full. Returns `Ok(true)` when a request should be
     /// sent now (first frame for this address).
-    pub fn enqueue(&mut self, now: Instant, ip: Ipv4Addr, frame: Pkt) -> Result<bool, Pkt> {
+    pub fn enqueue(&mut self, now: Instant, ip: A, frame: Pkt) -> Result<bool, Pkt> {
         if self.pending.len() >= self.cfg.pending_limit {
             return Err(frame);
         }
@@ -188,10 +222,12 @@ impl ArpCache {
     }
 
     /// Moves the frames waiting for `ip` into `out` (in arrival order).
-    pub fn take_pending(&mut self, ip: Ipv4Addr, out: &mut impl FnMut(Pkt)) {
+    pub fn take_pending(&mut self, ip: A, out: &mut impl FnMut(Pkt)) {
         let n = self.pending.len();
         for _ in 0..n {
-            let (dst, frame) = self.pending.pop_front().expect("counted");
+            let Some((dst, frame)) = self.pending.pop_front() else {
+                break;
+            };
             if dst == ip {
                 out(frame);
             } else {
@@ -200,9 +236,15 @@ impl ArpCache {
         }
     }
 
+    /// Whether `ip` has an entry (reachable or stale), without touching it: RFC 4861 §7.2.5
+    /// takes an unsolicited advertisement only for an address already in the cache.
+    pub fn contains(&self, ip: A) -> bool {
+        self.find(ip).is_some()
+    }
+
     /// Timer work at `now`: calls `request(ip)` for each unresolved address whose retry is due,
     /// and drops the frames of addresses that ran out of tries. Returns the frames dropped.
-    pub fn poll(&mut self, now: Instant, request: &mut impl FnMut(Ipv4Addr)) -> u64 {
+    pub fn poll(&mut self, now: Instant, request: &mut impl FnMut(A)) -> u64 {
         let (retry, max) = (self.cfg.retry, self.cfg.max_tries);
         let mut dropped = 0;
         let mut i = 0;
@@ -228,7 +270,7 @@ impl ArpCache {
         dropped
     }
 
-    /// The earliest instant at which [`ArpCache::poll`] has work.
+    /// The earliest instant at which [`NeighborCache::poll`] has work.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.unresolved
             .iter()
@@ -247,6 +289,7 @@ mod tests {
     use super::*;
 
     const IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    const IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
     const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 
     #[test]
@@ -264,6 +307,17 @@ mod tests {
             "one refresh per retry interval"
         );
         assert_eq!(c.lookup(t0 + Duration::from_secs(40), IP), Lookup::Miss);
+    }
+
+    #[test]
+    fn ipv6_entries_resolve_and_release_their_frames() {
+        let mut c = NdCache::new(NeighborConfig::default());
+        let t0 = Instant::from_secs(1);
+        assert!(!c.contains(IP6));
+        assert_eq!(c.lookup(t0, IP6), Lookup::Miss);
+        c.update(t0, IP6, MAC, true);
+        assert!(c.contains(IP6));
+        assert_eq!(c.lookup(t0, IP6), Lookup::Hit(MAC));
     }
 
     #[test]

@@ -1,0 +1,350 @@
+//! Per-connection header templates: the Ethernet, IP (v4 or v6) and TCP header bytes that are
+//! the same in every segment of a connection, built once with the generic emitters and then
+//! copied and patched per segment, instead of emitting every field of every header every time.
+//!
+//! Patched per segment: the IP length (IPv4 total length, IPv6 payload length) and the IPv4
+//! identification; TCP sequence and acknowledgment numbers, flags, window and the timestamp
+//! values. Everything else (MAC addresses, addresses and ports, TTL or hop limit, DF, the data
+//! offset and the `NOP NOP TS` option layout of RFC 7323 appendix A) comes from the template.
+//! Checksums are left zero, as by the generic path, for `tx` to fill or offload.
+//!
+//! The IP layer keeps one template per connection in [`Templates`], indexed by the
+//! connection's [`FlowId`] (a slab index): TCP carries no header bytes (ARCHITECTURE decision
+//! 13). A template is used only when it was built for the same flow id (index *and*
+//! generation, so a later connection in the same slot rebuilds it), the same MAC addresses and
+//! the same timestamp setting, and when the segment carries no MSS, window-scale,
+//! SACK-permitted or SACK option and no urgent pointer (every segment but the SYNs and those
+//! with SACK blocks). Anything else takes the generic path, which also (re)builds the template.
+
+use crate::tcp::{FlowId, FourTuple};
+use crate::wire::{
+    EtherType, EthernetRepr, IpProtocol, Ipv4Repr, MacAddr, SeqNum, TcpFlags, TcpRepr,
+};
+use std::net::IpAddr;
+
+pub(super) const ETH: usize = 14;
+pub(super) const IP4: usize = 20;
+pub(super) const IP6: usize = 40;
+const TCP: usize = 20;
+/// `NOP NOP TS` (RFC 7323 appendix A).
+const TS: usize = 12;
+/// The longest template: Ethernet, IPv6, TCP with the timestamp option.
+const MAX_LEN: usize = ETH + IP6 + TCP + TS;
+
+/// Hop limit (IPv6) and TTL (IPv4) of our packets: Linux's default of 64.
+pub const HOP_LIMIT: u8 = 64;
+
+/// The IPv4 header every TCP segment of ours carries (TTL 64, DF, no DSCP/ECN).
+pub fn ipv4_repr(src: IpAddr, dst: IpAddr, payload_len: u16, ident: u16) -> Option<Ipv4Repr> {
+    match (src, dst) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => Some(Ipv4Repr {
+            src,
+            dst,
+            protocol: IpProtocol::Tcp,
+            payload_len,
+            ttl: HOP_LIMIT,
+            ident,
+            dont_frag: true,
+            dscp_ecn: 0,
+        }),
+        _ => None,
+    }
+}
+
+/// Writes an IPv6 header (RFC 8200 §3: traffic class 0, flow label 0, hop limit 64) for a
+/// TCP payload of `payload_len` bytes into `buf[..40]`. `None` unless both are IPv6.
+pub fn emit_ipv6(buf: &mut [u8], src: IpAddr, dst: IpAddr, payload_len: u16) -> Option<()> {
+    let (IpAddr::V6(src), IpAddr::V6(dst)) = (src, dst) else {
+        return None;
+    };
+    let b = &mut buf[..IP6];
+    b[..4].copy_from_slice(&[0x60, 0, 0, 0]);
+    b[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    b[6] = u8::from(IpProtocol::Tcp);
+    b[7] = HOP_LIMIT;
+    b[8..24].copy_from_slice(&src.octets());
+    b[24..40].copy_from_slice(&dst.octets());
+    Some(())
+}
+
+/// The IP header length of a connection's packets.
+pub fn ip_header_len(tuple: &FourTuple) -> usize {
+    if tuple.is_ipv6() { IP6 } else { IP4 }
+}
+
+/// Writes Ethernet and IP headers (IPv4 checksum left zero) for a TCP segment of
+/// `l4_len` bytes into `head`, returning the bytes written; the TCP header goes after them.
+pub fn emit_l2_l3(
+    head: &mut [u8],
+    src: MacAddr,
+    dst: MacAddr,
+    tuple: &FourTuple,
+    l4_len: u16,
+    ident: u16,
+) -> usize {
+    let ethertype = if tuple.is_ipv6() {
+        EtherType::Ipv6
+    } else {
+        EtherType::Ipv4
+    };
+    EthernetRepr {
+        src,
+        dst,
+        ethertype,
+    }
+    .emit(&mut head[..ETH]);
+    match ipv4_repr(tuple.local_ip, tuple.remote_ip, l4_len, ident) {
+        Some(ip) => {
+            ip.emit(&mut head[ETH..ETH + IP4], false);
+            ETH + IP4
+        }
+        None => {
+            let _ = emit_ipv6(&mut head[ETH..], tuple.local_ip, tuple.remote_ip, l4_len);
+            ETH + IP6
+        }
+    }
+}
+
+/// One connection's template. See the module documentation.
+#[derive(Clone, Copy)]
+pub struct HeaderTemplate {
+    bytes: [u8; MAX_LEN],
+    /// Bytes in use; 0 until built.
+    len: u8,
+    /// Where the TCP header starts (Ethernet + IP header).
+    l4: u8,
+    flow: FlowId,
+}
+
+impl Default for HeaderTemplate {
+    fn default() -> Self {
+        HeaderTemplate {
+            bytes: [0; MAX_LEN],
+            len: 0,
+            l4: 0,
+            flow: FlowId {
+                index: u32::MAX,
+                generation: u32::MAX,
+            },
+        }
+    }
+}
+
+impl std::fmt::Debug for HeaderTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HeaderTemplate")
+            .field("len", &self.len)
+            .field("flow", &self.flow)
+            .finish()
+    }
+}
+
+impl HeaderTemplate {
+    /// The segment's header has the template's layout: no option but timestamps, no urgent
+    /// pointer.
+    pub fn fits(repr: &TcpRepr) -> bool {
+        repr.mss.is_none()
+            && repr.window_scale.is_none()
+            && !repr.sack_permitted
+            && repr.sack.is_empty()
+            && repr.urgent == 0
+    }
+
+    /// The template was built for this flow, these addresses and this timestamp setting.
+    #[inline]
+    pub fn matches(&self, flow: FlowId, src: MacAddr, dst: MacAddr, ts: bool) -> bool {
+        let tcp_len = if ts { TCP + TS } else { TCP };
+        self.flow == flow
+            && usize::from(self.len) == usize::from(self.l4) + tcp_len
+            && self.bytes[..6] == dst.0
+            && self.bytes[6..12] == src.0
+    }
+
+    /// Header bytes (Ethernet + IP + TCP) a segment built from the template has.
+    #[inline]
+    pub fn header_len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// The Ethernet and IP part of [`HeaderTemplate::header_len`].
+    #[inline]
+    pub fn l4_offset(&self) -> usize {
+        usize::from(self.l4)
+    }
+
+    /// (Re)builds the template with the generic emitters.
+    pub fn build(&mut self, flow: FlowId, src: MacAddr, dst: MacAddr, t: &FourTuple, ts: bool) {
+        let b = &mut self.bytes;
+        b.fill(0);
+        let l4 = emit_l2_l3(b, src, dst, t, 0, 0);
+        let tcp = TcpRepr {
+            src_port: t.local_port,
+            dst_port: t.remote_port,
+            timestamps: ts.then_some((0, 0)),
+            ..TcpRepr::default()
+        };
+        tcp.emit(&mut b[l4..]);
+        self.l4 = l4 as u8;
+        self.len = (l4 + tcp.header_len()) as u8;
+        self.flow = flow;
+    }
+
+    /// Writes the headers of `repr` into `head` (at least `header_len` bytes): the template,
+    /// then the per-segment fields. `l4_len` is the TCP header and payload length; `ident`
+    /// the IPv4 identification (ignored for IPv6).
+    /// Precondition: [`HeaderTemplate::fits`] and [`HeaderTemplate::matches`] hold for `repr`.
+    #[inline]
+    pub fn write(&self, head: &mut [u8], repr: &TcpRepr, ident: u16, l4_len: u16) {
+        let (l4, len) = (usize::from(self.l4), usize::from(self.len));
+        let h = &mut head[..len];
+        h.copy_from_slice(&self.bytes[..len]);
+        if l4 == ETH + IP4 {
+            put16(h, ETH + 2, l4_len.saturating_add(IP4 as u16));
+            put16(h, ETH + 4, ident);
+        } else {
+            put16(h, ETH + 4, l4_len);
+        }
+        put_seq(h, l4 + 4, repr.seq);
+        put_seq(h, l4 + 8, repr.ack);
+        h[l4 + 13] = TcpFlags::bits(repr.flags);
+        put16(h, l4 + 14, repr.window);
+        if len == l4 + TCP + TS {
+            let (tsval, tsecr) = repr.timestamps.unwrap_or_default();
+            h[l4 + 24..l4 + 28].copy_from_slice(&tsval.to_be_bytes());
+            h[l4 + 28..l4 + 32].copy_from_slice(&tsecr.to_be_bytes());
+        }
+    }
+}
+
+fn put16(h: &mut [u8], at: usize, v: u16) {
+    h[at..at + 2].copy_from_slice(&v.to_be_bytes());
+}
+
+fn put_seq(h: &mut [u8], at: usize, v: SeqNum) {
+    h[at..at + 4].copy_from_slice(&v.0.to_be_bytes());
+}
+
+/// The templates of a stack's connections, indexed by [`FlowId::index`].
+#[derive(Debug, Default)]
+pub struct Templates {
+    slots: Vec<HeaderTemplate>,
+}
+
+impl Templates {
+    /// Room for flows `0..n` without reallocating (reserved, touched only when used).
+    pub fn with_capacity(n: usize) -> Templates {
+        Templates {
+            slots: Vec::with_capacity(n),
+        }
+    }
+
+    /// The template of `flow`'s slot, if one was ever built there (it may be another
+    /// connection's: check [`HeaderTemplate::matches`]).
+    #[inline]
+    pub fn get(&self, flow: FlowId) -> Option<&HeaderTemplate> {
+        self.slots.get(flow.index as usize)
+    }
+
+    /// The template slot of `flow` (created empty on first use).
+    #[inline]
+    pub fn slot(&mut self, flow: FlowId) -> &mut HeaderTemplate {
+        let i = flow.index as usize;
+        if i >= self.slots.len() {
+            self.slots.resize(i + 1, HeaderTemplate::default());
+        }
+        &mut self.slots[i]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    const SRC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
+    const DST: MacAddr = MacAddr([2, 0, 0, 0, 0, 2]);
+    const FLOW: FlowId = FlowId {
+        index: 3,
+        generation: 1,
+    };
+
+    fn tuple(v6: bool) -> FourTuple {
+        if v6 {
+            FourTuple::new(
+                (Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1).into(), 40000),
+                (Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2).into(), 7),
+            )
+        } else {
+            FourTuple::new(
+                (Ipv4Addr::new(10, 0, 0, 1).into(), 40000),
+                (Ipv4Addr::new(10, 0, 0, 2).into(), 7),
+            )
+        }
+    }
+
+    /// What the generic emitters write for the same segment.
+    fn generic(t: &FourTuple, repr: &TcpRepr, ident: u16, payload: u16) -> Vec<u8> {
+        let mut b = vec![0u8; ETH + ip_header_len(t) + repr.header_len()];
+        let l4_len = repr.header_len() as u16 + payload;
+        let l4 = emit_l2_l3(&mut b, SRC, DST, t, l4_len, ident);
+        repr.emit(&mut b[l4..]);
+        b
+    }
+
+    #[test]
+    fn same_bytes_as_the_generic_emitters() {
+        for v6 in [false, true] {
+            for ts in [None, Some((0x0102_0304, 0xa0b0_c0d0))] {
+                let t = tuple(v6);
+                let repr = TcpRepr {
+                    src_port: 40000,
+                    dst_port: 7,
+                    seq: SeqNum(0xdead_beef),
+                    ack: SeqNum(0x1234_5678),
+                    flags: TcpFlags::ACK | TcpFlags::PSH,
+                    window: 0xabcd,
+                    timestamps: ts,
+                    ..TcpRepr::default()
+                };
+                assert!(HeaderTemplate::fits(&repr));
+                let mut tm = HeaderTemplate::default();
+                assert!(!tm.matches(FLOW, SRC, DST, ts.is_some()));
+                tm.build(FLOW, SRC, DST, &t, ts.is_some());
+                assert!(tm.matches(FLOW, SRC, DST, ts.is_some()));
+                assert!(!tm.matches(FLOW, DST, SRC, ts.is_some()));
+                assert!(!tm.matches(FLOW, SRC, DST, ts.is_none()));
+                let later = FlowId {
+                    generation: 2,
+                    ..FLOW
+                };
+                assert!(!tm.matches(later, SRC, DST, ts.is_some()));
+                let want = generic(&t, &repr, 77, 64);
+                assert_eq!(tm.header_len(), want.len());
+                let mut got = vec![0xffu8; want.len()];
+                tm.write(&mut got, &repr, 77, repr.header_len() as u16 + 64);
+                assert_eq!(got, want, "v6 {v6} timestamps {ts:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn segments_with_other_options_do_not_fit() {
+        let base = TcpRepr::default();
+        assert!(!HeaderTemplate::fits(&TcpRepr {
+            mss: Some(1460),
+            ..base
+        }));
+        assert!(!HeaderTemplate::fits(&TcpRepr {
+            window_scale: Some(7),
+            ..base
+        }));
+        assert!(!HeaderTemplate::fits(&TcpRepr {
+            sack_permitted: true,
+            ..base
+        }));
+        assert!(!HeaderTemplate::fits(&TcpRepr { urgent: 1, ..base }));
+        let mut sack = TcpRepr::default();
+        sack.sack.push((SeqNum(1), SeqNum(2)));
+        assert!(!HeaderTemplate::fits(&sack));
+    }
+}
