@@ -211,7 +211,7 @@ impl<T: AsRef<[u8]>> Icmpv6Packet<T> {
     /// The checksum over `pseudo_sum` (see [`Icmpv6Packet::pseudo_header`]) and the whole
     /// message verifies (RFC 4443 §2.3).
     pub fn verify_checksum(&self, pseudo_sum: u32) -> bool {
-        checksum::finish(checksum::sum(self.buffer.as_ref(), 0) + pseudo_sum) == 0
+        checksum::finish(checksum::sum(self.buffer.as_ref(), pseudo_sum)) == 0
     }
 }
 
@@ -253,7 +253,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Icmpv6Packet<T> {
     /// Computes and stores the checksum over `pseudo_sum` and the whole buffer.
     pub fn fill_checksum(&mut self, pseudo_sum: u32) {
         self.set_checksum(0);
-        let sum = checksum::sum(self.buffer.as_ref(), 0) + pseudo_sum;
+        let sum = checksum::sum(self.buffer.as_ref(), pseudo_sum);
         self.set_checksum(checksum::finish(sum));
     }
 

@@ -160,7 +160,9 @@ impl ExtHeaderError {
     /// The ICMPv6 Parameter Problem `(code, pointer)` to send back, if any: code 2 at the option
     /// as its type asks (RFC 8200 §4.2), code 0 at the Routing Type (RFC 8200 §4.4) unless the
     /// destination is multicast (RFC 4443 §2.4 (e.3) forbids errors to multicast but for code 2
-    /// of an option of type `10xxxxxx`). The other errors are silent.
+    /// of an option of type `10xxxxxx`). The other errors are silent. The sender's other limits
+    /// (no error about a packet from the unspecified or a multicast source, RFC 4443 §2.4 (e);
+    /// rate limiting, §2.4 (f)) are the caller's.
     pub fn param_problem(&self, dst_is_multicast: bool) -> Option<(u8, u32)> {
         let (code, pointer, to_multicast) = match *self {
             ExtHeaderError::Option {
