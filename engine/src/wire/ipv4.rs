@@ -14,21 +14,43 @@ use std::net::Ipv4Addr;
 use super::checksum;
 use super::{Error, Field, Result, read_ipv4, read_u16, write_ipv4, write_u16};
 
-/// The IP protocol number (RFC 791 "Protocol"; IANA registry).
+/// The IP protocol number: IPv4's "Protocol" (RFC 791 §3.1) and IPv6's "Next Header"
+/// (RFC 8200 §3), one IANA registry. `From<u8>` and `u8::from` are inverse for every value.
+///
+/// The IPv6 extension headers (RFC 8200 §4) are in the same number space; the IPv6 layer walks
+/// them ([`super::walk_ext_headers`]); the IPv4 layer treats them as unknown protocols.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IpProtocol {
+    /// IPv6 Hop-by-Hop Options (0), RFC 8200 §4.3.
+    HopByHop,
     Icmp,
     Tcp,
     Udp,
+    /// IPv6 Routing header (43), RFC 8200 §4.4.
+    Ipv6Route,
+    /// IPv6 Fragment header (44), RFC 8200 §4.5.
+    Ipv6Frag,
+    /// ICMPv6 (58), RFC 4443.
+    Icmpv6,
+    /// IPv6 No Next Header (59), RFC 8200 §4.7.
+    Ipv6NoNxt,
+    /// IPv6 Destination Options (60), RFC 8200 §4.6.
+    Ipv6Opts,
     Unknown(u8),
 }
 
 impl From<u8> for IpProtocol {
     fn from(v: u8) -> IpProtocol {
         match v {
+            0 => IpProtocol::HopByHop,
             1 => IpProtocol::Icmp,
             6 => IpProtocol::Tcp,
             17 => IpProtocol::Udp,
+            43 => IpProtocol::Ipv6Route,
+            44 => IpProtocol::Ipv6Frag,
+            58 => IpProtocol::Icmpv6,
+            59 => IpProtocol::Ipv6NoNxt,
+            60 => IpProtocol::Ipv6Opts,
             other => IpProtocol::Unknown(other),
         }
     }
@@ -37,9 +59,15 @@ impl From<u8> for IpProtocol {
 impl From<IpProtocol> for u8 {
     fn from(p: IpProtocol) -> u8 {
         match p {
+            IpProtocol::HopByHop => 0,
             IpProtocol::Icmp => 1,
             IpProtocol::Tcp => 6,
             IpProtocol::Udp => 17,
+            IpProtocol::Ipv6Route => 43,
+            IpProtocol::Ipv6Frag => 44,
+            IpProtocol::Icmpv6 => 58,
+            IpProtocol::Ipv6NoNxt => 59,
+            IpProtocol::Ipv6Opts => 60,
             IpProtocol::Unknown(other) => other,
         }
     }
@@ -438,6 +466,16 @@ mod tests {
         assert_eq!(Ipv4Repr::parse(&packet, true), Err(Error::Unsupported));
         packet.set_flags_frag(true, true, 0);
         assert!(packet.is_fragment() && packet.more_frags() && packet.dont_frag());
+    }
+
+    #[test]
+    fn protocol_numbers_convert_both_ways() {
+        for v in 0..=255u8 {
+            assert_eq!(u8::from(IpProtocol::from(v)), v);
+        }
+        assert_eq!(IpProtocol::from(58), IpProtocol::Icmpv6);
+        assert_eq!(IpProtocol::from(44), IpProtocol::Ipv6Frag);
+        assert_eq!(IpProtocol::from(2), IpProtocol::Unknown(2));
     }
 
     #[test]
