@@ -311,7 +311,11 @@ fn bad_frames() -> Vec<Case> {
     ));
     let mut f = good_ping();
     f[12..14].copy_from_slice(&0x86ddu16.to_be_bytes());
-    v.push(case("IPv6", f, with(ETH, &["EthInUnknownType"])));
+    v.push(case(
+        "IPv4 bytes under the IPv6 EtherType",
+        f,
+        with(ETH, &["Ip6InReceives", "Ip6InHdrErrors"]),
+    ));
 
     // ARP
     let req = || arp(1, PEER, PEER_IP, US_IP);

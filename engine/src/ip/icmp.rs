@@ -1,7 +1,7 @@
 //! ICMP echo (RFC 792; RFC 1122 §3.2.2.6): requests to our addresses are answered by
 //! rewriting them in place into the reply; replies to our own requests are logged
-//! ([`IpLayer::echo_replies`]); [`IpLayer::send_echo_request`] pings. ICMPv6 echo (RFC 4443
-//! §4) lives beside the rest of ICMPv6 in `ndp`.
+//! ([`IpLayer::echo_replies`]); [`IpLayer::send_echo_request`] pings in either family. ICMPv6
+//! echo (RFC 4443 §4) lives beside the rest of ICMPv6 in `icmpv6`.
 
 use std::net::IpAddr;
 

@@ -11,17 +11,17 @@
 //! and dropped (the engine does not reassemble). Nothing here panics on any frame: the parsers
 //! are checked views (`wire`).
 //!
-//! Files: [`neighbor`] (the cache, either family), `arp` and `ndp` (the protocols that fill
-//! it), `input` (Ethernet and IPv4 demux), `ipv6` (IPv6 input), `icmp` (echo, both
-//! families), `predict` (receive prediction), `tx` (segments to frames), `template`
-//! (per-connection headers), [`steer`] (multi-core steering), `counters`.
+//! Files: [`neighbor`] (the cache, either family), `arp` and `icmpv6` (ARP, and ICMPv6 with
+//! Neighbor Discovery: the protocols that fill it), `input` (Ethernet and IPv4 demux), `ipv6`
+//! (IPv6 input), `icmp` (ICMPv4 echo), `predict` (receive prediction), `tx` (segments to
+//! frames), `template` (per-connection headers), [`steer`] (multi-core steering), `counters`.
 
 mod arp;
 mod counters;
 mod icmp;
+mod icmpv6;
 mod input;
 mod ipv6;
-mod ndp;
 pub mod neighbor;
 mod predict;
 pub mod steer;

@@ -236,6 +236,11 @@ impl<A: NeighborAddr> NeighborCache<A> {
         }
     }
 
+    /// Whether a resolution of `ip` is under way (requests sent, no answer yet).
+    pub fn awaiting(&self, ip: A) -> bool {
+        self.unresolved.iter().any(|u| u.ip == ip)
+    }
+
     /// Whether `ip` has an entry (reachable or stale), without touching it: RFC 4861 §7.2.5
     /// takes an unsolicited advertisement only for an address already in the cache.
     pub fn contains(&self, ip: A) -> bool {

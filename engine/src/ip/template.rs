@@ -18,7 +18,7 @@
 
 use crate::tcp::{FlowId, FourTuple};
 use crate::wire::{
-    EtherType, EthernetRepr, IpProtocol, Ipv4Repr, MacAddr, SeqNum, TcpFlags, TcpRepr,
+    EtherType, EthernetRepr, IpProtocol, Ipv4Repr, Ipv6Repr, MacAddr, SeqNum, TcpFlags, TcpRepr,
 };
 use std::net::IpAddr;
 
@@ -51,20 +51,21 @@ pub fn ipv4_repr(src: IpAddr, dst: IpAddr, payload_len: u16, ident: u16) -> Opti
     }
 }
 
-/// Writes an IPv6 header (RFC 8200 §3: traffic class 0, flow label 0, hop limit 64) for a
-/// TCP payload of `payload_len` bytes into `buf[..40]`. `None` unless both are IPv6.
-pub fn emit_ipv6(buf: &mut [u8], src: IpAddr, dst: IpAddr, payload_len: u16) -> Option<()> {
-    let (IpAddr::V6(src), IpAddr::V6(dst)) = (src, dst) else {
-        return None;
-    };
-    let b = &mut buf[..IP6];
-    b[..4].copy_from_slice(&[0x60, 0, 0, 0]);
-    b[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    b[6] = u8::from(IpProtocol::Tcp);
-    b[7] = HOP_LIMIT;
-    b[8..24].copy_from_slice(&src.octets());
-    b[24..40].copy_from_slice(&dst.octets());
-    Some(())
+/// The IPv6 header every TCP segment of ours carries (RFC 8200 §3: traffic class 0, flow
+/// label 0, hop limit 64, no extension header). `None` unless both addresses are IPv6.
+pub fn ipv6_repr(src: IpAddr, dst: IpAddr, payload_len: u16) -> Option<Ipv6Repr> {
+    match (src, dst) {
+        (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Ipv6Repr {
+            src,
+            dst,
+            next_header: IpProtocol::Tcp,
+            payload_len,
+            hop_limit: HOP_LIMIT,
+            traffic_class: 0,
+            flow_label: 0,
+        }),
+        _ => None,
+    }
 }
 
 /// The IP header length of a connection's packets.
@@ -93,16 +94,15 @@ pub fn emit_l2_l3(
         ethertype,
     }
     .emit(&mut head[..ETH]);
-    match ipv4_repr(tuple.local_ip, tuple.remote_ip, l4_len, ident) {
-        Some(ip) => {
-            ip.emit(&mut head[ETH..ETH + IP4], false);
-            ETH + IP4
-        }
-        None => {
-            let _ = emit_ipv6(&mut head[ETH..], tuple.local_ip, tuple.remote_ip, l4_len);
-            ETH + IP6
-        }
+    let (src, dst) = (tuple.local_ip, tuple.remote_ip);
+    if let Some(ip) = ipv4_repr(src, dst, l4_len, ident) {
+        ip.emit(&mut head[ETH..ETH + IP4], false);
+        return ETH + IP4;
     }
+    if let Some(ip) = ipv6_repr(src, dst, l4_len) {
+        ip.emit(&mut head[ETH..ETH + IP6]);
+    }
+    ETH + IP6
 }
 
 /// One connection's template. See the module documentation.

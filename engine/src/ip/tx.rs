@@ -302,24 +302,17 @@ impl TcpTx<'_> {
     }
 }
 
-/// The TCP pseudo-header's partial sum for either family (RFC 9293 §3.1; RFC 8200 §8.1:
-/// addresses, upper-layer length as 32 bits, next header).
+/// The TCP pseudo-header's partial sum for either family (RFC 9293 §3.1; RFC 8200 §8.1).
+/// The addresses are of one family (a `FourTuple`'s or a received datagram's).
+#[inline]
 pub(super) fn pseudo_header(src: IpAddr, dst: IpAddr, len: u32) -> u32 {
+    let v6 = |a: IpAddr| match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped(),
+        IpAddr::V6(a) => a,
+    };
     match (src, dst) {
         (IpAddr::V4(s), IpAddr::V4(d)) => checksum::pseudo_header(s, d, 6, len),
-        (s, d) => {
-            let mut c = Checksum::new();
-            for a in [s, d] {
-                let bits = match a {
-                    IpAddr::V4(a) => a.to_ipv6_mapped().octets(),
-                    IpAddr::V6(a) => a.octets(),
-                };
-                c.add(&bits);
-            }
-            c.add_u32(len);
-            c.add_u32(6);
-            u32::from(c.sum())
-        }
+        (s, d) => checksum::pseudo_header_v6(&v6(s), &v6(d), 6, len),
     }
 }
 
