@@ -17,7 +17,10 @@
 //!
 //! Checksums: with offload, the IPv4 checksum is left to the port and the TCP checksum field
 //! holds the pseudo-header sum (without the length for TSO, as DPDK requires); without, both
-//! are computed here over all segments.
+//! are computed here over all segments. On a port whose offload gets chains with odd-length
+//! segments wrong (`DeviceCaps::tx_cksum_odd_chain_bug`, net_tap), such a frame takes the
+//! software TCP checksum and such a TSO frame goes out as ordinary frames: see
+//! [`tx_csum_offload_safe`] and [`send_tso_as_frames`].
 
 use super::counters::TcpCounters;
 use super::flow::FourTuple;
@@ -26,7 +29,7 @@ use super::template::{HeaderTemplate, ipv4_repr};
 use crate::buf::{Pkt, TxOffload};
 use crate::iface::Route;
 use crate::wire::{
-    Checksum, EtherType, EthernetRepr, Ipv4Packet, MacAddr, TcpPacket, TcpRepr, checksum,
+    Checksum, EtherType, EthernetRepr, Ipv4Packet, MacAddr, TcpFlags, TcpPacket, TcpRepr, checksum,
 };
 
 const ETH: usize = 14;
@@ -60,6 +63,15 @@ pub fn send(
     tso: Option<u16>,
     tmpl: Option<&mut HeaderTemplate>,
 ) -> bool {
+    if let (Some(segsz), Some(p)) = (tso, payload)
+        && out.caps.tx_cksum_odd_chain_bug
+        && out.caps.tx.tso
+        && segsz > 0
+        && p.len() > usize::from(segsz)
+        && !tx_csum_offload_safe(p, 0, usize::from(segsz))
+    {
+        return send_tso_as_frames(out, c, tuple, repr, p, segsz, tmpl);
+    }
     match tmpl {
         Some(t) if tso.is_none() => match send_small(out, c, tuple, repr, payload, t) {
             Some(sent) => sent,
@@ -193,7 +205,7 @@ fn finish_and_queue(
     route: Route,
 ) {
     let tso = segsz > 0;
-    let flags = finish_checksums(&mut frame, out, tuple, tcp_len, plen, tso);
+    let flags = finish_checksums(&mut frame, out, c, tuple, tcp_len, plen, tso);
     if flags != 0 {
         frame.set_ol_flags(flags);
         frame.set_tx_offload(TxOffload {
@@ -301,6 +313,7 @@ fn write_headers(
 fn finish_checksums(
     frame: &mut Pkt,
     out: &Out,
+    c: &mut TcpCounters,
     tuple: &FourTuple,
     tcp_len: usize,
     plen: usize,
@@ -313,6 +326,12 @@ fn finish_checksums(
         // checksums, as Linux skips them on loopback.
         return 0;
     }
+    // A TSO frame the port would get wrong does not come here (`send`).
+    let odd_chain = out.caps.tx_cksum_odd_chain_bug
+        && !tso
+        && tx.tcp_cksum
+        && !tx_csum_offload_safe(frame, ETH + IP, usize::MAX);
+    c.tx_csum_odd_chain += u64::from(odd_chain);
     // SAFETY: as in `send`: the header bytes belong to this frame alone.
     let head = unsafe { frame.head_mut() };
     if tx.ipv4_cksum {
@@ -321,7 +340,7 @@ fn finish_checksums(
         Ipv4Packet::new_unchecked(&mut head[ETH..ETH + IP]).fill_checksum();
     }
     let l4 = (tcp_len + plen) as u32;
-    if tso || tx.tcp_cksum {
+    if tso || (tx.tcp_cksum && !odd_chain) {
         // The port completes the checksum from the pseudo-header sum; for TSO the length is
         // left out, since each wire segment has its own (DPDK rte_ipv4_phdr_cksum rule).
         let len = if tso { 0 } else { l4 };
@@ -338,7 +357,7 @@ fn finish_checksums(
         }
         return flags;
     }
-    let mut c = Checksum::with_sum(checksum::pseudo_header(
+    let mut sum = Checksum::with_sum(checksum::pseudo_header(
         tuple.local_ip,
         tuple.remote_ip,
         6,
@@ -350,12 +369,183 @@ fn finish_checksums(
             skip -= seg.len();
             continue;
         }
-        c.add(&seg[skip..]);
+        sum.add(&seg[skip..]);
         skip = 0;
     }
-    let sum = c.finish();
+    let sum = sum.finish();
     // SAFETY: as above.
     let head = unsafe { frame.head_mut() };
     TcpPacket::new_unchecked(&mut head[ETH + IP..]).set_checksum(sum);
     flags
+}
+
+/// Whether a port with `DeviceCaps::tx_cksum_odd_chain_bug` computes the right TCP checksum
+/// for `chain`: for an ordinary frame, `chain` is the frame, `start` the TCP header's offset
+/// and `wire` `usize::MAX`; for a TSO frame, `chain` is the payload alone, `start` 0 and `wire`
+/// the TSO segment size (the port copies the headers into each wire segment separately).
+///
+/// Cause: DPDK 22.11's net_tap computes the "offloaded" checksum in software, in
+/// `tap_write_mbufs` (drivers/net/tap/rte_eth_tap.c): the TCP header from a copy, then every
+/// further piece of the chain through `tap_tx_l4_add_rcksum`, i.e. `__rte_raw_cksum(iov_base,
+/// iov_len, sum)`, which reads each piece as whole 16-bit words from its own first byte. A
+/// piece that starts an odd number of bytes into the segment has all its bytes added in the
+/// wrong half of their words, so the checksum is wrong, identically on every retransmission,
+/// and the peer drops the segment for good. Its TSO (`rte_gso_segment`, `gso_do_segment`)
+/// builds each wire segment from a copy of the headers and indirect pieces of the input
+/// chain, cut where the input's segments and the wire segments end, and writes those through
+/// the same function.
+///
+/// Rule: the offload is right when every segment boundary of `chain` past `start` lies an even
+/// number of bytes past `start`, or, with TSO, past the start of the `wire`-byte wire segment
+/// it falls in. Otherwise the caller computes the checksum itself (an ordinary frame:
+/// `finish_checksums`) or sends the unit as ordinary frames (TSO: `send_tso_as_frames`).
+///
+/// Cost: one walk over the chain's mbuf headers, only on such ports.
+pub fn tx_csum_offload_safe(chain: &Pkt, start: usize, wire: usize) -> bool {
+    let (len, mut end) = (chain.len(), 0);
+    chain.segments().all(|seg| {
+        end += seg.len();
+        end <= start || end >= len || ((end - start) % wire).is_multiple_of(2)
+    })
+}
+
+/// Sends `payload`, a unit that would leave as one TSO frame of `segsz`-byte wire segments,
+/// as those wire segments themselves: ordinary frames with the same sequence numbers, PSH and
+/// FIN on the last one only, consecutive IP identifications, each taking the checksum offload
+/// or the software checksum by [`tx_csum_offload_safe`]. For ports whose TSO would checksum
+/// the pieces wrongly (`DeviceCaps::tx_cksum_odd_chain_bug`); false as [`send`].
+///
+/// Cost, against net_tap's own TSO (which is software too): per wire segment the same header
+/// mbuf, indirect clones and checksum pass that `rte_gso_segment` and `tap_write_mbufs` would
+/// spend, one more set of indirect clones (the piece handed to [`send`], freed at once) and a
+/// run of the frame builder. The payload is never copied. (Copying the unit into even-sized
+/// mbufs would keep TSO but copy up to 64 KiB per frame and per retransmission.)
+fn send_tso_as_frames(
+    out: &mut Out,
+    c: &mut TcpCounters,
+    tuple: &FourTuple,
+    repr: &TcpRepr,
+    payload: &Pkt,
+    segsz: u16,
+    mut tmpl: Option<&mut HeaderTemplate>,
+) -> bool {
+    c.tso_odd_chain_split += 1;
+    let (len, step) = (payload.len(), usize::from(segsz));
+    let mut off = 0;
+    while off < len {
+        let n = step.min(len - off);
+        let mut r = *repr;
+        r.seq = repr.seq + off as u32;
+        if off + n < len {
+            r.flags.remove(TcpFlags::PSH | TcpFlags::FIN);
+        }
+        let Some(piece) = payload.clone_range(&out.pools.indirect, off, n) else {
+            c.tx_nombuf += 1;
+            return false;
+        };
+        if !send(out, c, tuple, &r, Some(&piece), None, tmpl.as_deref_mut()) {
+            return false;
+        }
+        off += n;
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::buf::{DEFAULT_DATA_ROOM, Mempool};
+    use crate::rand::Rng;
+
+    /// What DPDK 22.11's net_tap computes over `pieces`: each one summed from its own first
+    /// byte as whole 16-bit words (`__rte_raw_cksum`; the ones'-complement sum does not depend
+    /// on byte order, so the big-endian [`checksum::sum`] models it).
+    fn tap_sum(pieces: &[&[u8]]) -> u16 {
+        checksum::fold(
+            pieces
+                .iter()
+                .map(|p| u64::from(checksum::sum(p, 0)))
+                .sum::<u64>(),
+        )
+    }
+
+    /// The right sum over `pieces`, as one byte stream.
+    fn right_sum(pieces: &[&[u8]]) -> u16 {
+        let mut c = Checksum::new();
+        pieces.iter().for_each(|p| {
+            c.add(p);
+        });
+        c.sum()
+    }
+
+    /// The pieces of `chain` between byte offsets `from` and `to`, cut at its segments.
+    fn pieces(chain: &Pkt, from: usize, to: usize) -> Vec<&[u8]> {
+        let mut pos = 0;
+        let mut out = Vec::new();
+        for seg in chain.segments() {
+            let (s, e) = (from.max(pos), to.min(pos + seg.len()));
+            if s < e {
+                out.push(&seg[s - pos..e - pos]);
+            }
+            pos += seg.len();
+        }
+        out
+    }
+
+    /// The rule holds exactly where net_tap's per-segment sum is right: for ordinary frames
+    /// (summed from the TCP header on) and for each wire segment of a TSO frame (its pieces
+    /// cut where the payload's segments and the wire segments end, as `gso_do_segment` does).
+    #[test]
+    fn odd_chain_rule_predicts_where_a_per_segment_sum_is_wrong() {
+        crate::eal::init_for_tests();
+        let pool = Mempool::create("tcsum", 255, 0, DEFAULT_DATA_ROOM).expect("pool");
+        let mut rng = Rng::new(0x2211);
+        let (mut unsafe_frames, mut wrong_frames) = (0, 0);
+        let (mut unsafe_tso, mut wrong_tso) = (0, 0);
+        for _ in 0..3000 {
+            let segs = 1 + rng.below(6) as usize;
+            let mut chain: Option<Pkt> = None;
+            for _ in 0..segs {
+                let mut data = vec![0u8; 1 + rng.below(700) as usize];
+                rng.fill(&mut data);
+                let seg = Pkt::from_slice(&pool, &data).expect("mbuf");
+                match chain.as_mut() {
+                    None => chain = Some(seg),
+                    Some(c) => assert!(c.chain(seg).is_ok()),
+                }
+            }
+            let chain = chain.expect("a segment");
+            let len = chain.len();
+
+            // An ordinary frame: the checksum covers everything from `start` on.
+            let start = (rng.below(chain.data().len() as u64) as usize).min(54);
+            let p = pieces(&chain, start, len);
+            let wrong = tap_sum(&p) != right_sum(&p);
+            if tx_csum_offload_safe(&chain, start, usize::MAX) {
+                assert!(!wrong, "safe by the rule, yet summed wrongly: {p:?}");
+            } else {
+                unsafe_frames += 1;
+                wrong_frames += usize::from(wrong);
+            }
+
+            // The chain as a TSO payload cut into `wire`-byte wire segments.
+            let wire = 1 + rng.below(len as u64) as usize;
+            let wrong = (0..len).step_by(wire).any(|at| {
+                let p = pieces(&chain, at, (at + wire).min(len));
+                tap_sum(&p) != right_sum(&p)
+            });
+            if tx_csum_offload_safe(&chain, 0, wire) {
+                assert!(
+                    !wrong,
+                    "safe by the rule, yet a wire segment was summed wrongly"
+                );
+            } else {
+                unsafe_tso += 1;
+                wrong_tso += usize::from(wrong);
+            }
+        }
+        // The rule is not merely cautious: where it says no, the sum is (almost always) wrong.
+        assert!(unsafe_frames > 500 && wrong_frames * 100 >= unsafe_frames * 99);
+        assert!(unsafe_tso > 500 && wrong_tso * 100 >= unsafe_tso * 99);
+    }
 }
