@@ -527,6 +527,11 @@ fn read_caps(id: u16, driver: &str, tx: TxCaps, conf: &sys::rte_eth_conf) -> Dev
         max_tso_segs: if driver == "net_tap" { 64 } else { 0 },
         tso_counts_l2: driver == "net_tap",
         max_tx_segs: info.tx_desc_lim.nb_seg_max,
+        // DPDK 22.11's net_tap `tap_write_mbufs` adds each segment with `__rte_raw_cksum(seg,
+        // len, sum)`, which takes the segment's first byte as the high half of a word: after a
+        // segment of odd length every byte lands in the wrong half (fixed upstream in 23.11 by
+        // "net/tap: rework checksum offloading", 81890dbb91). Only matters with the offload on.
+        tx_cksum_odd_chain_bug: driver == "net_tap" && tx.tcp_cksum,
         trusted: driver == "net_ring",
         driver: driver.into(),
     }

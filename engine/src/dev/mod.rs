@@ -46,6 +46,13 @@ pub struct DeviceCaps {
     pub tso_counts_l2: bool,
     /// Most mbufs in one transmitted frame; 0 when unknown (no limit published).
     pub max_tx_segs: u16,
+    /// The port's TCP checksum offload is wrong for a chain in which a segment before the
+    /// last has an odd length (net_tap of DPDK 22.11, whose `tap_write_mbufs` sums each
+    /// segment as if it started on a 16-bit word), and so is its TSO for a wire segment built
+    /// from such pieces (`rte_gso_segment` output goes through the same code). With it set, the
+    /// engine computes the TCP checksum itself for such frames and sends such TSO frames as
+    /// ordinary ones (`tcp::frame::tx_csum_offload_safe`); other frames keep the offload.
+    pub tx_cksum_odd_chain_bug: bool,
     /// The link cannot corrupt frames (net_ring: both ends in one process, frames never
     /// leave memory). IPv4 and TCP checksums are then neither computed nor verified, as
     /// Linux does on loopback. Devices that may alter frames (the fault injector when it
@@ -80,6 +87,7 @@ impl DeviceCaps {
             max_tso_segs: 0,
             tso_counts_l2: false,
             max_tx_segs: 0,
+            tx_cksum_odd_chain_bug: false,
             trusted: false,
             driver: "software".into(),
         }

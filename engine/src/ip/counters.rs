@@ -92,6 +92,11 @@ crate::mib! {
         tx_hdr_mbuf => "TcpExtTxHeaderMbuf",
         /// Frames whose small payload was copied into the header mbuf (copy-break).
         tx_copybreak => "TcpExtTxCopyBreak",
+        /// Frames whose TCP checksum the engine computed because the port's offload gets their
+        /// chain wrong (`DeviceCaps::tx_cksum_odd_chain_bug`).
+        tx_csum_odd_chain => "TcpExtTxCsumOddChain",
+        /// TSO units sent as ordinary frames for the same reason.
+        tso_odd_chain_split => "TcpExtTsoOddChainSplit",
         /// TCP frames that could not be built for lack of mbufs.
         tx_nombuf => "TcpExtTxNoBuf",
     }

@@ -25,6 +25,7 @@ mod ipv6;
 pub mod neighbor;
 mod predict;
 pub mod steer;
+mod tap_csum;
 mod template;
 mod tx;
 

@@ -17,7 +17,10 @@
 //!
 //! Checksums: with offload, the IPv4 checksum is left to the port and the TCP checksum field
 //! holds the pseudo-header sum (without the length for TSO, as DPDK requires); without, both
-//! are computed here over all segments. Identification: an IPv4 TSO frame of N wire segments
+//! are computed here over all segments. On a port whose offload gets chains with odd-length
+//! pieces wrong (`DeviceCaps::tx_cksum_odd_chain_bug`, net_tap; see `tap_csum`), such a frame
+//! takes the software TCP checksum and such a TSO unit goes out as ordinary frames
+//! ([`TcpTx::send_tso_as_frames`]). Identification: an IPv4 TSO frame of N wire segments
 //! uses N consecutive identifications (the port numbers its segments from the frame's own, as
 //! Linux's `ip_select_ident_segs`); IPv6 has none.
 
@@ -25,12 +28,13 @@ use std::net::IpAddr;
 
 use super::IpLayer;
 use super::Route;
+use super::tap_csum::tx_csum_offload_safe;
 use super::template::{ETH, HeaderTemplate, emit_l2_l3, ip_header_len};
 use crate::buf::{Pkt, Pools, TxOffload};
 use crate::dev::TxBatch;
 use crate::tcp::{FlowId, OutSegment, SegmentSink};
 use crate::time::Instant;
-use crate::wire::{Checksum, Ipv4Packet, MacAddr, TcpPacket, checksum};
+use crate::wire::{Checksum, Ipv4Packet, MacAddr, TcpFlags, TcpPacket, checksum};
 
 /// Payloads up to this size are copied into the header mbuf instead of being chained as an
 /// indirect clone: copying 256 bytes costs less than allocating and attaching an indirect
@@ -49,6 +53,15 @@ pub struct TcpTx<'a> {
 
 impl SegmentSink for TcpTx<'_> {
     fn send(&mut self, seg: &OutSegment<'_>) -> bool {
+        if let (Some(segsz), Some(p)) = (seg.tso_segsz, seg.payload)
+            && self.ip.caps.tx_cksum_odd_chain_bug
+            && self.ip.caps.tx.tso
+            && segsz > 0
+            && p.len() > usize::from(segsz)
+            && !tx_csum_offload_safe(p, 0, usize::from(segsz))
+        {
+            return self.send_tso_as_frames(seg, p, segsz);
+        }
         if seg.tso_segsz.is_none()
             && let Some(flow) = seg.flow
             && let Some(sent) = self.send_small(seg, flow)
@@ -109,6 +122,46 @@ impl TcpTx<'_> {
         };
         self.finish_and_queue(frame, seg, 0, Route::Resolved(dst_mac));
         Some(true)
+    }
+
+    /// Sends `payload`, a unit that would leave as one TSO frame of `segsz`-byte wire segments,
+    /// as those wire segments themselves: ordinary frames with the same sequence numbers, PSH
+    /// and FIN on the last one only, consecutive IP identifications, each taking the checksum
+    /// offload or the software checksum by [`tx_csum_offload_safe`]. For ports whose TSO would
+    /// checksum the pieces wrongly (`DeviceCaps::tx_cksum_odd_chain_bug`).
+    ///
+    /// Cost, against net_tap's own TSO (which is software too): per wire segment the same
+    /// header mbuf, indirect clones and checksum pass that `rte_gso_segment` and
+    /// `tap_write_mbufs` would spend, one more set of indirect clones (the piece, freed at once)
+    /// and a run of the frame builder. The payload is never copied (copying the unit into
+    /// even-sized mbufs would keep TSO but copy up to 64 KiB per frame and per retransmission).
+    fn send_tso_as_frames(&mut self, seg: &OutSegment<'_>, payload: &Pkt, segsz: u16) -> bool {
+        self.ip.counters.tso_odd_chain_split += 1;
+        let (len, step) = (payload.len(), usize::from(segsz));
+        let mut off = 0;
+        while off < len {
+            let n = step.min(len - off);
+            let mut r = *seg.repr;
+            r.seq = seg.repr.seq + off as u32;
+            if off + n < len {
+                r.flags.remove(TcpFlags::PSH | TcpFlags::FIN);
+            }
+            let Some(piece) = payload.clone_range(&self.pools.indirect, off, n) else {
+                self.ip.counters.tx_nombuf += 1;
+                return false;
+            };
+            let one = OutSegment {
+                repr: &r,
+                payload: Some(&piece),
+                tso_segsz: None,
+                ..*seg
+            };
+            if !self.send(&one) {
+                return false;
+            }
+            off += n;
+        }
+        true
     }
 
     /// Every frame: any route state, payload form, option layout, family and TSO.
@@ -246,7 +299,7 @@ impl TcpTx<'_> {
     }
 
     /// Fills the checksums (or prepares them for offload) and returns the `ol_flags` to set.
-    fn finish_checksums(&self, f: &mut Frame, seg: &OutSegment<'_>, tso: bool) -> u64 {
+    fn finish_checksums(&mut self, f: &mut Frame, seg: &OutSegment<'_>, tso: bool) -> u64 {
         let caps = &self.ip.caps;
         if caps.trusted {
             // Nothing between here and the peer can alter the frame (in-process ring): no
@@ -256,6 +309,11 @@ impl TcpTx<'_> {
         let (src, dst) = (seg.tuple.local_ip, seg.tuple.remote_ip);
         let v6 = seg.tuple.is_ipv6();
         let mut flags = 0u64;
+        // A TSO frame the port would get wrong does not come here (`send_tso_as_frames`).
+        let odd_chain = caps.tx_cksum_odd_chain_bug
+            && !tso
+            && caps.tx.tcp_cksum
+            && !tx_csum_offload_safe(&f.pkt, f.l4_off, usize::MAX);
         // SAFETY: the header bytes belong to this frame alone (see `send_general`).
         let head = unsafe { f.pkt.head_mut() };
         if !v6 {
@@ -271,7 +329,7 @@ impl TcpTx<'_> {
         } else {
             dpdk_sys::RTE_MBUF_F_TX_IPV4
         };
-        if tso || caps.tx.tcp_cksum {
+        if tso || (caps.tx.tcp_cksum && !odd_chain) {
             // The port completes the checksum from the pseudo-header sum; for TSO the length is
             // left out, since each wire segment has its own (DPDK rte_ipv4_phdr_cksum and
             // rte_ipv6_phdr_cksum rule).
@@ -298,6 +356,7 @@ impl TcpTx<'_> {
         // SAFETY: as above.
         let head = unsafe { f.pkt.head_mut() };
         TcpPacket::new_unchecked(&mut head[f.l4_off..]).set_checksum(sum);
+        self.ip.counters.tx_csum_odd_chain += u64::from(odd_chain);
         flags
     }
 }
