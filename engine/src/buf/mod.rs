@@ -4,21 +4,49 @@
 //! Ownership rules:
 //! - A `Pkt` owns one reference to the head of a chain. `Drop` frees the chain
 //!   (`rte_pktmbuf_free`, which decrements each segment's refcount).
-//! - [`Pkt::share`] (also `Clone`) adds a reference to every segment of the *same* mbufs: both
-//!   handles see the same metadata (`data_off`, lengths). Only read through a shared `Pkt`.
-//! - [`Pkt::clone_range`] makes a new chain of *indirect* mbufs that point into this chain's
-//!   data: metadata is private to the clone, the data is shared and read-only. This is how a
-//!   queued TCP segment is transmitted without leaving the send queue (decision 5).
-//! - Mutating the bytes ([`Pkt::data_mut`], [`Pkt::prepend`]) is allowed only when the head is a
-//!   direct mbuf with refcount 1 ([`Pkt::is_exclusive`]); otherwise the call returns `None`.
+//! - A `Pkt` also owns the *metadata* of every mbuf header in its chain exclusively: `data_off`,
+//!   `data_len`, `pkt_len`, `nb_segs`, `next`, `ol_flags`, `tx_offload`. No other `Pkt`, and
+//!   nothing on another thread, reads or writes those fields while it lives. This is what makes
+//!   the `&mut self` methods ([`Pkt::trim_front`], [`Pkt::set_ol_flags`], ...) and `Send`
+//!   sound. `Pkt` is therefore not `Clone`.
+//! - [`Pkt::share`] adds a reference to every segment of the *same* mbufs, so both handles see
+//!   the same metadata; it is `unsafe`, and its caller promises that neither handle's metadata
+//!   is changed while both live (tests use it to look at a frame after handing it over).
+//! - [`Pkt::clone_range`] (and [`Pkt::clone_into_headroom`]) makes a new chain of *indirect*
+//!   mbufs that point into this chain's data: metadata is private to the clone, the data is
+//!   shared and read-only. This is how a queued TCP segment is transmitted without leaving the
+//!   send queue (decision 5). It raises the refcount of the *direct* mbufs it points into, so a
+//!   refcount above 1 means "someone else reads these bytes", never "someone else owns this
+//!   header": trimming and setting offload fields stay allowed whatever the refcount.
+//! - Mutating the bytes ([`Pkt::data_mut`], [`Pkt::prepend`], [`Pkt::append`]) is allowed only
+//!   on a direct, non-external mbuf with refcount 1 ([`Pkt::is_exclusive`]); otherwise the call
+//!   returns `None`. The `unsafe` variants ([`Pkt::prepend_shared`], [`Pkt::head_mut`]) move
+//!   that check to their caller.
+//! - Handing a frame over moves the reference and the metadata with it: [`Pkt::into_raw`] gives
+//!   both up, [`Pkt::from_raw`] takes both, a device's transmit takes the `Pkt` (a PMD frees or
+//!   keeps the mbuf; net_ring hands the very same mbuf to the receiving port, which is sound
+//!   because the sender kept no handle to its header), and a DPDK receive produces `Pkt`s
+//!   whose mbufs the PMD handed over with one reference each.
+//!
+//! Why `Send` is sound: a `Pkt` moved to another thread takes its exclusive metadata with it.
+//! What other threads may still touch is (a) refcounts, which DPDK updates atomically (or
+//! non-atomically only when it holds the sole reference), and (b) data bytes shared with
+//! indirect clones, which nobody writes while shared (writes need refcount 1 or an `unsafe`
+//! contract). `Pkt` is not `Sync`.
+//!
+//! Offloads: [`Pkt::rx_csum`] reads the port's receive checksum verdicts and
+//! [`Pkt::request_tx_offload`] turns a [`TxRequest`] into `ol_flags` and `tx_offload`; only
+//! this module translates between offload wishes and mbuf flags (`offload.rs`).
 //!
 //! Invariant: `len()` (pkt_len of the head) is the sum of the segments' `data_len`, and
 //! `nb_segs` counts them; every method here keeps it.
 
 mod cache;
+mod offload;
 mod pool;
 
 pub use cache::forget_lcore;
+pub use offload::{CsumVerdict, L4, RxCsum, TxRequest, TxRequestError};
 pub use pool::{DEFAULT_DATA_ROOM, HEADROOM, Mempool, PoolError, PoolSizes, Pools};
 
 use std::fmt;
@@ -46,25 +74,37 @@ impl TxOffload {
     }
 }
 
-/// An owned reference to a DPDK mbuf chain. See the module documentation for the rules.
+/// An owned reference to a DPDK mbuf chain, with exclusive ownership of its mbuf headers'
+/// metadata. See the module documentation for the rules.
+///
+/// `Pkt` is not `Clone`: a copy of the handle would share `data_off`, the lengths and the
+/// offload fields, and a `&mut` method on one would change what the other (possibly on
+/// another thread) sees. Take an indirect clone ([`Pkt::clone_range`]) or a copy
+/// ([`Pkt::deep_copy`]) instead; [`Pkt::share`] is the `unsafe` escape hatch.
+///
+/// ```compile_fail,E0277
+/// fn assert_clone<T: Clone>() {}
+/// assert_clone::<engine::buf::Pkt>(); // error: `Pkt` is not `Clone`
+/// ```
+///
+/// ```compile_fail,E0133
+/// fn second_handle(p: &engine::buf::Pkt) -> engine::buf::Pkt {
+///     p.share() // error: `share` is an unsafe fn
+/// }
+/// ```
 #[repr(transparent)]
 pub struct Pkt(NonNull<rte_mbuf>);
 
-// SAFETY: a Pkt owns its reference; mbufs may be freed from any thread (mempools are
-// thread-safe), and the engine hands frames between cores only by moving the Pkt.
+// SAFETY: a Pkt owns its reference and, exclusively, the metadata of its chain's headers (see
+// the module documentation), so moving it moves everything only it may touch. What other
+// threads may still reach (refcounts, read-only shared data bytes) is synchronised by DPDK's
+// atomic refcounting; mbufs may be freed from any thread (mempools are thread-safe).
 unsafe impl Send for Pkt {}
 
 impl Drop for Pkt {
     fn drop(&mut self) {
         // SAFETY: we own one reference to a valid chain; free drops it segment by segment.
         unsafe { cache::free(self.0.as_ptr()) }
-    }
-}
-
-impl Clone for Pkt {
-    /// Same as [`Pkt::share`].
-    fn clone(&self) -> Self {
-        self.share()
     }
 }
 
@@ -117,22 +157,27 @@ fn seg_data<'a>(m: *const rte_mbuf) -> &'a [u8] {
 }
 
 impl Pkt {
-    /// Takes ownership of one reference to `m`. `None` if `m` is null.
+    /// Takes ownership of one reference to `m`, and of its headers' metadata. `None` if `m` is
+    /// null.
     ///
     /// # Safety
-    /// `m` must be a valid mbuf chain head whose reference the caller gives up.
+    /// `m` must be a valid mbuf chain head whose reference the caller gives up, and nothing
+    /// else may read or write the metadata of the chain's mbuf headers while the `Pkt` lives
+    /// (true of an mbuf fresh from a pool, from a PMD's receive, or from [`Pkt::into_raw`]).
     pub unsafe fn from_raw(m: *mut rte_mbuf) -> Option<Pkt> {
         NonNull::new(m).map(Pkt)
     }
 
-    /// Gives up ownership; the caller must free the mbuf or hand it to DPDK.
+    /// Gives up ownership of the reference and the metadata; the caller must free the mbuf or
+    /// hand it to DPDK.
     pub fn into_raw(self) -> *mut rte_mbuf {
         let p = self.0.as_ptr();
         std::mem::forget(self);
         p
     }
 
-    /// The head mbuf, for DPDK calls that borrow it.
+    /// The head mbuf, for DPDK calls that borrow it. Writing its metadata through this pointer
+    /// needs a `&mut Pkt` as well (the borrow that makes the write exclusive).
     pub fn as_ptr(&self) -> *mut rte_mbuf {
         self.0.as_ptr()
     }
@@ -143,8 +188,9 @@ impl Pkt {
     }
 
     fn m_mut(&mut self) -> &mut rte_mbuf {
-        // SAFETY: we hold a reference; metadata writes are only made by exclusive owners or on
-        // mbufs whose metadata is private to this handle (indirect clones, fresh allocations).
+        // SAFETY: we hold a reference, and a Pkt owns its headers' metadata exclusively (module
+        // documentation; `share` makes its callers promise not to break that), so `&mut self`
+        // makes this the only access to the head's metadata.
         unsafe { self.0.as_mut() }
     }
 
@@ -503,10 +549,21 @@ impl Pkt {
         }
     }
 
-    /// Another reference to the same mbufs (refcount of every segment + 1). Metadata is shared.
-    pub fn share(&self) -> Pkt {
+    /// Another reference to the same mbufs (refcount of every segment + 1). Metadata is
+    /// *shared*: both handles see the same `data_off`, lengths, chain links and offload fields.
+    ///
+    /// # Safety
+    /// While both handles live, neither's metadata may be changed: no `&mut self` method that
+    /// writes metadata ([`Pkt::trim_front`], [`Pkt::trim_back`], [`Pkt::append`],
+    /// [`Pkt::prepend`], [`Pkt::chain`], [`Pkt::extend_from_slice`], [`Pkt::linearize`],
+    /// [`Pkt::set_ol_flags`], [`Pkt::set_tx_offload`], [`Pkt::request_tx_offload`]) on either,
+    /// and neither may be handed to something that does (a receiving stack on net_ring, which
+    /// gets the very same mbuf, trims it). Reading both, from one thread, and dropping them in
+    /// any order is fine.
+    pub unsafe fn share(&self) -> Pkt {
         let mut m = self.as_ptr();
-        // SAFETY: bump each live segment; the new handle owns those references.
+        // SAFETY: bump each live segment; the new handle owns those references (the caller
+        // guarantees the shared metadata is left alone).
         unsafe {
             while !m.is_null() {
                 dpdk_sys::shim_rte_mbuf_refcnt_update(m, 1);

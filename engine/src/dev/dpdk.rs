@@ -12,7 +12,7 @@ use std::time::Duration;
 use dpdk_sys as sys;
 
 use super::spec::{MemifRole, PortSpec};
-use super::{Device, DeviceCaps, TxCaps, forget_front};
+use super::{Device, DeviceCaps, TxCaps, TxFrames};
 use crate::buf::{Mempool, Pkt};
 use crate::eal::{self, Eal};
 use crate::time::Instant;
@@ -560,24 +560,35 @@ impl Device for DpdkQueue {
             let slots = out.as_mut_ptr().add(len) as *mut *mut sys::rte_mbuf;
             sys::shim_rte_eth_rx_burst(self.port, self.queue, slots, n)
         };
-        // SAFETY: the first `got` spare slots now hold initialised, owned Pkts.
+        // SAFETY: the first `got` spare slots now hold initialised Pkts, each owning one
+        // reference and, exclusively, its headers' metadata (buf's rule for `from_raw`): a PMD
+        // hands over every received mbuf with one reference, filled from its own pool, except
+        // net_ring, which hands over the very mbuf the peer port's `tx_burst` took; that sender
+        // gave up its reference and kept no handle to the header (a `Pkt` cannot be cloned, and
+        // `Pkt::share`'s contract forbids changing a shared header's metadata, which a
+        // receiving stack does), and what it still shares with the frame (payload reached
+        // through indirect clones) is data, not metadata.
         unsafe { out.set_len(len + usize::from(got)) };
         usize::from(got)
     }
 
-    fn tx_burst(&mut self, _now: Instant, pkts: &mut Vec<Pkt>) -> usize {
-        if pkts.is_empty() {
-            return 0;
+    /// One `rte_eth_tx_prepare` + `rte_eth_tx_burst` over the offered frames; the PMD takes a
+    /// prefix of them (all of them unless its TX ring is full).
+    fn transmit(&mut self, _now: Instant, frames: &mut TxFrames<'_>) {
+        if frames.is_empty() {
+            return;
         }
-        let n = pkts.len().min(u16::MAX as usize) as u16;
-        let ptrs = pkts.as_mut_ptr() as *mut *mut sys::rte_mbuf;
-        // SAFETY: Pkt is repr(transparent) over the mbuf pointer; DPDK takes ownership of the
-        // first `sent` mbufs, which forget_front then removes without freeing.
+        let n = frames.len().min(u16::MAX as usize) as u16;
+        let ptrs = frames.as_mbufs();
+        // SAFETY: `ptrs` is an array of `n` valid mbuf pointers owned by the offer; the PMD
+        // takes ownership of the first `sent` (prepared) ones and leaves the rest alone.
         let sent = unsafe {
             let ok = sys::shim_rte_eth_tx_prepare(self.port, self.queue, ptrs, n);
             sys::shim_rte_eth_tx_burst(self.port, self.queue, ptrs, ok)
         };
-        forget_front(pkts, usize::from(sent));
-        usize::from(sent)
+        // SAFETY: sent <= n <= frames.len(), and the PMD owns those references now (freed
+        // inside tx_burst by tap/af_packet/memif, kept in the ring by NICs, handed to the peer
+        // port's receive by net_ring): they are forgotten, not freed.
+        unsafe { frames.mark_taken(usize::from(sent)) };
     }
 }

@@ -1,7 +1,7 @@
 //! A seeded fault injector that wraps any [`Device`] and drops, duplicates, reorders or
 //! corrupts the frames it transmits (smoltcp's `FaultInjector` decorator, with bursts and mbufs).
 //!
-//! Determinism: every frame given to `tx_burst` gets a frame index (0, 1, ...) and exactly six
+//! Determinism: every frame given to `transmit` gets a frame index (0, 1, ...) and exactly six
 //! draws from `Rng::new(seed)`, always in this order: drop, duplicate, reorder, corrupt (each a
 //! uniform float compared with its probability), then the corrupted byte and bit. The decisions
 //! for frame `i` therefore depend only on the seed and `i` (the corrupted offset also on the
@@ -22,18 +22,20 @@
 //! Only faults actually applied are counted and logged; a copy the pool cannot supply is
 //! counted in `nombuf` and the frame goes out unchanged (or without its duplicate).
 //!
-//! Ownership and backpressure: `tx_burst` takes every frame of the caller's vector (the fault
-//! decisions are made once per frame) unless the injector still holds a *backlog*: frames
-//! already decided (released, duplicated, corrupted, or new) that the inner device refused.
-//! The backlog is retried first on every `tx_burst` and `rx_burst`; while any of it remains,
-//! `tx_burst` accepts nothing and the caller's frames stay in its vector, as the [`Device`]
-//! contract says. The backlog is thus bounded by one burst plus its duplicates and releases.
+//! Ownership and backpressure: `transmit` takes every offered frame (the fault decisions are
+//! made once per frame) unless the injector still holds a *backlog*: frames already decided
+//! (released, duplicated, corrupted, or new) that the inner device refused. The backlog is
+//! retried first on every `transmit` and `rx_burst`; while any of it remains, `transmit` takes
+//! nothing and the caller keeps its frames, as the [`Device`] contract says. The backlog is
+//! thus bounded by one burst plus its duplicates and releases; it is a `VecDeque` offered with
+//! [`Device::tx_deque`], so a retry costs the frames the inner device takes.
 //!
 //! Capabilities: those of the inner device, with two changes. `tx_copies` is false, because
-//! the injector can keep a frame after `tx_burst` returns (held or backlogged), so the engine
+//! the injector can keep a frame after `transmit` returns (held or backlogged), so the engine
 //! must not write headers into a queued payload's headroom (decision 5a). And while duplicate
 //! or corrupt probabilities are non-zero, transmit offloads are reported off: the copies carry
-//! data only (`Pkt` exposes no `tx_offload` getter), so frames must leave the engine complete.
+//! data only (a deep copy carries no `ol_flags` or `tx_offload`), so frames must leave the
+//! engine complete.
 //!
 //! Time is clamped: a `now` earlier than one already seen counts as that later instant.
 //!
@@ -43,7 +45,7 @@
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{Device, DeviceCaps, TxCaps};
+use super::{Device, DeviceCaps, TxCaps, TxFrames};
 use crate::buf::{Mempool, Pkt};
 use crate::rand::Rng;
 use crate::time::Instant;
@@ -168,7 +170,7 @@ pub struct FaultInjector<D: Device> {
     /// Reordered frames with their release instant (non-decreasing: `now` never goes back).
     held: VecDeque<(Instant, Pkt)>,
     /// Decided frames the inner device has not accepted yet, in transmit order.
-    backlog: Vec<Pkt>,
+    backlog: VecDeque<Pkt>,
     clock: Instant,
     stats: FaultStats,
     recording: bool,
@@ -198,7 +200,7 @@ impl<D: Device> FaultInjector<D> {
             cfg,
             caps,
             held: VecDeque::with_capacity(256),
-            backlog: Vec::with_capacity(256),
+            backlog: VecDeque::with_capacity(256),
             clock: Instant::ZERO,
             stats: FaultStats::default(),
             recording: false,
@@ -263,11 +265,11 @@ impl<D: Device> FaultInjector<D> {
     fn flush(&mut self, now: Instant) -> bool {
         while self.held.front().is_some_and(|(at, _)| *at <= now) {
             if let Some((_, pkt)) = self.held.pop_front() {
-                self.backlog.push(pkt);
+                self.backlog.push_back(pkt);
             }
         }
         if !self.backlog.is_empty() {
-            self.inner.tx_burst(now, &mut self.backlog);
+            self.inner.tx_deque(now, &mut self.backlog);
         }
         self.backlog.is_empty()
     }
@@ -298,7 +300,7 @@ impl<D: Device> FaultInjector<D> {
             self.held.extend(dup.map(|c| (at, c)));
             self.note(index, Fault::Reorder);
         } else {
-            self.backlog.push(pkt);
+            self.backlog.push_back(pkt);
             self.backlog.extend(dup);
         }
     }
@@ -344,19 +346,17 @@ impl<D: Device> Device for FaultInjector<D> {
         self.inner.rx_burst(now, out, max)
     }
 
-    /// Takes every frame of `pkts` unless a backlog remains (then takes none); see the module
+    /// Takes every offered frame unless a backlog remains (then takes none); see the module
     /// documentation.
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>) {
         let now = self.tick(now);
         if !self.flush(now) {
-            return 0;
+            return;
         }
-        let n = pkts.len();
-        for pkt in pkts.drain(..) {
+        while let Some(pkt) = frames.take() {
             self.inject(now, pkt);
         }
         self.flush(now);
-        n
     }
 
     /// The earliest held release time, or the inner device's next arrival if earlier. A

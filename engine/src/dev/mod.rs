@@ -9,15 +9,28 @@
 //! - [`fault::FaultInjector`]: wraps any device and drops, duplicates, reorders or corrupts
 //!   frames from a seeded generator.
 //!
-//! Contract of `tx_burst`: frames are taken from the front of the vector; the ones the device
-//! accepted are removed (the device now owns them), the rest stay for the caller to retry or
-//! drop. No method allocates on the data path.
+//! Contract of transmit ([`Device::transmit`]): the device is offered a run of frames as a
+//! [`TxFrames`], front first, and takes the ones it accepts *from the front*
+//! ([`TxFrames::take`], or [`TxFrames::mark_taken`] after a PMD took them); what it leaves
+//! stays with the caller, in order, to retry or drop. Taking a frame moves its ownership (and
+//! that of its mbuf headers, see [`crate::buf`]) to the device. The frames a device did not
+//! take never move in the caller's storage, so a transmit costs the frames taken, not the
+//! frames waiting: [`TxBatch`] keeps its frames in a ring (a `VecDeque` of fixed capacity) and
+//! forgets the taken ones by advancing its head. Callers holding a `Vec` or a `VecDeque` use
+//! [`Device::tx_burst`] or [`Device::tx_deque`]; the `Vec` form shifts the rest of the vector
+//! (O(len)) and is meant for tests and tools. An empty `Vec` or `VecDeque` is still offered (as
+//! an empty run), which lets a device make progress of its own (the fault injector releases
+//! held frames); [`TxBatch::flush`] of an empty batch offers nothing. No method allocates on
+//! the data path.
 
 pub mod dpdk;
 pub mod fault;
 pub mod pcap;
 pub mod sim;
 pub mod spec;
+
+use std::collections::VecDeque;
+use std::marker::PhantomData;
 
 use crate::buf::Pkt;
 use crate::time::Instant;
@@ -102,9 +115,21 @@ pub trait Device {
     /// Receives up to `max` frames, appending them to `out`. Returns how many arrived.
     fn rx_burst(&mut self, now: Instant, out: &mut Vec<Pkt>, max: usize) -> usize;
 
+    /// Offers `frames` for transmission; the device takes the ones it accepts from the front
+    /// (see the module documentation). How many it took is `frames.accepted()` afterwards.
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>);
+
     /// Transmits frames from the front of `pkts`, removing those the device accepted.
-    /// Returns how many it accepted.
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize;
+    /// Returns how many it accepted. Shifts the remaining frames down (O(`pkts.len()`)).
+    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
+        offer_vec(self, now, pkts)
+    }
+
+    /// Transmits frames from the front of `pkts`, popping those the device accepted.
+    /// Returns how many it accepted. Costs the frames accepted, whatever `pkts.len()`.
+    fn tx_deque(&mut self, now: Instant, pkts: &mut VecDeque<Pkt>) -> usize {
+        offer_deque(self, now, pkts)
+    }
 
     /// For simulated devices: the earliest future time something will arrive, so a virtual
     /// clock can jump there. Real devices return `None`.
@@ -120,20 +145,171 @@ impl<D: Device + ?Sized> Device for Box<D> {
     fn rx_burst(&mut self, now: Instant, out: &mut Vec<Pkt>, max: usize) -> usize {
         (**self).rx_burst(now, out, max)
     }
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
-        (**self).tx_burst(now, pkts)
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>) {
+        (**self).transmit(now, frames)
     }
     fn next_arrival(&self) -> Option<Instant> {
         (**self).next_arrival()
     }
 }
 
-/// Removes the first `n` frames of `pkts` without dropping them: the device took ownership.
-pub(crate) fn forget_front(pkts: &mut Vec<Pkt>, n: usize) {
-    debug_assert!(n <= pkts.len());
-    for p in pkts.drain(..n) {
-        // The device now owns these references; do not free them here.
-        let _ = p.into_raw();
+/// A contiguous run of frames offered to [`Device::transmit`], front first.
+///
+/// The frames stay in the caller's storage; the device takes them one by one from the front
+/// ([`TxFrames::take`]) or, for a PMD that took a prefix of [`TxFrames::as_mbufs`], declares
+/// them taken ([`TxFrames::mark_taken`]). When the offer ends, the caller's storage forgets the
+/// taken frames (now the device's) and keeps the rest where they are. A `TxFrames` exists only
+/// for the length of one offer, inside [`Device::tx_burst`], [`Device::tx_deque`] or
+/// [`TxBatch::flush`]; a device sees it only by reference.
+pub struct TxFrames<'a> {
+    /// The first offered slot; `slots[taken..len]` are still owned by the caller's storage.
+    slots: *mut Pkt,
+    len: usize,
+    taken: usize,
+    _store: PhantomData<&'a mut [Pkt]>,
+}
+
+impl TxFrames<'_> {
+    /// Frames offered and not taken yet.
+    pub fn len(&self) -> usize {
+        self.len - self.taken
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == self.taken
+    }
+
+    /// Frames taken so far during this offer.
+    pub fn accepted(&self) -> usize {
+        self.taken
+    }
+
+    /// The frames not taken yet, front first.
+    pub fn as_slice(&self) -> &[Pkt] {
+        // SAFETY: slots[taken..len] are initialised Pkts of the caller's storage, which this
+        // offer borrows mutably for its whole life; the shared borrow of self keeps `take`
+        // from moving any out while the slice lives.
+        unsafe { std::slice::from_raw_parts(self.slots.add(self.taken), self.len()) }
+    }
+
+    /// Takes the front frame: it is now the device's.
+    pub fn take(&mut self) -> Option<Pkt> {
+        if self.is_empty() {
+            return None;
+        }
+        // SAFETY: slot `taken` holds an initialised Pkt not taken before; reading it moves the
+        // ownership out, and the storage forgets the slot when the offer ends (it is counted
+        // in `taken` at once, so that holds even if the device panics later).
+        let p = unsafe { std::ptr::read(self.slots.add(self.taken)) };
+        self.taken += 1;
+        Some(p)
+    }
+
+    /// The frames not taken yet as an array of `len()` mbuf pointers (`Pkt` is
+    /// `repr(transparent)` over one), for a PMD's `tx_burst`.
+    pub fn as_mbufs(&mut self) -> *mut *mut dpdk_sys::rte_mbuf {
+        self.slots.wrapping_add(self.taken).cast()
+    }
+
+    /// Declares the first `n` frames not taken yet (of [`TxFrames::as_mbufs`]) taken.
+    ///
+    /// # Safety
+    /// `n <= len()`, and the ownership of those `n` mbuf references really moved elsewhere
+    /// (a PMD's `tx_burst` accepted them): they are forgotten, never freed, by the caller.
+    pub unsafe fn mark_taken(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.taken += n.min(self.len());
+    }
+
+    /// Runs `f` with at most `max` of the frames not taken yet on offer (a window), for a
+    /// wrapper that must look at each offered frame before passing the offer on.
+    pub fn with_window<R>(&mut self, max: usize, f: impl FnOnce(&mut Self) -> R) -> R {
+        let full = self.len;
+        self.len = self.taken + self.len().min(max);
+        let r = f(self);
+        // Taking never passes the window's end, which is at most `full`.
+        self.len = full;
+        r
+    }
+}
+
+/// Storage that frames are offered from: its front run, and how to forget taken frames.
+trait FrameStore {
+    /// The first contiguous run of frames: its first slot and length.
+    fn front_run(&mut self) -> (*mut Pkt, usize);
+    /// Removes the first `n` frames without dropping them (their ownership moved away).
+    fn forget_front(&mut self, n: usize);
+}
+
+impl FrameStore for Vec<Pkt> {
+    fn front_run(&mut self) -> (*mut Pkt, usize) {
+        (self.as_mut_ptr(), self.len())
+    }
+    fn forget_front(&mut self, n: usize) {
+        for p in self.drain(..n) {
+            std::mem::forget(p);
+        }
+    }
+}
+
+impl FrameStore for VecDeque<Pkt> {
+    fn front_run(&mut self) -> (*mut Pkt, usize) {
+        let (front, _) = self.as_mut_slices();
+        (front.as_mut_ptr(), front.len())
+    }
+    fn forget_front(&mut self, n: usize) {
+        for _ in 0..n {
+            std::mem::forget(self.pop_front());
+        }
+    }
+}
+
+/// One offer of `store`'s front run to a device; forgets the taken frames when it ends, even
+/// if the device panics.
+struct Offer<'s, S: FrameStore> {
+    frames: TxFrames<'s>,
+    store: &'s mut S,
+}
+
+impl<S: FrameStore> Drop for Offer<'_, S> {
+    fn drop(&mut self) {
+        self.store.forget_front(self.frames.taken);
+    }
+}
+
+/// Offers `store`'s front run to `dev`; returns how many frames it took.
+fn offer_run<D: Device + ?Sized, S: FrameStore>(dev: &mut D, now: Instant, store: &mut S) -> usize {
+    let (slots, len) = store.front_run();
+    let mut offer = Offer {
+        frames: TxFrames {
+            slots,
+            len,
+            taken: 0,
+            _store: PhantomData,
+        },
+        store,
+    };
+    dev.transmit(now, &mut offer.frames);
+    offer.frames.taken
+}
+
+/// [`Device::tx_burst`]: a `Vec` is one run. An empty one is offered too: a device may use
+/// the call to make progress of its own (the fault injector releases held frames).
+fn offer_vec<D: Device + ?Sized>(dev: &mut D, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
+    offer_run(dev, now, pkts)
+}
+
+/// [`Device::tx_deque`]: a `VecDeque` is at most two runs; the second is offered when the
+/// device took all of the first. An empty one is offered once, as in [`offer_vec`].
+fn offer_deque<D: Device + ?Sized>(dev: &mut D, now: Instant, pkts: &mut VecDeque<Pkt>) -> usize {
+    let mut sent = 0;
+    loop {
+        let run = pkts.as_slices().0.len();
+        let took = offer_run(dev, now, pkts);
+        sent += took;
+        if took < run || pkts.is_empty() {
+            return sent;
+        }
     }
 }
 
@@ -141,13 +317,18 @@ pub(crate) fn forget_front(pkts: &mut Vec<Pkt>, n: usize) {
 /// frame the port refuses for good (or a ring that stays full) must not block all output.
 pub const TX_STALL_LIMIT: u32 = 4096;
 
-/// Frames waiting for the next `tx_burst`, bounded: a push beyond the capacity drops the frame
+/// Frames waiting for the next transmit, bounded: a push beyond the capacity drops the frame
 /// and counts it (backpressure from a full TX ring turns into loss that TCP recovers from).
 /// Frames the device refuses stay queued in order; after [`TX_STALL_LIMIT`] flushes in a row
 /// without progress, the head frame is dropped and counted.
+///
+/// Storage: a ring (`VecDeque`) allocated once with room for the capacity, so pushing never
+/// allocates, and a flush costs the frames the device takes (plus at most two offers, when the
+/// queued frames wrap around the ring's end): sent frames are forgotten by advancing the head,
+/// and the frames left behind are never moved.
 #[derive(Debug)]
 pub struct TxBatch {
-    pkts: Vec<Pkt>,
+    pkts: VecDeque<Pkt>,
     cap: usize,
     stalls: u32,
     /// Frames dropped because the batch was full or the device kept refusing them.
@@ -157,7 +338,7 @@ pub struct TxBatch {
 impl TxBatch {
     pub fn with_capacity(cap: usize) -> TxBatch {
         TxBatch {
-            pkts: Vec::with_capacity(cap),
+            pkts: VecDeque::with_capacity(cap),
             cap,
             stalls: 0,
             dropped: 0,
@@ -167,7 +348,7 @@ impl TxBatch {
     /// Queues a frame; drops and counts it if the batch is full.
     pub fn push(&mut self, p: Pkt) {
         if self.pkts.len() < self.cap {
-            self.pkts.push(p);
+            self.pkts.push_back(p);
         } else {
             self.dropped += 1;
         }
@@ -187,26 +368,27 @@ impl TxBatch {
     }
 
     /// Hands the queued frames to `dev`; the ones it refuses stay queued for the next flush.
+    /// Returns how many it took.
     pub fn flush<D: Device + ?Sized>(&mut self, now: Instant, dev: &mut D) -> usize {
         if self.pkts.is_empty() {
             return 0;
         }
-        let sent = dev.tx_burst(now, &mut self.pkts);
+        let sent = offer_deque(dev, now, &mut self.pkts);
         if sent > 0 {
             self.stalls = 0;
         } else {
             self.stalls += 1;
             if self.stalls >= TX_STALL_LIMIT {
                 self.stalls = 0;
-                self.pkts.remove(0);
+                self.pkts.pop_front();
                 self.dropped += 1;
             }
         }
         sent
     }
 
-    /// The queued frames (for inspection in tests).
-    pub fn frames(&self) -> &[Pkt] {
-        &self.pkts
+    /// The queued frames, front first (for inspection in tests).
+    pub fn frames(&self) -> impl ExactSizeIterator<Item = &Pkt> {
+        self.pkts.iter()
     }
 }

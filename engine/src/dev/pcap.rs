@@ -10,9 +10,12 @@
 //!
 //! [`Pcap`] wraps any [`Device`] and records every frame it receives and every frame the inner
 //! device accepts for transmission. Because the inner device takes ownership of what it
-//! accepts, transmitted frames are first serialized into a reusable staging buffer, and only
-//! the records of the accepted frames (the front of the vector, by the `Device` contract) are
-//! written afterwards; the staging buffer grows to the largest burst, then stays.
+//! accepts, offered frames are first serialized into a reusable staging buffer, and only the
+//! records of the accepted frames (a prefix of the offer, by the `Device` contract) are written
+//! afterwards. The inner device is offered windows of at most [`PCAP_WINDOW`] frames (the next
+//! one only if it took all of the last), so the staging work per call is bounded by the frames
+//! sent plus one window, not by how many frames wait; the staging buffer grows to the largest
+//! window, then stays.
 //!
 //! This is a debugging tool, not the fast path: writes go through a `BufWriter` and copy every
 //! byte. `Device` methods cannot return I/O errors, so [`Pcap`] keeps the first one for
@@ -22,7 +25,7 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 
-use super::{Device, DeviceCaps};
+use super::{Device, DeviceCaps, TxFrames};
 use crate::buf::Pkt;
 use crate::time::Instant;
 
@@ -32,6 +35,8 @@ pub const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
 pub const SNAPLEN: u32 = 65_535;
 /// Link type of Ethernet frames (`LINKTYPE_ETHERNET`).
 pub const LINKTYPE_ETHERNET: u32 = 1;
+/// Most frames offered to the inner device (and staged) at once.
+pub const PCAP_WINDOW: usize = 64;
 
 /// The 24-byte global header, native byte order.
 fn global_header() -> [u8; 24] {
@@ -191,20 +196,31 @@ impl<D: Device, W: Write> Device for Pcap<D, W> {
         n
     }
 
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
-        self.staging.clear();
-        self.ends.clear();
-        for pkt in pkts.iter() {
-            // Writing to a Vec cannot fail.
-            let _ = write_record(&mut self.staging, now, pkt);
-            self.ends.push(self.staging.len());
+    /// Offers the frames in windows of [`PCAP_WINDOW`], recording those the inner device takes.
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>) {
+        loop {
+            let window = frames.len().min(PCAP_WINDOW);
+            if window == 0 {
+                return;
+            }
+            self.staging.clear();
+            self.ends.clear();
+            for pkt in &frames.as_slice()[..window] {
+                // Writing to a Vec cannot fail.
+                let _ = write_record(&mut self.staging, now, pkt);
+                self.ends.push(self.staging.len());
+            }
+            let before = frames.accepted();
+            frames.with_window(window, |w| self.inner.transmit(now, w));
+            let n = frames.accepted() - before;
+            if let Some(&end) = n.checked_sub(1).and_then(|i| self.ends.get(i)) {
+                let r = self.writer.write_raw(&self.staging[..end]);
+                self.check(r);
+            }
+            if n < window {
+                return;
+            }
         }
-        let n = self.inner.tx_burst(now, pkts);
-        if let Some(&end) = n.checked_sub(1).and_then(|i| self.ends.get(i)) {
-            let r = self.writer.write_raw(&self.staging[..end]);
-            self.check(r);
-        }
-        n
     }
 
     fn next_arrival(&self) -> Option<Instant> {

@@ -4,14 +4,14 @@
 //!
 //! [`SimLink::pair`] returns the two ends of a full-duplex link as [`SimPort`]s, each a
 //! [`Device`]. Each direction behaves like a NIC feeding a wire:
-//! - `tx_burst` puts frames in the sender's NIC queue. A frame's serialization starts when the
+//! - `transmit` puts frames in the sender's NIC queue. A frame's serialization starts when the
 //!   previous one's ends (or at `now`) and lasts `len * 8 / bandwidth`. Until it ends, the
 //!   *original* `Pkt` stays in the queue, so the engine sees `max_data_refcnt() > 1` for payload
 //!   still "in the TX ring", as with a real NIC that holds the mbuf until DMA completes.
 //! - When serialization ends, the frame is copied into a fresh mbuf from the link's pool (the
 //!   receiver owns its own copy, as on a real wire), the original is freed, and the copy is
 //!   delivered to the peer `latency` later.
-//! - Every frame the caller hands to `tx_burst` is taken; frames that do not fit the NIC queue
+//! - Every frame offered to `transmit` is taken; frames that do not fit the NIC queue
 //!   (`tail_drops`) or exceed the MTU (`oversize`) are freed and counted, like a NIC dropping.
 //!
 //! Invariants: per direction, serialization ends and delivery instants are non-decreasing in
@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use super::{Device, DeviceCaps};
+use super::{Device, DeviceCaps, TxFrames};
 use crate::buf::{Mempool, Pkt};
 use crate::time::Instant;
 use crate::wire::MacAddr;
@@ -47,7 +47,7 @@ pub struct SimConfig {
     pub latency: Duration,
     /// Line rate in bits per second; 0 means unlimited (serialization takes no time).
     pub bandwidth_bps: u64,
-    /// Frames the sender's NIC queue holds (serializing or waiting); beyond it `tx_burst`
+    /// Frames the sender's NIC queue holds (serializing or waiting); beyond it `transmit`
     /// tail-drops. 0 drops everything.
     pub queue_limit: usize,
     /// IP MTU: frames longer than `mtu + 14` are dropped as oversize.
@@ -87,9 +87,9 @@ pub struct SimStats {
     pub tx_bytes: u64,
     /// Frames handed to the application by `rx_burst`.
     pub rx_frames: u64,
-    /// Frames dropped by `tx_burst` because the NIC queue was full.
+    /// Frames dropped by `transmit` because the NIC queue was full.
     pub tail_drops: u64,
-    /// Frames dropped by `tx_burst` because they exceeded `mtu + 14` bytes.
+    /// Frames dropped by `transmit` because they exceeded `mtu + 14` bytes.
     pub oversize: u64,
     /// Frames meant for this end lost because the link's pool had no mbuf for the copy.
     pub rx_nombuf: u64,
@@ -282,19 +282,17 @@ impl Device for SimPort {
         link.lanes[1 - self.side].deliver(now, out, max)
     }
 
-    /// Takes every frame in `pkts` (returns their number); see the module doc for drops.
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
+    /// Takes every offered frame; see the module doc for drops.
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>) {
         let mut link = self.link.borrow_mut();
         let now = link.tick(now);
         // Frames whose serialization has ended no longer occupy the NIC queue.
         link.advance(now);
         let link = &mut *link;
         let lane = &mut link.lanes[self.side];
-        let n = pkts.len();
-        for pkt in pkts.drain(..) {
+        while let Some(pkt) = frames.take() {
             lane.enqueue(now, pkt, &link.cfg);
         }
-        n
     }
 
     /// The earliest pending event on either direction: a serialization end or a delivery. It

@@ -2,7 +2,7 @@
 //! TCP header) and drops the ones a test's [`Script`] selects.
 
 use engine::buf::Pkt;
-use engine::dev::{Device, DeviceCaps};
+use engine::dev::{Device, DeviceCaps, TxFrames};
 use engine::time::Instant;
 use engine::wire::{TcpFlags, TcpPacket};
 
@@ -190,15 +190,14 @@ impl<D: Device> Device for Capture<D> {
         self.inner.rx_burst(self.clock, out, max)
     }
 
-    fn tx_burst(&mut self, now: Instant, pkts: &mut Vec<Pkt>) -> usize {
+    fn transmit(&mut self, now: Instant, frames: &mut TxFrames<'_>) {
         self.clock = self.clock.max(now);
         let now = self.clock;
         self.retry(now);
         if !self.pending.is_empty() {
-            return 0;
+            return;
         }
-        let n = pkts.len();
-        for pkt in pkts.drain(..) {
+        while let Some(pkt) = frames.take() {
             let parse = self.recording || self.script.is_some();
             let mut frame = Frame {
                 index: self.frames,
@@ -218,7 +217,6 @@ impl<D: Device> Device for Capture<D> {
             }
         }
         self.retry(now);
-        n
     }
 
     fn next_arrival(&self) -> Option<Instant> {
