@@ -99,5 +99,7 @@ crate::mib! {
         tso_odd_chain_split => "TcpExtTsoOddChainSplit",
         /// TCP frames that could not be built for lack of mbufs.
         tx_nombuf => "TcpExtTxNoBuf",
+        /// Offload requests `buf` refused (a bug: the frame leaves without its checksums).
+        tx_offload_refused => "TcpExtTxOffloadRefused",
     }
 }

@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::IpLayer;
 use super::tx::pseudo_header;
-use crate::buf::{Pkt, Pools};
+use crate::buf::{CsumVerdict, Pkt, Pools};
 use crate::dev::TxBatch;
 use crate::tcp::Segment;
 use crate::time::Instant;
@@ -22,24 +22,11 @@ use crate::wire::{
 /// The Ethernet header.
 pub(super) const ETH_LEN: usize = 14;
 
-/// What the NIC said about a checksum.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum HwCsum {
-    Good,
-    Bad,
-    Unknown,
-}
-
-pub(super) fn hw_csum(trusted: bool, flags: u64, mask: u64, good: u64, bad: u64) -> HwCsum {
-    if trusted {
-        // A link that cannot corrupt frames (DeviceCaps::trusted): as if checked.
-        return HwCsum::Good;
-    }
-    match flags & mask {
-        f if f == good => HwCsum::Good,
-        f if f == bad => HwCsum::Bad,
-        _ => HwCsum::Unknown,
-    }
+/// What the port said about a checksum (`Pkt::rx_csum`), or Good on a link that cannot
+/// corrupt frames (`DeviceCaps::trusted`): as if checked.
+#[inline]
+pub(super) fn hw_csum(trusted: bool, port: CsumVerdict) -> CsumVerdict {
+    if trusted { CsumVerdict::Good } else { port }
 }
 
 /// Software checksum over `len` bytes of `pkt` from `offset`, across segments.
@@ -128,14 +115,7 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) -> Option<Segment> {
         self.counters.ip_in_receives += 1;
-        let flags = frame.ol_flags();
-        let ip_hw = hw_csum(
-            self.trusted,
-            flags,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD,
-        );
+        let ip_hw = hw_csum(self.trusted, frame.rx_csum().ip);
         let data = &frame.data()[ETH_LEN..];
         // The datagram may continue in later segments: lengths are checked against the whole
         // frame, the header against the first segment.
@@ -155,7 +135,7 @@ impl IpLayer {
         }
         // Every field read below lies within the checked header.
         let ip = Ipv4Packet::new_unchecked(data);
-        if ip_hw == HwCsum::Bad || (ip_hw == HwCsum::Unknown && !ip.verify_checksum()) {
+        if ip_hw == CsumVerdict::Bad || (ip_hw == CsumVerdict::Unknown && !ip.verify_checksum()) {
             self.counters.ip_in_hdr_errors += 1;
             self.counters.ip_ext_in_csum_errors += 1;
             return None;
@@ -208,17 +188,11 @@ impl IpLayer {
         off: usize,
     ) -> Option<Segment> {
         let seg_len = frame.len() - off;
-        let hw = hw_csum(
-            self.trusted,
-            frame.ol_flags(),
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_MASK,
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD,
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_BAD,
-        );
+        let hw = hw_csum(self.trusted, frame.rx_csum().l4);
         let ok = match hw {
-            HwCsum::Good => true,
-            HwCsum::Bad => false,
-            HwCsum::Unknown => {
+            CsumVerdict::Good => true,
+            CsumVerdict::Bad => false,
+            CsumVerdict::Unknown => {
                 let pseudo = pseudo_header(src, dst, seg_len as u32);
                 checksum::fold(chain_sum(&frame, off, seg_len, Checksum::with_sum(pseudo)).sum())
                     == 0xffff

@@ -263,7 +263,8 @@ impl IpLayer {
             p
         };
         LinkCaps {
-            v4: path(20, self.caps.tx.tso),
+            // DPDK takes IPv4 TSO only with the IPv4 checksum offload (rte_validate_tx_offload).
+            v4: path(20, self.caps.tx.tso && self.caps.tx.ipv4_cksum),
             // DPDK 22.11's software GSO (net_tap) segments IPv4 only.
             v6: path(40, self.caps.tx.tso && !self.caps.tso_counts_l2),
         }

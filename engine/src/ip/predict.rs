@@ -15,7 +15,8 @@
 use std::net::Ipv4Addr;
 
 use super::IpLayer;
-use super::input::{HwCsum, chain_sum, hw_csum};
+use super::input::{chain_sum, hw_csum};
+use crate::buf::CsumVerdict;
 use crate::buf::Pkt;
 use crate::tcp::Segment;
 use crate::wire::{Checksum, SeqNum, TcpFlags, TcpRepr, checksum};
@@ -137,35 +138,23 @@ impl IpLayer {
 
     /// The IPv4 header and TCP checksums are good: as the port says, or verified here.
     fn checksums_ok(&self, frame: &Pkt, src: Ipv4Addr, dst: Ipv4Addr, total: usize) -> bool {
-        let flags = frame.ol_flags();
-        let ip = hw_csum(
-            self.trusted,
-            flags,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_MASK,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_GOOD,
-            dpdk_sys::RTE_MBUF_F_RX_IP_CKSUM_BAD,
-        );
+        let rx = frame.rx_csum();
+        let ip = hw_csum(self.trusted, rx.ip);
         let ip_ok = match ip {
-            HwCsum::Good => true,
-            HwCsum::Bad => false,
-            HwCsum::Unknown => {
+            CsumVerdict::Good => true,
+            CsumVerdict::Bad => false,
+            CsumVerdict::Unknown => {
                 checksum::finish(checksum::sum(&frame.data()[ETH..ETH + IP], 0)) == 0
             }
         };
         if !ip_ok {
             return false;
         }
-        let l4 = hw_csum(
-            self.trusted,
-            flags,
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_MASK,
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_GOOD,
-            dpdk_sys::RTE_MBUF_F_RX_L4_CKSUM_BAD,
-        );
+        let l4 = hw_csum(self.trusted, rx.l4);
         match l4 {
-            HwCsum::Good => true,
-            HwCsum::Bad => false,
-            HwCsum::Unknown => {
+            CsumVerdict::Good => true,
+            CsumVerdict::Bad => false,
+            CsumVerdict::Unknown => {
                 let len = total - IP;
                 let pseudo = checksum::pseudo_header(src, dst, 6, len as u32);
                 let sum = chain_sum(frame, L4, len, Checksum::with_sum(pseudo)).sum();

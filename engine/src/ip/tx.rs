@@ -30,7 +30,7 @@ use super::IpLayer;
 use super::Route;
 use super::tap_csum::tx_csum_offload_safe;
 use super::template::{ETH, HeaderTemplate, emit_l2_l3, ip_header_len};
-use crate::buf::{Pkt, Pools, TxOffload};
+use crate::buf::{L4, Pkt, Pools, TxRequest};
 use crate::dev::TxBatch;
 use crate::tcp::{FlowId, OutSegment, SegmentSink};
 use crate::time::Instant;
@@ -262,15 +262,11 @@ impl TcpTx<'_> {
     fn finish_and_queue(&mut self, mut f: Frame, seg: &OutSegment<'_>, segsz: u16, route: Route) {
         let tso = segsz > 0;
         let v6 = seg.tuple.is_ipv6();
-        let flags = self.finish_checksums(&mut f, seg, tso);
-        if flags != 0 {
-            f.pkt.set_ol_flags(flags);
-            f.pkt.set_tx_offload(TxOffload {
-                l2_len: ETH as u8,
-                l3_len: (f.l4_off - ETH) as u16,
-                l4_len: f.tcp_len as u8,
-                tso_segsz: segsz,
-            });
+        let req = self.finish_checksums(&mut f, seg, segsz);
+        // The request is built from checked lengths and the port's offloads: it cannot be
+        // refused; if it were, the frame would leave without offload and the peer drop it.
+        if req.any() && f.pkt.request_tx_offload(req).is_err() {
+            self.ip.counters.tx_offload_refused += 1;
         }
         let segs = if tso {
             f.plen.div_ceil(usize::from(segsz)).max(1) as u64
@@ -298,17 +294,25 @@ impl TcpTx<'_> {
         }
     }
 
-    /// Fills the checksums (or prepares them for offload) and returns the `ol_flags` to set.
-    fn finish_checksums(&mut self, f: &mut Frame, seg: &OutSegment<'_>, tso: bool) -> u64 {
+    /// Fills the checksums, or prepares them for the port and says which offloads to ask for
+    /// (`buf::TxRequest`, the one place offload wishes become mbuf flags).
+    fn finish_checksums(&mut self, f: &mut Frame, seg: &OutSegment<'_>, segsz: u16) -> TxRequest {
         let caps = &self.ip.caps;
+        let v6 = seg.tuple.is_ipv6();
+        let mut req = TxRequest {
+            ipv6: v6,
+            l2_len: ETH as u8,
+            l3_len: (f.l4_off - ETH) as u16,
+            l4_len: f.tcp_len as u8,
+            ..TxRequest::default()
+        };
         if caps.trusted {
             // Nothing between here and the peer can alter the frame (in-process ring): no
             // checksums, as Linux skips them on loopback.
-            return 0;
+            return req;
         }
+        let tso = segsz > 0;
         let (src, dst) = (seg.tuple.local_ip, seg.tuple.remote_ip);
-        let v6 = seg.tuple.is_ipv6();
-        let mut flags = 0u64;
         // A TSO frame the port would get wrong does not come here (`send_tso_as_frames`).
         let odd_chain = caps.tx_cksum_odd_chain_bug
             && !tso
@@ -316,19 +320,13 @@ impl TcpTx<'_> {
             && !tx_csum_offload_safe(&f.pkt, f.l4_off, usize::MAX);
         // SAFETY: the header bytes belong to this frame alone (see `send_general`).
         let head = unsafe { f.pkt.head_mut() };
-        if !v6 {
-            if caps.tx.ipv4_cksum {
-                flags |= dpdk_sys::RTE_MBUF_F_TX_IPV4 | dpdk_sys::RTE_MBUF_F_TX_IP_CKSUM;
-            } else {
-                Ipv4Packet::new_unchecked(&mut head[ETH..f.l4_off]).fill_checksum();
-            }
+        // DPDK requires the IPv4 checksum offload with IPv4 TSO (`link_caps` offers TSO only
+        // on ports that have both).
+        req.ipv4_cksum = !v6 && (caps.tx.ipv4_cksum || tso);
+        if !v6 && !req.ipv4_cksum {
+            Ipv4Packet::new_unchecked(&mut head[ETH..f.l4_off]).fill_checksum();
         }
         let l4 = (f.tcp_len + f.plen) as u32;
-        let family = if v6 {
-            dpdk_sys::RTE_MBUF_F_TX_IPV6
-        } else {
-            dpdk_sys::RTE_MBUF_F_TX_IPV4
-        };
         if tso || (caps.tx.tcp_cksum && !odd_chain) {
             // The port completes the checksum from the pseudo-header sum; for TSO the length is
             // left out, since each wire segment has its own (DPDK rte_ipv4_phdr_cksum and
@@ -336,11 +334,9 @@ impl TcpTx<'_> {
             let len = if tso { 0 } else { l4 };
             let ph = checksum::fold(pseudo_header(src, dst, len));
             TcpPacket::new_unchecked(&mut head[f.l4_off..]).set_checksum(ph);
-            flags |= family | dpdk_sys::RTE_MBUF_F_TX_TCP_CKSUM;
-            if tso {
-                flags |= dpdk_sys::RTE_MBUF_F_TX_TCP_SEG;
-            }
-            return flags;
+            req.l4_cksum = Some(L4::Tcp);
+            req.tso_segsz = segsz;
+            return req;
         }
         let mut c = Checksum::with_sum(pseudo_header(src, dst, l4));
         let mut skip = f.l4_off;
@@ -357,7 +353,7 @@ impl TcpTx<'_> {
         let head = unsafe { f.pkt.head_mut() };
         TcpPacket::new_unchecked(&mut head[f.l4_off..]).set_checksum(sum);
         self.ip.counters.tx_csum_odd_chain += u64::from(odd_chain);
-        flags
+        req
     }
 }
 
