@@ -78,7 +78,9 @@ impl<T> Slab<T> {
             next_free,
         } = *entry
         else {
-            unreachable!("the free list links only vacant entries");
+            // The free list links only vacant entries (insert and remove keep it so); were it
+            // ever to point at an occupied one, the slab would read as full, not panic.
+            return None;
         };
         let handle = Handle { index, generation };
         *entry = Entry::Occupied {
@@ -120,9 +122,10 @@ impl<T> Slab<T> {
         let old = std::mem::replace(&mut self.entries[handle.index as usize], next);
         self.free_head = handle.index;
         self.len -= 1;
+        // `get` above found it occupied, so `old` holds the value.
         match old {
             Entry::Occupied { value, .. } => Some(value),
-            Entry::Vacant { .. } => unreachable!("checked occupied above"),
+            Entry::Vacant { .. } => None,
         }
     }
 
