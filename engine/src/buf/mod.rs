@@ -195,6 +195,7 @@ impl Pkt {
     }
 
     /// Allocates one empty mbuf (data_off at the default headroom). `None` if the pool is empty.
+    #[inline]
     pub fn alloc(pool: &Mempool) -> Option<Pkt> {
         // SAFETY: the pool is valid for the process lifetime; the result is a fresh mbuf or null.
         unsafe { Pkt::from_raw(cache::alloc(pool.as_ptr())) }
@@ -372,6 +373,7 @@ impl Pkt {
 
     /// Grows the last segment by `n` bytes of tailroom and returns them for writing.
     /// `None` if the tailroom is too small or the last segment is not writable.
+    #[inline(always)]
     pub fn append(&mut self, n: usize) -> Option<&mut [u8]> {
         let last = self.last_seg();
         // SAFETY: last is a live segment of our chain; when it is direct with refcount 1 its

@@ -446,10 +446,19 @@ impl IpLayer {
     }
 
     /// Timer work: resolution retries, and frames dropped for addresses that never answered.
+    #[inline]
     pub fn poll(&mut self, now: Instant, pools: &Pools, tx: &mut TxBatch) {
+        // Nothing being resolved (the common case): nothing to do.
+        if !self.arp.resolving() && !self.nd.resolving() {
+            return;
+        }
         if self.next_deadline().is_none_or(|d| d > now) {
             return;
         }
+        self.poll_neighbors(now, pools, tx);
+    }
+
+    fn poll_neighbors(&mut self, now: Instant, pools: &Pools, tx: &mut TxBatch) {
         let mut due4 = [Ipv4Addr::UNSPECIFIED; 16];
         let mut n4 = 0;
         let dropped = self.arp.poll(now, &mut |ip| {

@@ -236,6 +236,12 @@ impl<A: NeighborAddr> NeighborCache<A> {
         }
     }
 
+    /// Whether any resolution is under way.
+    #[inline]
+    pub fn resolving(&self) -> bool {
+        !self.unresolved.is_empty()
+    }
+
     /// Whether a resolution of `ip` is under way (requests sent, no answer yet).
     pub fn awaiting(&self, ip: A) -> bool {
         self.unresolved.iter().any(|u| u.ip == ip)

@@ -195,33 +195,63 @@ impl HeaderTemplate {
     /// Precondition: [`HeaderTemplate::fits`] and [`HeaderTemplate::matches`] hold for `repr`.
     #[inline]
     pub fn write(&self, head: &mut [u8], repr: &TcpRepr, ident: u16, l4_len: u16) {
-        let (l4, len) = (usize::from(self.l4), usize::from(self.len));
-        let h = &mut head[..len];
-        h.copy_from_slice(&self.bytes[..len]);
-        if l4 == ETH + IP4 {
+        // One copy of a constant size per layout (no call to memcpy, no bounds check per
+        // field); `build` makes only these four.
+        const V4: usize = ETH + IP4;
+        const V6: usize = ETH + IP6;
+        match (usize::from(self.l4), usize::from(self.len)) {
+            (V4, 54) => self.write_at::<V4, 54>(head, repr, ident, l4_len),
+            (V4, 66) => self.write_at::<V4, 66>(head, repr, ident, l4_len),
+            (V6, 74) => self.write_at::<V6, 74>(head, repr, ident, l4_len),
+            (V6, 86) => self.write_at::<V6, 86>(head, repr, ident, l4_len),
+            _ => {}
+        }
+    }
+
+    #[inline(always)]
+    fn write_at<const L4: usize, const LEN: usize>(
+        &self,
+        head: &mut [u8],
+        repr: &TcpRepr,
+        ident: u16,
+        l4_len: u16,
+    ) {
+        let (Some(h), Some(t)) = (head.first_chunk_mut::<LEN>(), self.bytes.first_chunk::<LEN>())
+        else {
+            return;
+        };
+        *h = *t;
+        if L4 == ETH + IP4 {
             put16(h, ETH + 2, l4_len.saturating_add(IP4 as u16));
             put16(h, ETH + 4, ident);
         } else {
             put16(h, ETH + 4, l4_len);
         }
-        put_seq(h, l4 + 4, repr.seq);
-        put_seq(h, l4 + 8, repr.ack);
-        h[l4 + 13] = TcpFlags::bits(repr.flags);
-        put16(h, l4 + 14, repr.window);
-        if len == l4 + TCP + TS {
+        put_seq(h, L4 + 4, repr.seq);
+        put_seq(h, L4 + 8, repr.ack);
+        h[L4 + 13] = TcpFlags::bits(repr.flags);
+        put16(h, L4 + 14, repr.window);
+        if LEN == L4 + TCP + TS {
             let (tsval, tsecr) = repr.timestamps.unwrap_or_default();
-            h[l4 + 24..l4 + 28].copy_from_slice(&tsval.to_be_bytes());
-            h[l4 + 28..l4 + 32].copy_from_slice(&tsecr.to_be_bytes());
+            put32(h, L4 + 24, tsval);
+            put32(h, L4 + 28, tsecr);
         }
     }
 }
 
+#[inline(always)]
+fn put32(h: &mut [u8], at: usize, v: u32) {
+    h[at..at + 4].copy_from_slice(&v.to_be_bytes());
+}
+
+#[inline(always)]
 fn put16(h: &mut [u8], at: usize, v: u16) {
     h[at..at + 2].copy_from_slice(&v.to_be_bytes());
 }
 
+#[inline(always)]
 fn put_seq(h: &mut [u8], at: usize, v: SeqNum) {
-    h[at..at + 4].copy_from_slice(&v.0.to_be_bytes());
+    put32(h, at, v.0);
 }
 
 /// The templates of a stack's connections, indexed by [`FlowId::index`].

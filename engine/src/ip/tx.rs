@@ -86,6 +86,7 @@ impl TcpTx<'_> {
     /// mbuf. `None`, with nothing done, when a precondition does not hold (payload too large,
     /// options the template lacks, route not cached, template not built for this route): the
     /// caller takes [`TcpTx::send_general`], which gives the same frame.
+    #[inline]
     fn send_small(&mut self, seg: &OutSegment<'_>, flow: FlowId) -> Option<bool> {
         let plen = seg.payload.map_or(0, Pkt::len);
         if plen > TX_COPYBREAK || !HeaderTemplate::fits(seg.repr) {
@@ -114,6 +115,15 @@ impl TcpTx<'_> {
         let l4_off = t.l4_offset();
         let tcp_len = hdr_len - l4_off;
         t.write(buf, seg.repr, ip.ident.next(), (tcp_len + plen) as u16);
+        if ip.caps.trusted {
+            // The common frame on an in-process link: no checksum, one segment, resolved.
+            match seg.tuple.is_ipv6() {
+                true => ip.counters.ip6_out_requests += 1,
+                false => ip.counters.ip_out_requests += 1,
+            }
+            self.tx.push(pkt);
+            return Some(true);
+        }
         let frame = Frame {
             pkt,
             l4_off,
@@ -135,6 +145,7 @@ impl TcpTx<'_> {
     /// `tap_write_mbufs` would spend, one more set of indirect clones (the piece, freed at once)
     /// and a run of the frame builder. The payload is never copied (copying the unit into
     /// even-sized mbufs would keep TSO but copy up to 64 KiB per frame and per retransmission).
+    #[inline(never)]
     fn send_tso_as_frames(&mut self, seg: &OutSegment<'_>, payload: &Pkt, segsz: u16) -> bool {
         self.ip.counters.tso_odd_chain_split += 1;
         let (len, step) = (payload.len(), usize::from(segsz));
@@ -165,6 +176,7 @@ impl TcpTx<'_> {
     }
 
     /// Every frame: any route state, payload form, option layout, family and TSO.
+    #[inline(never)]
     fn send_general(&mut self, seg: &OutSegment<'_>) -> bool {
         let (now, pools) = (self.now, self.pools);
         let route = self.ip.route(now, seg.tuple.remote_ip, pools, self.tx);
@@ -259,14 +271,19 @@ impl TcpTx<'_> {
     /// Checksums (or their offload), counters, and the frame onto the TX batch, or onto the
     /// neighbour queue while `route` is pending. `segsz` is the TSO segment size, 0 for an
     /// ordinary frame.
+    #[inline]
     fn finish_and_queue(&mut self, mut f: Frame, seg: &OutSegment<'_>, segsz: u16, route: Route) {
         let tso = segsz > 0;
         let v6 = seg.tuple.is_ipv6();
-        let req = self.finish_checksums(&mut f, seg, segsz);
-        // The request is built from checked lengths and the port's offloads: it cannot be
-        // refused; if it were, the frame would leave without offload and the peer drop it.
-        if req.any() && f.pkt.request_tx_offload(req).is_err() {
-            self.ip.counters.tx_offload_refused += 1;
+        // A link that cannot corrupt frames (in-process ring, `DeviceCaps::trusted`) gets no
+        // checksums, as Linux skips them on loopback.
+        if !self.ip.caps.trusted {
+            let req = self.finish_checksums(&mut f, seg, segsz);
+            // The request is built from checked lengths and the port's offloads: it cannot be
+            // refused; if it were, the frame would leave without offload and the peer drop it.
+            if req.any() && f.pkt.request_tx_offload(req).is_err() {
+                self.ip.counters.tx_offload_refused += 1;
+            }
         }
         let segs = if tso {
             f.plen.div_ceil(usize::from(segsz)).max(1) as u64
@@ -306,11 +323,6 @@ impl TcpTx<'_> {
             l4_len: f.tcp_len as u8,
             ..TxRequest::default()
         };
-        if caps.trusted {
-            // Nothing between here and the peer can alter the frame (in-process ring): no
-            // checksums, as Linux skips them on loopback.
-            return req;
-        }
         let tso = segsz > 0;
         let (src, dst) = (seg.tuple.local_ip, seg.tuple.remote_ip);
         // A TSO frame the port would get wrong does not come here (`send_tso_as_frames`).

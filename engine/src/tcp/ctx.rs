@@ -11,7 +11,7 @@
 //!   ([`Gauges::curr_estab`], [`Gauges::time_wait`]) equal to the number of connections in
 //!   those states.
 //! - A TCB is in the flow table iff its state is not CLOSED ([`close_tcb`] removes it).
-//! - A connection is on the ready list iff it owes the application an event (`Tcb::events`).
+//! - A connection is on the ready list iff it owes the application an event (`events`).
 
 use super::counters::TcpCounters;
 use super::events::{Kind, ReadyList};
@@ -184,9 +184,9 @@ pub fn oow_ack(tcb: &mut Tcb, sh: &mut Shared, has_data: bool) {
 }
 
 /// Records that `tcb` owes the application event `kind` and puts it on the ready list.
-fn post(tcb: &mut Tcb, sh: &mut Shared, kind: Kind) {
-    tcb.events.push(kind);
-    sh.ready.push(tcb.handle.index);
+#[inline]
+fn post(tcb: &Tcb, sh: &mut Shared, kind: Kind) {
+    sh.ready.post(tcb.handle.index, tcb.handle.generation, kind);
 }
 
 /// Posts `Connected` (an active or simultaneous open completed).
@@ -227,8 +227,7 @@ fn notify_closed(tcb: &mut Tcb, sh: &mut Shared) -> bool {
 }
 
 /// Forgets the events `tcb` owes (its handle was closed by the application).
-pub fn drop_events(tcb: &mut Tcb, sh: &mut Shared) {
-    tcb.events = Default::default();
+pub fn drop_events(tcb: &Tcb, sh: &mut Shared) {
     sh.ready.remove(tcb.handle.index);
 }
 

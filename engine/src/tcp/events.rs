@@ -2,10 +2,11 @@
 //! epoll keeps it per file (a ready list with each file on it at most once), not as a log of
 //! every notification.
 //!
-//! A connection owes the application a few event kinds ([`Owed`] in its TCB: each kind at
-//! most once, in the order they were posted); while it owes any, the connection sits once in
-//! an intrusive FIFO of slab indices (links in a side table sized at creation, as the timer
-//! wheel's nodes are). `Tcp::poll_event` takes the first connection's oldest owed kind and
+//! A connection owes the application a few event kinds ([`Owed`]: each kind at most once, in
+//! the order they were posted); while it owes any, the connection sits once in an intrusive
+//! FIFO of slab indices. Links, owed kinds and the connection's handle live in a side table
+//! indexed by slab index and sized at creation (as the timer wheel's nodes are), so taking an
+//! event touches no TCB. `Tcp::poll_event` takes the first connection's oldest owed kind and
 //! leaves the connection at the head until it owes nothing. Listeners owe at most
 //! `Acceptable`, kept the same way in a list of listener slots with a flag each.
 //!
@@ -27,24 +28,28 @@ pub enum Kind {
 }
 
 impl Kind {
+    #[inline]
     fn from_code(c: u16) -> Option<Kind> {
-        Some(match c {
-            1 => Kind::Connected,
-            2 => Kind::Readable,
-            3 => Kind::Writable,
-            4 => Kind::Closed,
-            _ => return None,
-        })
+        const KINDS: [Option<Kind>; 16] = {
+            let mut k = [None; 16];
+            k[1] = Some(Kind::Connected);
+            k[2] = Some(Kind::Readable);
+            k[3] = Some(Kind::Writable);
+            k[4] = Some(Kind::Closed);
+            k
+        };
+        KINDS[usize::from(c & 0xf)]
     }
 }
 
 /// The kinds a connection owes, oldest first, each at most once: four 4-bit slots, the
 /// oldest in the low bits, 0 for an empty slot.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Owed(u16);
+pub struct Owed(pub(crate) u16);
 
 impl Owed {
     /// Appends `kind` unless it is owed already; true if it was appended.
+    #[inline]
     pub fn push(&mut self, kind: Kind) -> bool {
         let code = kind as u16;
         let mut n = 0;
@@ -61,6 +66,7 @@ impl Owed {
     }
 
     /// Takes the oldest owed kind.
+    #[inline]
     pub fn pop(&mut self) -> Option<Kind> {
         let k = Kind::from_code(self.0 & 0xf)?;
         self.0 >>= 4;
@@ -79,12 +85,17 @@ const NIL: u32 = u32::MAX;
 struct Link {
     prev: u32,
     next: u32,
+    /// The connection's slab generation (its `ConnId` with the index).
+    generation: u32,
+    owed: Owed,
     linked: bool,
 }
 
 const UNLINKED: Link = Link {
     prev: NIL,
     next: NIL,
+    generation: 0,
+    owed: Owed(0),
     linked: false,
 };
 
@@ -117,17 +128,22 @@ impl ReadyList {
         std::mem::size_of::<Link>()
     }
 
-    /// Appends connection `idx` if it is not in the list already.
-    pub fn push(&mut self, idx: u32) {
-        let Some(l) = self.links.get(idx as usize) else {
+    /// Records that connection `idx` (of `generation`) owes `kind`, appending it to the list
+    /// if it is not in it already.
+    #[inline]
+    pub fn post(&mut self, idx: u32, generation: u32, kind: Kind) {
+        let Some(l) = self.links.get_mut(idx as usize) else {
             return;
         };
+        l.owed.push(kind);
         if l.linked {
             return;
         }
-        self.links[idx as usize] = Link {
+        *l = Link {
             prev: self.tail,
             next: NIL,
+            generation,
+            owed: l.owed,
             linked: true,
         };
         match self.tail {
@@ -137,7 +153,7 @@ impl ReadyList {
         self.tail = idx;
     }
 
-    /// Takes connection `idx` out of the list, if it is in it.
+    /// Takes connection `idx` out of the list, forgetting what it owes.
     pub fn remove(&mut self, idx: u32) {
         let Some(&l) = self.links.get(idx as usize) else {
             return;
@@ -156,9 +172,37 @@ impl ReadyList {
         self.links[idx as usize] = UNLINKED;
     }
 
+    /// Nothing is owed by any connection or listener.
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.head == NIL && self.listeners.is_empty()
+    }
+
     /// The connection at the head of the list.
     pub fn front(&self) -> Option<u32> {
         (self.head != NIL).then_some(self.head)
+    }
+
+    /// Takes the oldest kind the head connection owes: its slab index and generation, and the
+    /// kind. The connection leaves the list when it owes nothing more.
+    #[inline]
+    pub fn pop(&mut self) -> Option<(u32, u32, Kind)> {
+        let idx = self.head;
+        let l = self.links.get_mut(idx as usize)?;
+        let generation = l.generation;
+        // A listed connection owes something (`post` links only after recording it).
+        let kind = l.owed.pop();
+        if l.owed.is_empty() {
+            // Unlink the head.
+            let next = l.next;
+            *l = UNLINKED;
+            self.head = next;
+            match self.links.get_mut(next as usize) {
+                Some(n) => n.prev = NIL,
+                None => self.tail = NIL,
+            }
+        }
+        kind.map(|k| (idx, generation, k))
     }
 
     /// Queues listener slot `l` for `Acceptable`, once.
@@ -174,10 +218,19 @@ impl ReadyList {
     }
 
     /// The next listener slot owing `Acceptable`.
+    #[inline]
     pub fn pop_listener(&mut self) -> Option<u32> {
+        if self.listeners.is_empty() {
+            return None;
+        }
         let l = self.listeners.pop_front()?;
         self.listener_queued[l as usize] = false;
         Some(l)
+    }
+
+    /// What connection `idx` owes (tests and assertions).
+    pub fn owed(&self, idx: u32) -> Owed {
+        self.links.get(idx as usize).map_or(Owed(0), |l| l.owed)
     }
 
     /// Whether connection `idx` is in the list (tests and assertions).
@@ -190,69 +243,62 @@ impl ReadyList {
 mod tests {
     use super::*;
 
-    fn drain(r: &mut ReadyList) -> Vec<u32> {
-        let mut v = Vec::new();
-        while let Some(i) = r.front() {
-            v.push(i);
-            r.remove(i);
-        }
-        v
+    fn drain(r: &mut ReadyList) -> Vec<(u32, u32, Kind)> {
+        std::iter::from_fn(|| r.pop()).collect()
     }
 
     #[test]
-    fn owed_kinds_keep_their_order_once_each() {
-        let mut o = Owed::default();
-        assert!(o.is_empty());
-        assert!(o.push(Kind::Closed));
-        assert!(o.push(Kind::Readable));
-        assert!(!o.push(Kind::Closed));
-        assert!(o.push(Kind::Connected));
-        assert!(o.push(Kind::Writable));
-        assert!(!o.push(Kind::Writable));
-        let got: Vec<_> = std::iter::from_fn(|| o.pop()).collect();
+    fn fifo_with_each_connection_once_and_its_kinds_in_order() {
+        let mut r = ReadyList::with_capacity(8);
+        for (i, k) in [(3, Kind::Readable), (1, Kind::Connected), (3, Kind::Closed)] {
+            r.post(i, 7, k);
+        }
+        r.post(1, 7, Kind::Connected);
+        r.post(5, 2, Kind::Writable);
         assert_eq!(
-            got,
+            drain(&mut r),
             [
-                Kind::Closed,
-                Kind::Readable,
-                Kind::Connected,
-                Kind::Writable
+                (3, 7, Kind::Readable),
+                (3, 7, Kind::Closed),
+                (1, 7, Kind::Connected),
+                (5, 2, Kind::Writable)
             ]
         );
-        assert!(o.is_empty());
-    }
-
-    #[test]
-    fn fifo_with_each_connection_once() {
-        let mut r = ReadyList::with_capacity(8);
-        for i in [3, 1, 3, 5, 1, 7] {
-            r.push(i);
-        }
-        assert_eq!(drain(&mut r), [3, 1, 5, 7]);
         assert_eq!(r.front(), None);
+        assert!(r.is_empty());
     }
 
     #[test]
-    fn remove_from_anywhere() {
+    fn remove_from_anywhere_forgets_what_is_owed() {
         let mut r = ReadyList::with_capacity(8);
         for i in 0..6 {
-            r.push(i);
+            r.post(i, 0, Kind::Readable);
         }
         r.remove(0);
         r.remove(3);
         r.remove(5);
         r.remove(5);
         assert!(!r.contains(3) && r.contains(4));
-        r.push(3);
-        assert_eq!(drain(&mut r), [1, 2, 4, 3]);
+        assert!(r.owed(3).is_empty());
+        r.post(3, 1, Kind::Closed);
+        let order: Vec<_> = drain(&mut r).into_iter().map(|e| (e.0, e.2)).collect();
+        assert_eq!(
+            order,
+            [
+                (1, Kind::Readable),
+                (2, Kind::Readable),
+                (4, Kind::Readable),
+                (3, Kind::Closed)
+            ]
+        );
     }
 
     #[test]
     fn out_of_range_indices_are_ignored() {
         let mut r = ReadyList::with_capacity(2);
-        r.push(9);
+        r.post(9, 0, Kind::Readable);
         r.remove(9);
-        assert_eq!(r.front(), None);
+        assert_eq!(r.pop(), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, Hash, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use crate::rand::Rng;
 
@@ -169,53 +169,160 @@ impl Hasher for FlowHasher {
     }
 }
 
-/// Established (and in-handshake) connections: 4-tuple → slab index.
+/// An IPv4 flow as the table keys it: local address, remote address, both ports (12 bytes,
+/// so an entry with its index is 16, as before IPv6 came).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key4([u32; 3]);
+
+impl Hash for Key4 {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let [l, r, p] = self.0;
+        state.write_u64((u64::from(l) << 32) | u64::from(r));
+        state.write_u64(u64::from(p));
+    }
+}
+
+/// An IPv6 flow as the table keys it: each address as two words, then both ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Key6 {
+    addrs: [u64; 4],
+    ports: u32,
+}
+
+impl Hash for Key6 {
+    #[inline]
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for w in self.addrs {
+            state.write_u64(w);
+        }
+        state.write_u64(u64::from(self.ports));
+    }
+}
+
+/// A flow's key in its family's map.
+enum Key {
+    V4(Key4),
+    V6(Key6),
+}
+
+impl Key {
+    #[inline]
+    fn of(t: &FourTuple) -> Key {
+        let ports = (u32::from(t.local_port) << 16) | u32::from(t.remote_port);
+        match (t.local_ip, t.remote_ip) {
+            (IpAddr::V4(l), IpAddr::V4(r)) => Key::V4(Key4([l.to_bits(), r.to_bits(), ports])),
+            (l, r) => {
+                let (l, r) = (v6_bits(l), v6_bits(r));
+                let addrs = [(l >> 64) as u64, l as u64, (r >> 64) as u64, r as u64];
+                Key::V6(Key6 { addrs, ports })
+            }
+        }
+    }
+}
+
+/// An address as 128 bits (IPv4 as IPv4-mapped IPv6, for a tuple that mixes the families).
+fn v6_bits(a: IpAddr) -> u128 {
+    match a {
+        IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
+        IpAddr::V6(a) => a.to_bits(),
+    }
+}
+
+/// Established (and in-handshake) connections: 4-tuple → slab index, one map per family so
+/// an IPv4 lookup costs what it did before IPv6 (two mixing steps, a 12-byte key). Both
+/// addresses of a tuple are of one family (the IP layer delivers nothing else); a tuple that
+/// mixed them would be kept among the IPv6 flows with its IPv4 address mapped.
 #[derive(Clone, Debug)]
 pub struct FlowTable {
-    map: HashMap<FourTuple, u32, FlowHashBuilder>,
+    v4: HashMap<Key4, u32, FlowHashBuilder>,
+    v6: HashMap<Key6, u32, FlowHashBuilder>,
 }
 
 impl FlowTable {
-    /// A table with room for `capacity` flows without reallocating, keyed from `rng`.
+    /// A table with room for `capacity` flows of each family without reallocating, keyed
+    /// from `rng`.
     pub fn with_capacity(capacity: usize, rng: &mut Rng) -> FlowTable {
         FlowTable {
-            map: HashMap::with_capacity_and_hasher(capacity, FlowHashBuilder::new(rng)),
+            v4: HashMap::with_capacity_and_hasher(capacity, FlowHashBuilder::new(rng)),
+            v6: HashMap::with_capacity_and_hasher(capacity, FlowHashBuilder::new(rng)),
         }
+    }
+
+    /// Bytes one IPv4 entry takes (key, value, hashbrown control byte, at the 7/8 load factor).
+    pub fn entry_size_v4() -> usize {
+        (std::mem::size_of::<(Key4, u32)>() + 1) * 8 / 7
+    }
+
+    /// Bytes one IPv6 entry takes, likewise.
+    pub fn entry_size_v6() -> usize {
+        (std::mem::size_of::<(Key6, u32)>() + 1) * 8 / 7
     }
 
     /// Maps `tuple` to `index`, returning the index it replaced.
     pub fn insert(&mut self, tuple: FourTuple, index: u32) -> Option<u32> {
-        self.map.insert(tuple, index)
+        match Key::of(&tuple) {
+            Key::V4(k) => self.v4.insert(k, index),
+            Key::V6(k) => self.v6.insert(k, index),
+        }
     }
 
+    #[inline]
     pub fn get(&self, tuple: &FourTuple) -> Option<u32> {
-        self.map.get(tuple).copied()
+        match Key::of(tuple) {
+            Key::V4(k) => self.v4.get(&k).copied(),
+            Key::V6(k) => self.v6.get(&k).copied(),
+        }
     }
 
     pub fn remove(&mut self, tuple: &FourTuple) -> Option<u32> {
-        self.map.remove(tuple)
+        match Key::of(tuple) {
+            Key::V4(k) => self.v4.remove(&k),
+            Key::V6(k) => self.v6.remove(&k),
+        }
     }
 
     pub fn contains(&self, tuple: &FourTuple) -> bool {
-        self.map.contains_key(tuple)
+        self.get(tuple).is_some()
     }
 
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.v4.len() + self.v6.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len() == 0
     }
 
-    /// Flows the table holds without reallocating.
+    /// Flows of each family the table holds without reallocating (the smaller of the two).
     pub fn capacity(&self) -> usize {
-        self.map.capacity()
+        self.v4.capacity().min(self.v6.capacity())
     }
 
     /// Every flow (diagnostics and shutdown only; arbitrary order).
     pub fn iter(&self) -> impl Iterator<Item = (FourTuple, u32)> + '_ {
-        self.map.iter().map(|(t, i)| (*t, *i))
+        let ports = |p: u32| ((p >> 16) as u16, p as u16);
+        let v4 = self.v4.iter().map(move |(k, i)| {
+            let [l, r, p] = k.0;
+            let (lp, rp) = ports(p);
+            let t = FourTuple::new(
+                (Ipv4Addr::from_bits(l).into(), lp),
+                (Ipv4Addr::from_bits(r).into(), rp),
+            );
+            (t, *i)
+        });
+        let v6 = self.v6.iter().map(move |(k, i)| {
+            let [a, b, c, d] = k.addrs;
+            let l = (u128::from(a) << 64) | u128::from(b);
+            let r = (u128::from(c) << 64) | u128::from(d);
+            let (lp, rp) = ports(k.ports);
+            let t = FourTuple::new(
+                (Ipv6Addr::from_bits(l).into(), lp),
+                (Ipv6Addr::from_bits(r).into(), rp),
+            );
+            (t, *i)
+        });
+        v4.chain(v6)
     }
 }
 
@@ -315,6 +422,17 @@ mod tests {
         assert_eq!(t.remove(&tuple(80, 5000)), Some(9));
         assert_eq!(t.remove(&tuple(80, 5000)), None);
         assert_eq!(t.iter().collect::<Vec<_>>(), [(tuple(80, 5001), 8)]);
+    }
+
+    #[test]
+    fn flow_table_iterates_both_families() {
+        let mut t = FlowTable::with_capacity(16, &mut Rng::new(1));
+        t.insert(tuple(80, 5000), 1);
+        t.insert(tuple6(443, 6000), 2);
+        let mut all: Vec<_> = t.iter().collect();
+        all.sort_by_key(|x| x.1);
+        assert_eq!(all, [(tuple(80, 5000), 1), (tuple6(443, 6000), 2)]);
+        assert_eq!(std::mem::size_of::<(Key4, u32)>(), 16, "16-byte entries, as before IPv6");
     }
 
     #[test]

@@ -72,7 +72,6 @@ pub fn create(
         quickack: sh.cfg.quickack_segments,
         dsack: None,
         listener: None,
-        events: Default::default(),
         error: None,
         last_rx: now,
         last_tx: now,

@@ -32,23 +32,34 @@ use crate::wire::{SeqNum, TcpFlags, TcpRepr};
 /// One step of segment arrival.
 type StepFn = fn(&mut Tcb, &mut Shared, &mut Segment, &mut Out) -> Step;
 
-/// Processes a segment for `tcb`. Returns the segment back when it is a SYN that reopens a
-/// TIME-WAIT connection (the caller closes the old TCB and hands the SYN to the listener).
+/// What became of a segment for an existing connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arrival {
+    /// Processed (or dropped) by the connection.
+    Done,
+    /// A SYN that reopens a TIME-WAIT connection: the caller closes the old TCB and hands the
+    /// SYN to the listener.
+    Reopens,
+}
+
+/// Processes a segment for `tcb` (taking its payload, if the connection keeps it). The
+/// segment is borrowed, not moved: it is a large value, and most arrive here.
+#[inline]
 pub fn segment_arrives(
     tcb: &mut Tcb,
     sh: &mut Shared,
-    mut seg: Segment,
+    seg: &mut Segment,
     out: &mut Out,
-) -> Option<Segment> {
+) -> Arrival {
     tcb.last_rx = out.now;
     tcb.probes = 0;
     match tcb.state {
-        State::SynSent => syn_sent(tcb, sh, &mut seg, out),
-        State::TimeWait if is_reopening_syn(tcb, &seg.repr) => return Some(seg),
+        State::SynSent => syn_sent(tcb, sh, seg, out),
+        State::TimeWait if is_reopening_syn(tcb, &seg.repr) => return Arrival::Reopens,
         State::Closed | State::Listen => {}
-        _ => synchronized(tcb, sh, &mut seg, out),
+        _ => synchronized(tcb, sh, seg, out),
     }
-    None
+    Arrival::Done
 }
 
 /// RFC 9293 §3.10.7.4 (TIME-WAIT) and RFC 6191: a SYN may start a new incarnation if its

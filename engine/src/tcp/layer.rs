@@ -18,7 +18,7 @@ use super::counters::TcpCounters;
 use super::ctx::{Gauges, Out, Shared, close_tcb, drop_events, notify_writable};
 use super::events::{Kind, ReadyList};
 use super::flow::{FlowTable, FourTuple, ListenTable};
-use super::input;
+use super::input::{self, Arrival};
 use super::isn::IsnGen;
 use super::listen;
 use super::listener::Listeners;
@@ -77,7 +77,7 @@ impl Tcp {
     }
 
     /// One arriving segment (already checksummed and parsed by the layer below).
-    pub fn input(&mut self, seg: Segment, out: &mut Out) {
+    pub fn input(&mut self, mut seg: Segment, out: &mut Out) {
         self.sh.counters.in_segs += 1;
         let tuple = FourTuple::new((seg.dst, seg.repr.dst_port), (seg.src, seg.repr.src_port));
         // The flow table maps only to live TCBs (`close_tcb` removes the entry before a TCB
@@ -88,10 +88,10 @@ impl Tcp {
             .get(&tuple)
             .and_then(|idx| self.conns.get_by_index_mut(idx))
         {
-            let Some(seg) = input::segment_arrives(tcb, &mut self.sh, seg, out) else {
+            if input::segment_arrives(tcb, &mut self.sh, &mut seg, out) == Arrival::Done {
                 self.reap();
                 return;
-            };
+            }
             // RFC 9293 §3.10.7.4 / RFC 6191: a new SYN may reopen a TIME-WAIT connection.
             self.sh.counters.tw_recycled += 1;
             close_tcb(tcb, &mut self.sh, None);
@@ -173,33 +173,29 @@ impl Tcp {
     /// The next event for the application, if any (see `events`): listeners' `Acceptable`
     /// first, then connections in the order they became ready, each connection's events in
     /// the order they were posted.
+    #[inline]
     pub fn poll_event(&mut self) -> Option<Event> {
+        if self.sh.ready.is_empty() {
+            return None;
+        }
+        self.next_event()
+    }
+
+    #[inline]
+    fn next_event(&mut self) -> Option<Event> {
         if let Some(slot) = self.sh.ready.pop_listener()
             && let Some(l) = self.sh.listeners.in_slot(slot)
         {
             return Some(Event::Acceptable(l.id));
         }
-        while let Some(idx) = self.sh.ready.front() {
-            let Some(tcb) = self.conns.get_by_index_mut(idx) else {
-                self.sh.ready.remove(idx);
-                continue;
-            };
-            let Some(kind) = tcb.events.pop() else {
-                self.sh.ready.remove(idx);
-                continue;
-            };
-            if tcb.events.is_empty() {
-                self.sh.ready.remove(idx);
-            }
-            let c = ConnId(tcb.handle);
-            return Some(match kind {
-                Kind::Connected => Event::Connected(c),
-                Kind::Readable => Event::Readable(c),
-                Kind::Writable => Event::Writable(c),
-                Kind::Closed => Event::Closed(c, tcb.error),
-            });
-        }
-        None
+        let (index, generation, kind) = self.sh.ready.pop()?;
+        let c = ConnId(Handle { index, generation });
+        Some(match kind {
+            Kind::Connected => Event::Connected(c),
+            Kind::Readable => Event::Readable(c),
+            Kind::Writable => Event::Writable(c),
+            Kind::Closed => Event::Closed(c, self.conns.get(c.0).and_then(|t| t.error)),
+        })
     }
 
     /// Counts the free payload mbufs and sets the memory level (`memory`: Linux's tcp_mem
@@ -275,7 +271,8 @@ pub(crate) fn handle_of(conns: &Slab<Tcb>, idx: u32) -> Option<Handle> {
 pub struct ConnMemory {
     /// The TCB itself, as stored in the slab (generation and entry tag included).
     pub slab_entry: usize,
-    /// One flow-table entry (key, value, hashbrown control byte, at the 7/8 load factor).
+    /// One IPv4 flow-table entry (key, value, hashbrown control byte, at the 7/8 load
+    /// factor); an IPv6 entry is `FlowTable::entry_size_v6`.
     pub flow_entry: usize,
     /// The connection's node in the timer wheel.
     pub timer_node: usize,
@@ -293,7 +290,7 @@ pub struct ConnMemory {
 /// not counted.
 pub fn memory_per_connection() -> ConnMemory {
     let slab_entry = Slab::<Tcb>::entry_size();
-    let flow_entry = (std::mem::size_of::<(FourTuple, u32)>() + 1) * 8 / 7;
+    let flow_entry = FlowTable::entry_size_v4();
     let timer_node = TimerWheel::node_size();
     let ready_link = ReadyList::link_size();
     let queue_arrays = SendStorage::reserved_bytes() + RecvStorage::reserved_bytes();

@@ -16,7 +16,6 @@
 use std::time::Duration;
 
 use super::congestion::{Congestion, CongestionControl};
-use super::events::Owed;
 use super::flow::FourTuple;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
@@ -150,8 +149,6 @@ pub struct Tcb {
     pub dsack: Option<(SeqNum, SeqNum)>,
     /// The listener this passive open belongs to, until accepted.
     pub listener: Option<ListenerId>,
-    /// Events owed to the application, oldest first.
-    pub events: Owed,
     pub error: Option<TcpError>,
     /// Last segment received (keepalive idle time).
     pub last_rx: Instant,
