@@ -7,7 +7,7 @@ use engine::tcp::layer::memory_per_connection;
 fn idle_connection_cost_counts_tables_and_queue_arrays() {
     let r = memory_per_connection();
     eprintln!("{r:#?}");
-    let parts = r.slab_entry + r.flow_entry + r.timer_node + r.ready_link + r.queue_arrays;
+    let parts = r.slab_entry + r.flow_entry + r.timer_node + r.event_room + r.queue_arrays;
     assert_eq!(r.total, parts, "the total is the sum of its parts");
     // The queue arrays are most of it: a figure without them would understate the cost.
     assert!(r.queue_arrays > r.slab_entry, "{r:#?}");

@@ -31,6 +31,7 @@ pub mod spec;
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::mem::ManuallyDrop;
 
 use crate::buf::Pkt;
 use crate::time::Instant;
@@ -252,6 +253,20 @@ impl FrameStore for Vec<Pkt> {
     }
 }
 
+/// [`TxBatch`]'s storage: frames wrapped so that forgetting the taken front is a move of the
+/// ring's head, not a loop (the wrapper has no drop glue; `TxBatch`'s `Drop` frees what is
+/// left).
+impl FrameStore for VecDeque<ManuallyDrop<Pkt>> {
+    fn front_run(&mut self) -> (*mut Pkt, usize) {
+        let (front, _) = self.as_mut_slices();
+        // `ManuallyDrop<Pkt>` is `repr(transparent)` over `Pkt`.
+        (front.as_mut_ptr().cast(), front.len())
+    }
+    fn forget_front(&mut self, n: usize) {
+        self.drain(..n);
+    }
+}
+
 impl FrameStore for VecDeque<Pkt> {
     fn front_run(&mut self) -> (*mut Pkt, usize) {
         let (front, _) = self.as_mut_slices();
@@ -301,7 +316,10 @@ fn offer_vec<D: Device + ?Sized>(dev: &mut D, now: Instant, pkts: &mut Vec<Pkt>)
 
 /// [`Device::tx_deque`]: a `VecDeque` is at most two runs; the second is offered when the
 /// device took all of the first. An empty one is offered once, as in [`offer_vec`].
-fn offer_deque<D: Device + ?Sized>(dev: &mut D, now: Instant, pkts: &mut VecDeque<Pkt>) -> usize {
+fn offer_deque<D: Device + ?Sized, T>(dev: &mut D, now: Instant, pkts: &mut VecDeque<T>) -> usize
+where
+    VecDeque<T>: FrameStore,
+{
     let mut sent = 0;
     loop {
         let run = pkts.as_slices().0.len();
@@ -328,7 +346,7 @@ pub const TX_STALL_LIMIT: u32 = 4096;
 /// and the frames left behind are never moved.
 #[derive(Debug)]
 pub struct TxBatch {
-    pkts: VecDeque<Pkt>,
+    pkts: VecDeque<ManuallyDrop<Pkt>>,
     cap: usize,
     stalls: u32,
     /// Frames dropped because the batch was full or the device kept refusing them.
@@ -346,9 +364,10 @@ impl TxBatch {
     }
 
     /// Queues a frame; drops and counts it if the batch is full.
+    #[inline(always)]
     pub fn push(&mut self, p: Pkt) {
         if self.pkts.len() < self.cap {
-            self.pkts.push_back(p);
+            self.pkts.push_back(ManuallyDrop::new(p));
         } else {
             self.dropped += 1;
         }
@@ -380,7 +399,9 @@ impl TxBatch {
             self.stalls += 1;
             if self.stalls >= TX_STALL_LIMIT {
                 self.stalls = 0;
-                self.pkts.pop_front();
+                if let Some(p) = self.pkts.pop_front() {
+                    drop(ManuallyDrop::into_inner(p));
+                }
                 self.dropped += 1;
             }
         }
@@ -389,6 +410,14 @@ impl TxBatch {
 
     /// The queued frames, front first (for inspection in tests).
     pub fn frames(&self) -> impl ExactSizeIterator<Item = &Pkt> {
-        self.pkts.iter()
+        self.pkts.iter().map(|p| &**p)
+    }
+}
+
+impl Drop for TxBatch {
+    fn drop(&mut self) {
+        for p in self.pkts.drain(..) {
+            drop(ManuallyDrop::into_inner(p));
+        }
     }
 }

@@ -51,6 +51,7 @@ pub(super) fn chain_sum(pkt: &Pkt, offset: usize, len: usize, mut c: Checksum) -
 impl IpLayer {
     /// Processes one received frame. Returns the TCP segment it carried, if any; ARP and ICMP
     /// answers go into `tx`.
+    #[inline]
     pub fn input(
         &mut self,
         now: Instant,
@@ -59,9 +60,9 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) -> Option<Segment> {
         // The common TCP segment first (see `predict`); anything else takes the general path.
-        match self.input_predicted(frame) {
-            Ok(seg) => Some(seg),
-            Err(frame) => self.input_general(now, frame, pools, tx),
+        match self.predict(&frame) {
+            Some(p) => Some(self.accept_predicted(frame, p)),
+            None => self.input_general(now, frame, pools, tx),
         }
     }
 

@@ -216,8 +216,10 @@ impl HeaderTemplate {
         ident: u16,
         l4_len: u16,
     ) {
-        let (Some(h), Some(t)) = (head.first_chunk_mut::<LEN>(), self.bytes.first_chunk::<LEN>())
-        else {
+        let (Some(h), Some(t)) = (
+            head.first_chunk_mut::<LEN>(),
+            self.bytes.first_chunk::<LEN>(),
+        ) else {
             return;
         };
         *h = *t;

@@ -9,6 +9,7 @@ use super::ctx::{
     Out, Shared, Step, close_tcb, enter_time_wait, mark_pending, notify_writable, oow_ack,
     set_state, set_timer,
 };
+use super::segment::SegmentSink;
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
@@ -19,12 +20,12 @@ use crate::wire::{TcpFlags, TcpRepr};
 pub const DUPTHRESH: u16 = 3;
 
 /// Processes the ACK field of an acceptable segment carrying `payload_len` bytes.
-pub fn process(
+pub fn process<S: SegmentSink + ?Sized>(
     tcb: &mut Tcb,
     sh: &mut Shared,
     r: &TcpRepr,
     payload_len: usize,
-    out: &mut Out,
+    out: &mut Out<S>,
 ) -> Step {
     let (una, nxt) = (tcb.snd.una, tcb.snd.nxt);
     // RFC 9293: an ACK for something not yet sent is answered with an ACK and dropped.
@@ -57,7 +58,12 @@ pub fn process(
 /// The ACK step of the header-prediction fast path (`input::fast_path`): the acknowledgment
 /// is known to lie in `[SND.UNA, SND.NXT]` and not to be a duplicate ACK, the connection is
 /// ESTABLISHED with no recovery under way.
-pub fn fast(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
+pub fn fast<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    r: &TcpRepr,
+    out: &mut Out<S>,
+) {
     let advanced = r.ack.gt(tcb.snd.una);
     if advanced {
         // Linux `tcp_ack`: a pure forward advance outside the slow path.
@@ -79,7 +85,7 @@ fn is_duplicate(tcb: &Tcb, r: &TcpRepr, payload_len: usize, wnd: u32) -> bool {
 }
 
 /// SND.UNA < SEG.ACK =< SND.NXT: free what is acknowledged and move the windows on.
-fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
+fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out<S>) {
     let now = out.now;
     let flight_before = tcb.in_flight();
     let outcome = tcb.sq.ack(r.ack, now);
@@ -130,7 +136,12 @@ fn new_ack(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, out: &mut Out) {
 
 /// RTT from the newest never-retransmitted segment acknowledged (Karn's rule, RFC 6298 §3),
 /// else from the echoed timestamp (RFC 7323 §4), which is unambiguous.
-fn sample_rtt(tcb: &mut Tcb, r: &TcpRepr, sent_at: Option<Instant>, out: &Out) {
+fn sample_rtt<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    r: &TcpRepr,
+    sent_at: Option<Instant>,
+    out: &Out<S>,
+) {
     let rtt_ns = match sent_at {
         Some(t) => Some(out.now.nanos_since(t)),
         None => r
@@ -212,7 +223,11 @@ fn update_window(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr, wnd: u32, advanced
 
 /// FIN-WAIT-1 → FIN-WAIT-2, CLOSING → TIME-WAIT, LAST-ACK → CLOSED once our FIN is
 /// acknowledged (everything queued, FIN included, is acknowledged).
-fn fin_acked_transitions(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn fin_acked_transitions<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+) {
     let fin_acked = tcb.has(flag::WR_SHUTDOWN) && tcb.sq.is_empty() && tcb.snd.una == tcb.snd.nxt;
     if !fin_acked {
         return;

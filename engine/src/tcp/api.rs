@@ -17,6 +17,7 @@ use super::handshake;
 use super::layer::{Tcp, handle_of};
 use super::listener::Listener;
 use super::output;
+use super::segment::SegmentSink;
 use super::state::State;
 use super::tcb::{Tcb, flag};
 use super::timer::TimerKind;
@@ -50,7 +51,7 @@ impl Tcp {
     /// (SYN-RECEIVED) keep the id of a listener that no longer exists: when their handshake
     /// completes they are reset (`input::establish_passive`), as they would be had they
     /// completed against a closed port.
-    pub fn unlisten(&mut self, l: ListenerId, out: &mut Out) {
+    pub fn unlisten<S: SegmentSink + ?Sized>(&mut self, l: ListenerId, out: &mut Out<S>) {
         let Some(lis) = self.sh.listeners.remove(l) else {
             return;
         };
@@ -83,12 +84,12 @@ impl Tcp {
     /// chooses an ephemeral port (RFC 6056) and an ISN (RFC 6528), sends the SYN.
     /// `Event::Connected` follows, or `Event::Closed` with the reason. The layer below chose
     /// `local_ip` (its source address for `remote`, of the same family).
-    pub fn connect(
+    pub fn connect<S: SegmentSink + ?Sized>(
         &mut self,
         local_ip: IpAddr,
         remote: (IpAddr, u16),
         opts: Option<ConnOptions>,
-        out: &mut Out,
+        out: &mut Out<S>,
     ) -> Result<ConnId, TcpError> {
         self.connect_from(local_ip, None, remote, opts, out)
     }
@@ -96,13 +97,13 @@ impl Tcp {
     /// [`Tcp::connect`] from a fixed local port (`None`: an ephemeral one), for a simultaneous
     /// open (RFC 9293 §3.5, figure 8), where each side must know the other's port. A fixed
     /// port whose 4-tuple is taken, TIME-WAIT included, gives `AddrInUse`.
-    pub fn connect_from(
+    pub fn connect_from<S: SegmentSink + ?Sized>(
         &mut self,
         local_ip: IpAddr,
         local_port: Option<u16>,
         remote: (IpAddr, u16),
         opts: Option<ConnOptions>,
-        out: &mut Out,
+        out: &mut Out<S>,
     ) -> Result<ConnId, TcpError> {
         if local_ip.is_ipv6() != remote.0.is_ipv6() {
             return Err(TcpError::NoRoute);
@@ -197,7 +198,12 @@ impl Tcp {
     /// once the pools recovered (Linux `sk_stream_memory_free`, `sk_wmem_schedule`). The copy
     /// is the one place the application makes the stack allocate payload room, so this gate
     /// keeps the reserve under the pressure line for ACKs, retransmissions and received data.
-    pub fn send(&mut self, c: ConnId, data: &[u8], out: &mut Out) -> Result<usize, TcpError> {
+    pub fn send<S: SegmentSink + ?Sized>(
+        &mut self,
+        c: ConnId,
+        data: &[u8],
+        out: &mut Out<S>,
+    ) -> Result<usize, TcpError> {
         let tcb = match self.conns.get_mut(c.0) {
             Some(t) if app_holds(t) => t,
             _ => return Err(TcpError::InvalidHandle),
@@ -255,7 +261,12 @@ impl Tcp {
     /// or a proxy, they are the ones just received) and only indirect clones are allocated, so
     /// refusing frees nothing, and a zero-copy forwarder refused would hold its receive queue
     /// full, the very memory the pressure waits for.
-    pub fn send_pkt(&mut self, c: ConnId, pkt: Pkt, out: &mut Out) -> Result<(), (TcpError, Pkt)> {
+    pub fn send_pkt<S: SegmentSink + ?Sized>(
+        &mut self,
+        c: ConnId,
+        pkt: Pkt,
+        out: &mut Out<S>,
+    ) -> Result<(), (TcpError, Pkt)> {
         let sh = &mut self.sh;
         let tcb = match self.conns.get_mut(c.0) {
             Some(t) if app_holds(t) => t,
@@ -337,7 +348,11 @@ impl Tcp {
     }
 
     /// Shuts down the sending side: queues our FIN after the data (RFC 9293 §3.10.4).
-    pub fn shutdown(&mut self, c: ConnId, out: &mut Out) -> Result<(), TcpError> {
+    pub fn shutdown<S: SegmentSink + ?Sized>(
+        &mut self,
+        c: ConnId,
+        out: &mut Out<S>,
+    ) -> Result<(), TcpError> {
         let sh = &mut self.sh;
         let tcb = match self.conns.get_mut(c.0) {
             Some(t) if app_holds(t) => t,
@@ -349,13 +364,13 @@ impl Tcp {
 
     /// Releases the handle. Unread data makes it an abort (RST, RFC 2525 §2.17, as Linux);
     /// otherwise our FIN goes after the queued data and the connection finishes on its own.
-    pub fn close(&mut self, c: ConnId, out: &mut Out) {
+    pub fn close<S: SegmentSink + ?Sized>(&mut self, c: ConnId, out: &mut Out<S>) {
         let sh = &mut self.sh;
         let Some(tcb) = self.conns.get_mut(c.0).filter(|t| app_holds(t)) else {
             return;
         };
         tcb.set(flag::ORPHAN);
-        drop_events(tcb, sh);
+        drop_events(tcb);
         match tcb.state {
             State::Closed => sh.reap.push(tcb.handle.index),
             State::SynSent => close_tcb(tcb, sh, None),
@@ -380,13 +395,13 @@ impl Tcp {
     }
 
     /// Resets the connection at once (RFC 9293 §3.10.5 ABORT) and releases the handle.
-    pub fn abort(&mut self, c: ConnId, out: &mut Out) {
+    pub fn abort<S: SegmentSink + ?Sized>(&mut self, c: ConnId, out: &mut Out<S>) {
         let sh = &mut self.sh;
         let Some(tcb) = self.conns.get_mut(c.0).filter(|t| app_holds(t)) else {
             return;
         };
         tcb.set(flag::ORPHAN);
-        drop_events(tcb, sh);
+        drop_events(tcb);
         if tcb.state.is_synchronized() || tcb.state == State::SynReceived {
             output::send_rst(tcb, sh, out);
         }
@@ -395,11 +410,11 @@ impl Tcp {
     }
 
     /// Changes a connection's options (uncorking or disabling Nagle sends what was held).
-    pub fn set_options(
+    pub fn set_options<S: SegmentSink + ?Sized>(
         &mut self,
         c: ConnId,
         opts: ConnOptions,
-        out: &mut Out,
+        out: &mut Out<S>,
     ) -> Result<(), TcpError> {
         let sh = &mut self.sh;
         let tcb = match self.conns.get_mut(c.0) {
@@ -508,7 +523,7 @@ fn after_read(tcb: &mut Tcb, sh: &mut Shared, n: usize) -> Result<usize, TcpErro
 }
 
 /// Queues our FIN and moves to FIN-WAIT-1 or LAST-ACK (RFC 9293 §3.10.4).
-fn shutdown_write(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn shutdown_write<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     if tcb.has(flag::WR_SHUTDOWN) {
         return;
     }

@@ -11,10 +11,11 @@
 //!   ([`Gauges::curr_estab`], [`Gauges::time_wait`]) equal to the number of connections in
 //!   those states.
 //! - A TCB is in the flow table iff its state is not CLOSED ([`close_tcb`] removes it).
-//! - A connection is on the ready list iff it owes the application an event (`events`).
+//! - A connection's `queued` bits name exactly the kinds of its live entries in the event
+//!   queue (`events`).
 
 use super::counters::TcpCounters;
-use super::events::{Kind, ReadyList};
+use super::events::{EventQueue, Queued};
 use super::flow::{FlowTable, ListenTable};
 use super::isn::IsnGen;
 use super::listener::Listeners;
@@ -25,7 +26,7 @@ use super::spare::Spares;
 use super::state::State;
 use super::tcb::{Tcb, flag};
 use super::timer::{TimerKind, TimerWheel};
-use super::types::{ListenerId, TcpConfig, TcpError};
+use super::types::{ConnId, Event, ListenerId, TcpConfig, TcpError};
 use crate::buf::Pools;
 use crate::time::Instant;
 
@@ -37,10 +38,12 @@ pub enum Step {
     Drop,
 }
 
-/// Where TCP's output goes, and the time it is made at.
-pub struct Out<'a> {
+/// Where TCP's output goes, and the time it is made at. Generic over the sink so that a
+/// stack's sink (the IP layer's) is called directly and inlined; `Out` alone names the
+/// dynamic form (`&mut dyn SegmentSink`), which works everywhere too.
+pub struct Out<'a, S: SegmentSink + ?Sized = dyn SegmentSink + 'a> {
     pub now: Instant,
-    pub sink: &'a mut dyn SegmentSink,
+    pub sink: &'a mut S,
 }
 
 /// What became of a child whose handshake completed ([`Shared::child_established`]).
@@ -77,8 +80,8 @@ pub struct Shared {
     pub wheel: TimerWheel,
     pub isn: IsnGen,
     pub ports: PortAllocator,
-    /// Connections and listeners owing the application an event.
-    pub ready: ReadyList,
+    /// Events for the application, oldest first.
+    pub events: EventQueue,
     pub counters: TcpCounters,
     pub gauges: Gauges,
     /// Connections needing output at the end of this poll.
@@ -120,8 +123,10 @@ impl Shared {
             self.counters.listen_drops += 1;
             return Promotion::AcceptQueueFull;
         }
-        if lis.accept.len() == 1 {
-            self.ready.push_listener(l.slot);
+        // Edge-triggered, as `Event::Acceptable` says: when the queue stops being empty.
+        if lis.accept.len() == 1 && !lis.acceptable_queued {
+            lis.acceptable_queued = true;
+            self.events.push(Event::Acceptable(l));
         }
         Promotion::Queued
     }
@@ -183,15 +188,19 @@ pub fn oow_ack(tcb: &mut Tcb, sh: &mut Shared, has_data: bool) {
     ack_now(tcb, sh);
 }
 
-/// Records that `tcb` owes the application event `kind` and puts it on the ready list.
+/// Queues `ev` for the application, unless `tcb` has one of its kind in the queue already.
 #[inline]
-fn post(tcb: &Tcb, sh: &mut Shared, kind: Kind) {
-    sh.ready.post(tcb.handle.index, tcb.handle.generation, kind);
+fn post(tcb: &mut Tcb, sh: &mut Shared, ev: Event) {
+    let bit = Queued::bit(&ev);
+    if tcb.queued.0 & bit == 0 {
+        tcb.queued.0 |= bit;
+        sh.events.push(ev);
+    }
 }
 
 /// Posts `Connected` (an active or simultaneous open completed).
 pub fn notify_connected(tcb: &mut Tcb, sh: &mut Shared) {
-    post(tcb, sh, Kind::Connected);
+    post(tcb, sh, Event::Connected(ConnId(tcb.handle)));
 }
 
 /// Posts `Readable` once per edge, if the application holds the connection.
@@ -199,7 +208,7 @@ pub fn notify_connected(tcb: &mut Tcb, sh: &mut Shared) {
 pub fn notify_readable(tcb: &mut Tcb, sh: &mut Shared) {
     if app_holds(tcb) && !tcb.has(flag::READ_NOTIFIED) {
         tcb.set(flag::READ_NOTIFIED);
-        post(tcb, sh, Kind::Readable);
+        post(tcb, sh, Event::Readable(ConnId(tcb.handle)));
     }
 }
 
@@ -212,7 +221,7 @@ pub fn notify_writable(tcb: &mut Tcb, sh: &mut Shared) {
     let room = (tcb.opts.sndbuf as usize).saturating_sub(tcb.sq.bytes());
     if room >= (tcb.opts.sndbuf as usize / 4).max(1) {
         tcb.clear(flag::WANT_WRITE);
-        post(tcb, sh, Kind::Writable);
+        post(tcb, sh, Event::Writable(ConnId(tcb.handle)));
     }
 }
 
@@ -220,15 +229,16 @@ pub fn notify_writable(tcb: &mut Tcb, sh: &mut Shared) {
 fn notify_closed(tcb: &mut Tcb, sh: &mut Shared) -> bool {
     if app_holds(tcb) && !tcb.has(flag::CLOSED_NOTIFIED) {
         tcb.set(flag::CLOSED_NOTIFIED);
-        post(tcb, sh, Kind::Closed);
+        post(tcb, sh, Event::Closed(ConnId(tcb.handle), tcb.error));
         return true;
     }
     false
 }
 
-/// Forgets the events `tcb` owes (its handle was closed by the application).
-pub fn drop_events(tcb: &Tcb, sh: &mut Shared) {
-    sh.ready.remove(tcb.handle.index);
+/// Forgets the events `tcb` owes (its handle was closed by the application): those still in
+/// the queue are skipped when taken.
+pub fn drop_events(tcb: &mut Tcb) {
+    tcb.queued = Queued::default();
 }
 
 /// True when the application holds the handle (connected or accepted, not closed by it).

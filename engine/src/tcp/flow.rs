@@ -209,8 +209,13 @@ enum Key {
 impl Key {
     #[inline]
     fn of(t: &FourTuple) -> Key {
-        let ports = (u32::from(t.local_port) << 16) | u32::from(t.remote_port);
-        match (t.local_ip, t.remote_ip) {
+        Key::of_parts(t.local_ip, t.local_port, t.remote_ip, t.remote_port)
+    }
+
+    #[inline]
+    fn of_parts(local: IpAddr, local_port: u16, remote: IpAddr, remote_port: u16) -> Key {
+        let ports = (u32::from(local_port) << 16) | u32::from(remote_port);
+        match (local, remote) {
             (IpAddr::V4(l), IpAddr::V4(r)) => Key::V4(Key4([l.to_bits(), r.to_bits(), ports])),
             (l, r) => {
                 let (l, r) = (v6_bits(l), v6_bits(r));
@@ -219,6 +224,11 @@ impl Key {
             }
         }
     }
+}
+
+#[inline]
+fn key_parts(t: &FourTuple) -> Key {
+    Key::of(t)
 }
 
 /// An address as 128 bits (IPv4 as IPv4-mapped IPv6, for a tuple that mixes the families).
@@ -269,7 +279,31 @@ impl FlowTable {
 
     #[inline]
     pub fn get(&self, tuple: &FourTuple) -> Option<u32> {
-        match Key::of(tuple) {
+        self.lookup(key_parts(tuple))
+    }
+
+    /// [`FlowTable::get`] from the parts of a tuple (an arriving segment's, without building
+    /// the tuple). The IPv4 lookup is written out, as it is every segment's.
+    #[inline]
+    pub fn get_parts(&self, local: (IpAddr, u16), remote: (IpAddr, u16)) -> Option<u32> {
+        if let (IpAddr::V4(l), IpAddr::V4(r)) = (local.0, remote.0) {
+            let ports = (u32::from(local.1) << 16) | u32::from(remote.1);
+            return self
+                .v4
+                .get(&Key4([l.to_bits(), r.to_bits(), ports]))
+                .copied();
+        }
+        self.lookup_other(local, remote)
+    }
+
+    #[inline(never)]
+    fn lookup_other(&self, local: (IpAddr, u16), remote: (IpAddr, u16)) -> Option<u32> {
+        self.lookup(Key::of_parts(local.0, local.1, remote.0, remote.1))
+    }
+
+    #[inline]
+    fn lookup(&self, key: Key) -> Option<u32> {
+        match key {
             Key::V4(k) => self.v4.get(&k).copied(),
             Key::V6(k) => self.v6.get(&k).copied(),
         }
@@ -432,7 +466,11 @@ mod tests {
         let mut all: Vec<_> = t.iter().collect();
         all.sort_by_key(|x| x.1);
         assert_eq!(all, [(tuple(80, 5000), 1), (tuple6(443, 6000), 2)]);
-        assert_eq!(std::mem::size_of::<(Key4, u32)>(), 16, "16-byte entries, as before IPv6");
+        assert_eq!(
+            std::mem::size_of::<(Key4, u32)>(),
+            16,
+            "16-byte entries, as before IPv6"
+        );
     }
 
     #[test]

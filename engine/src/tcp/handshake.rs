@@ -9,6 +9,7 @@ use super::options::{self, default_mss, our_mss, wscale_for};
 use super::output;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
+use super::segment::SegmentSink;
 use super::send_queue::SendQueue;
 use super::slab::Slab;
 use super::state::State;
@@ -72,6 +73,7 @@ pub fn create(
         quickack: sh.cfg.quickack_segments,
         dsack: None,
         listener: None,
+        queued: Default::default(),
         error: None,
         last_rx: now,
         last_tx: now,
@@ -134,7 +136,12 @@ pub fn syn_repr(tcb: &mut Tcb, sh: &Shared, now: Instant, ack: bool) -> TcpRepr 
 }
 
 /// Sends (or re-sends) our SYN or SYN-ACK and arms the retransmission timer.
-pub fn send_syn(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, ack: bool) {
+pub fn send_syn<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    ack: bool,
+) {
     let repr = syn_repr(tcb, sh, out.now, ack);
     if ack {
         tcb.rcv.last_ack_sent = tcb.rcv.nxt;

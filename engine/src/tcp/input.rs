@@ -20,7 +20,7 @@ use super::memory::MemLevel;
 use super::options::TS_OPTION_LEN;
 use super::output;
 use super::recv_queue::RecvLimits;
-use super::segment::Segment;
+use super::segment::{Segment, SegmentSink};
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
@@ -30,7 +30,7 @@ use crate::time::Instant;
 use crate::wire::{SeqNum, TcpFlags, TcpRepr};
 
 /// One step of segment arrival.
-type StepFn = fn(&mut Tcb, &mut Shared, &mut Segment, &mut Out) -> Step;
+type StepFn<S> = fn(&mut Tcb, &mut Shared, &mut Segment, &mut Out<S>) -> Step;
 
 /// What became of a segment for an existing connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,11 +45,11 @@ pub enum Arrival {
 /// Processes a segment for `tcb` (taking its payload, if the connection keeps it). The
 /// segment is borrowed, not moved: it is a large value, and most arrive here.
 #[inline]
-pub fn segment_arrives(
+pub fn segment_arrives<S: SegmentSink + ?Sized>(
     tcb: &mut Tcb,
     sh: &mut Shared,
     seg: &mut Segment,
-    out: &mut Out,
+    out: &mut Out<S>,
 ) -> Arrival {
     tcb.last_rx = out.now;
     tcb.probes = 0;
@@ -76,7 +76,12 @@ fn is_reopening_syn(tcb: &Tcb, r: &TcpRepr) -> bool {
 }
 
 /// SYN-SENT (RFC 9293 §3.10.7.3).
-fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) {
+fn syn_sent<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) {
     let r = seg.repr;
     let has_ack = r.flags.contains(TcpFlags::ACK);
     // First, the ACK: it must acknowledge our SYN and nothing beyond.
@@ -132,7 +137,7 @@ fn syn_sent(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) {
 }
 
 /// An RTT sample from the handshake, unless the SYN was retransmitted (Karn).
-fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
+fn handshake_rtt<S: SegmentSink + ?Sized>(tcb: &mut Tcb, out: &Out<S>) {
     if tcb.retries == 0 {
         let rtt = out.now - tcb.last_tx;
         tcb.rtt.sample(rtt);
@@ -140,11 +145,16 @@ fn handshake_rtt(tcb: &mut Tcb, out: &Out) {
 }
 
 /// The synchronized states and SYN-RECEIVED (RFC 9293 §3.10.7.4).
-fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) {
+fn synchronized<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) {
     if fast_path(tcb, sh, seg, out) {
         return;
     }
-    let steps: [StepFn; 6] = [
+    let steps: [StepFn<S>; 6] = [
         check_paws,
         check_sequence,
         check_rst,
@@ -170,7 +180,12 @@ fn synchronized(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out
 ///    passes, RFC 7323 §5.3);
 /// 5. SND.UNA =< SEG.ACK =< SND.NXT, and a segment acknowledging nothing new carries data (a
 ///    bare one may be a duplicate ACK, which needs the recovery logic).
-fn fast_path(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> bool {
+fn fast_path<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) -> bool {
     let r = &seg.repr;
     let plen = seg.payload_len() as u32;
     let predicted = tcb.state == State::Established
@@ -211,7 +226,12 @@ fn rcv_wnd(tcb: &Tcb) -> u32 {
 }
 
 /// Protection against wrapped sequence numbers (RFC 7323 §5.3, R1-R3).
-fn check_paws(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
+fn check_paws<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    _out: &mut Out<S>,
+) -> Step {
     let r = &seg.repr;
     let Some((tsval, _)) = r.timestamps.filter(|_| tcb.ts.enabled) else {
         return Step::Continue;
@@ -236,7 +256,12 @@ fn seg_now(tcb: &Tcb) -> Instant {
 /// First: is the segment acceptable (the four cases of RFC 9293 §3.10.7.4)? Then trim it to
 /// the window: bytes before `rcv.nxt` (a duplicate, reported by D-SACK, RFC 2883) and beyond
 /// the right edge are cut off.
-fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
+fn check_sequence<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) -> Step {
     let (len, wnd, nxt) = (seg_len(seg), rcv_wnd(tcb), tcb.rcv.nxt);
     let seq = seg.repr.seq;
     let in_wnd = |s: SeqNum| s.ge(nxt) && s.lt(nxt + wnd);
@@ -289,6 +314,7 @@ fn check_sequence(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut O
 /// RFC 7323 §4.3 (2) and §5.3 R3: an acceptable segment that starts at or before the last ACK
 /// we sent, with a timestamp not older than TS.Recent, gives the timestamp to echo from now
 /// on (so the peer measures its RTT, and PAWS judges later segments, against it).
+#[inline]
 fn update_ts_recent(tcb: &mut Tcb, r: &TcpRepr) {
     let Some((tsval, _)) = r.timestamps.filter(|_| tcb.ts.enabled) else {
         return;
@@ -352,7 +378,12 @@ fn note_duplicate(tcb: &mut Tcb, sh: &mut Shared, start: SeqNum, end: SeqNum) {
 
 /// Second: RST (RFC 5961 §3.2: reset only if the sequence number is exactly `rcv.nxt`;
 /// anywhere else in the window, send a challenge ACK).
-fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
+fn check_rst<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    _out: &mut Out<S>,
+) -> Step {
     if !seg.repr.flags.contains(TcpFlags::RST) {
         return Step::Continue;
     }
@@ -382,7 +413,12 @@ fn check_rst(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) 
 /// Fourth: a SYN in a synchronized state gets a challenge ACK (RFC 5961 §4.2); in the
 /// SYN-RECEIVED state of a passive open, the connection returns to LISTEN (RFC 9293
 /// §3.10.7.4): the child goes away silently.
-fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) -> Step {
+fn check_syn<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    _out: &mut Out<S>,
+) -> Step {
     if !seg.repr.flags.contains(TcpFlags::SYN) {
         return Step::Continue;
     }
@@ -399,7 +435,12 @@ fn check_syn(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, _out: &mut Out) 
 }
 
 /// Fifth: the ACK field. SYN-RECEIVED completes the handshake here; the rest is in `ack`.
-fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
+fn check_ack<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) -> Step {
     let r = seg.repr;
     if !r.flags.contains(TcpFlags::ACK) {
         return Step::Drop;
@@ -411,11 +452,11 @@ fn check_ack(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -
 }
 
 /// SYN-RECEIVED + acceptable ACK → ESTABLISHED (RFC 9293 §3.10.7.4, fifth step).
-fn establish_passive(
+fn establish_passive<S: SegmentSink + ?Sized>(
     tcb: &mut Tcb,
     sh: &mut Shared,
     r: &TcpRepr,
-    out: &mut Out,
+    out: &mut Out<S>,
     seg: &Segment,
 ) -> bool {
     if !(r.ack.gt(tcb.snd.una) && r.ack.le(tcb.snd.nxt)) {
@@ -452,7 +493,12 @@ fn establish_passive(
 }
 
 /// Seventh and eighth: queue the text, then the FIN when every byte before it is here.
-fn text_and_fin(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, out: &mut Out) -> Step {
+fn text_and_fin<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    seg: &mut Segment,
+    out: &mut Out<S>,
+) -> Step {
     // The FIN follows the payload: measure it before the payload is taken.
     let plen = seg.payload_len() as u32;
     if let Some(p) = seg.payload.take()
@@ -567,7 +613,7 @@ fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -
 }
 
 /// The peer's FIN (RFC 9293 §3.10.7.4, eighth step).
-fn process_fin(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn process_fin<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     tcb.rcv.nxt += 1;
     ack_now(tcb, sh);
     match tcb.state {

@@ -16,7 +16,7 @@
 
 use super::counters::TcpCounters;
 use super::ctx::{Gauges, Out, Shared, close_tcb, drop_events, notify_writable};
-use super::events::{Kind, ReadyList};
+use super::events::{EventQueue, Queued};
 use super::flow::{FlowTable, FourTuple, ListenTable};
 use super::input::{self, Arrival};
 use super::isn::IsnGen;
@@ -26,7 +26,7 @@ use super::memory::{MemLevel, Memory};
 use super::output;
 use super::ports::PortAllocator;
 use super::recv_queue::RecvStorage;
-use super::segment::{LinkCaps, Segment};
+use super::segment::{LinkCaps, Segment, SegmentSink};
 use super::send_queue::SendStorage;
 use super::slab::{Handle, Slab};
 use super::spare::Spares;
@@ -34,7 +34,7 @@ use super::state::State;
 use super::tcb::{Tcb, flag};
 use super::timeout;
 use super::timer::TimerWheel;
-use super::types::{ConnId, Event, TcpConfig};
+use super::types::{Event, TcpConfig};
 use crate::buf::Pools;
 use crate::rand::Rng;
 use crate::time::Instant;
@@ -57,7 +57,7 @@ impl Tcp {
             wheel: TimerWheel::new(n, cfg.timer_tick, now),
             isn: IsnGen::new(rng),
             ports: PortAllocator::new(rng, cfg.ephemeral_ports.clone()),
-            ready: ReadyList::with_capacity(n),
+            events: EventQueue::with_capacity(n, 64),
             counters: TcpCounters::default(),
             gauges: Gauges::default(),
             pending: Vec::with_capacity(256),
@@ -77,15 +77,16 @@ impl Tcp {
     }
 
     /// One arriving segment (already checksummed and parsed by the layer below).
-    pub fn input(&mut self, mut seg: Segment, out: &mut Out) {
+    #[inline]
+    pub fn input<S: SegmentSink + ?Sized>(&mut self, mut seg: Segment, out: &mut Out<S>) {
         self.sh.counters.in_segs += 1;
-        let tuple = FourTuple::new((seg.dst, seg.repr.dst_port), (seg.src, seg.repr.src_port));
+        let (local, remote) = ((seg.dst, seg.repr.dst_port), (seg.src, seg.repr.src_port));
         // The flow table maps only to live TCBs (`close_tcb` removes the entry before a TCB
         // can be freed); a miss here would only send the segment to the listener path.
         if let Some(tcb) = self
             .sh
             .flows
-            .get(&tuple)
+            .get_parts(local, remote)
             .and_then(|idx| self.conns.get_by_index_mut(idx))
         {
             if input::segment_arrives(tcb, &mut self.sh, &mut seg, out) == Arrival::Done {
@@ -96,12 +97,16 @@ impl Tcp {
             self.sh.counters.tw_recycled += 1;
             close_tcb(tcb, &mut self.sh, None);
             self.reap();
-            return self.listener_or_reset(tuple, seg, out);
         }
-        self.listener_or_reset(tuple, seg, out);
+        self.listener_or_reset(FourTuple::new(local, remote), seg, out);
     }
 
-    fn listener_or_reset(&mut self, tuple: FourTuple, seg: Segment, out: &mut Out) {
+    fn listener_or_reset<S: SegmentSink + ?Sized>(
+        &mut self,
+        tuple: FourTuple,
+        seg: Segment,
+        out: &mut Out<S>,
+    ) {
         match self.sh.listen_ports.get(tuple.local_port) {
             Some(slot) => listen::on_segment(&mut self.conns, &mut self.sh, slot, tuple, seg, out),
             None => {
@@ -112,7 +117,7 @@ impl Tcp {
     }
 
     /// Runs every connection timer that is due.
-    pub fn poll_timers(&mut self, out: &mut Out) {
+    pub fn poll_timers<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
         if out.now < self.sh.timer_check {
             return;
         }
@@ -131,7 +136,7 @@ impl Tcp {
 
     /// Sends what connections touched in this poll owe: data the windows now allow, and
     /// coalesced ACKs.
-    pub fn flush_pending(&mut self, out: &mut Out) {
+    pub fn flush_pending<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
         let mut pending = std::mem::take(&mut self.sh.pending);
         for &idx in &pending {
             if let Some(tcb) = self.conns.get_by_index_mut(idx) {
@@ -153,6 +158,9 @@ impl Tcp {
     }
 
     fn reap_queued(&mut self) {
+        if self.sh.events.wants_compaction() {
+            self.compact_events();
+        }
         while let Some(idx) = self.sh.reap.pop() {
             let Some(tcb) = self.conns.get_by_index_mut(idx) else {
                 continue;
@@ -162,7 +170,7 @@ impl Tcp {
             }
             let owned = tcb.has(flag::APP_OWNED) && !tcb.has(flag::ORPHAN);
             if !owned {
-                drop_events(tcb, &mut self.sh);
+                drop_events(tcb);
                 let h = tcb.handle;
                 let spares = &mut self.sh.spares;
                 self.conns.remove_with(h, |tcb| spares.recycle(tcb));
@@ -170,32 +178,51 @@ impl Tcp {
         }
     }
 
-    /// The next event for the application, if any (see `events`): listeners' `Acceptable`
-    /// first, then connections in the order they became ready, each connection's events in
-    /// the order they were posted.
-    #[inline]
+    /// The next event for the application, if any (see `events`), in the order they were
+    /// posted, each connection owing each kind of event at most once.
+    #[inline(always)]
     pub fn poll_event(&mut self) -> Option<Event> {
-        if self.sh.ready.is_empty() {
-            return None;
+        while let Some(ev) = self.sh.events.pop() {
+            if self.take_owed(&ev) {
+                return Some(ev);
+            }
         }
-        self.next_event()
+        None
     }
 
+    /// Whether `ev` is still owed (its connection's or listener's mark set); clears the mark.
     #[inline]
-    fn next_event(&mut self) -> Option<Event> {
-        if let Some(slot) = self.sh.ready.pop_listener()
-            && let Some(l) = self.sh.listeners.in_slot(slot)
-        {
-            return Some(Event::Acceptable(l.id));
+    fn take_owed(&mut self, ev: &Event) -> bool {
+        match *ev {
+            Event::Acceptable(l) => self
+                .sh
+                .listeners
+                .get_mut(l)
+                .is_some_and(|lis| std::mem::take(&mut lis.acceptable_queued)),
+            Event::Connected(c) | Event::Readable(c) | Event::Writable(c) | Event::Closed(c, _) => {
+                let Some(tcb) = self.conns.get_mut(c.0) else {
+                    return false;
+                };
+                let bit = Queued::bit(ev);
+                let owed = tcb.queued.0 & bit != 0;
+                tcb.queued.0 &= !bit;
+                owed
+            }
         }
-        let (index, generation, kind) = self.sh.ready.pop()?;
-        let c = ConnId(Handle { index, generation });
-        Some(match kind {
-            Kind::Connected => Event::Connected(c),
-            Kind::Readable => Event::Readable(c),
-            Kind::Writable => Event::Writable(c),
-            Kind::Closed => Event::Closed(c, self.conns.get(c.0).and_then(|t| t.error)),
-        })
+    }
+
+    /// Drops the stale entries of the event queue (events of closed handles), keeping the live
+    /// ones in order; see `events` for when.
+    fn compact_events(&mut self) {
+        let (conns, listeners) = (&self.conns, &self.sh.listeners);
+        self.sh.events.retain(|ev| match *ev {
+            Event::Acceptable(l) => listeners.get(l).is_some_and(|lis| lis.acceptable_queued),
+            Event::Connected(c) | Event::Readable(c) | Event::Writable(c) | Event::Closed(c, _) => {
+                conns
+                    .get(c.0)
+                    .is_some_and(|t| t.queued.0 & Queued::bit(ev) != 0)
+            }
+        });
     }
 
     /// Counts the free payload mbufs and sets the memory level (`memory`: Linux's tcp_mem
@@ -276,8 +303,8 @@ pub struct ConnMemory {
     pub flow_entry: usize,
     /// The connection's node in the timer wheel.
     pub timer_node: usize,
-    /// The connection's link in the ready list (`events`).
-    pub ready_link: usize,
+    /// The connection's room in the event queue (four entries, `events`).
+    pub event_room: usize,
     /// The send and receive queues' arrays, reserved at their default size for every
     /// connection that can queue data (not in TIME-WAIT, see `spare`).
     pub queue_arrays: usize,
@@ -292,14 +319,14 @@ pub fn memory_per_connection() -> ConnMemory {
     let slab_entry = Slab::<Tcb>::entry_size();
     let flow_entry = FlowTable::entry_size_v4();
     let timer_node = TimerWheel::node_size();
-    let ready_link = ReadyList::link_size();
+    let event_room = 4 * std::mem::size_of::<Event>();
     let queue_arrays = SendStorage::reserved_bytes() + RecvStorage::reserved_bytes();
     ConnMemory {
         slab_entry,
         flow_entry,
         timer_node,
-        ready_link,
+        event_room,
         queue_arrays,
-        total: slab_entry + flow_entry + timer_node + ready_link + queue_arrays,
+        total: slab_entry + flow_entry + timer_node + event_room + queue_arrays,
     }
 }

@@ -12,20 +12,20 @@ use super::ctx::{Out, Shared};
 use super::flow::FourTuple;
 use super::handshake;
 use super::output;
-use super::segment::Segment;
+use super::segment::{Segment, SegmentSink};
 use super::slab::Slab;
 use super::state::State;
 use super::tcb::{Tcb, flag};
 use crate::wire::TcpFlags;
 
 /// LISTEN-state processing of a segment for the listener in `slot` (RFC 9293 §3.10.7.2).
-pub fn on_segment(
+pub fn on_segment<S: SegmentSink + ?Sized>(
     conns: &mut Slab<Tcb>,
     sh: &mut Shared,
     slot: u32,
     tuple: FourTuple,
     seg: Segment,
-    out: &mut Out,
+    out: &mut Out<S>,
 ) {
     let r = &seg.repr;
     // First, check for an RST: ignore it.

@@ -28,6 +28,8 @@ pub struct Listener {
     pub accept: VecDeque<Handle>,
     /// Options accepted connections start with.
     pub opts: ConnOptions,
+    /// An `Acceptable` for this listener is in the event queue.
+    pub acceptable_queued: bool,
 }
 
 impl Listener {
@@ -47,6 +49,7 @@ impl Listener {
             syn_count: 0,
             accept: VecDeque::with_capacity((backlog as usize).min(max_conns)),
             opts,
+            acceptable_queued: false,
         }
     }
 
@@ -109,6 +112,11 @@ impl Listeners {
     /// The listener in `slot`, whatever its generation.
     pub fn in_slot(&self, slot: u32) -> Option<&Listener> {
         self.slots.get(slot as usize)?.as_ref()
+    }
+
+    /// How many listener slots exist.
+    pub fn slots(&self) -> usize {
+        self.slots.len()
     }
 
     /// A free slot's next id.

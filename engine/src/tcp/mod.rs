@@ -32,7 +32,7 @@
 //!   `close_tcb`;
 //! - vocabulary and building blocks: [`segment`] (the boundary), [`options`] (negotiation, pure
 //!   functions), [`tcb`], [`state`], [`types`] (handles, events, errors, options, config),
-//!   [`listener`], [`events`] (the bounded ready list), [`send_queue`], [`recv_queue`],
+//!   [`listener`], [`events`] (the bounded event queue), [`send_queue`], [`recv_queue`],
 //!   [`timer`], [`rtt`], [`congestion`], [`isn`] (RFC 6528), [`ports`] (RFC 6056),
 //!   [`siphash`], [`slab`], [`spare`] (queue storage reused across connections), [`flow`],
 //!   [`counters`], [`memory`] (pressure and hard limit).

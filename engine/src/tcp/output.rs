@@ -21,7 +21,7 @@ use super::congestion::CongestionControl;
 use super::ctx::{Out, Shared, set_timer};
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
-use super::segment::{FlowId, OutSegment, PathCaps, Segment};
+use super::segment::{FlowId, OutSegment, PathCaps, Segment, SegmentSink};
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
@@ -34,7 +34,7 @@ pub const MAX_HOST_QUEUE_SKIPS: u8 = 8;
 
 /// End-of-poll work for a connection touched during input: send what may be sent, then the
 /// ACK if one is still owed.
-pub fn push_pending(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     // With nothing unsent and nothing marked lost, write_xmit would send nothing.
     if tcb.sq.send_head().is_some() || tcb.sq.lost_bytes() > 0 {
         write_xmit(tcb, sh, out);
@@ -81,7 +81,11 @@ fn tcp_header_len(tcb: &Tcb) -> u16 {
 }
 
 /// Sends what the gates allow: lost units first, then new units. Returns the segments sent.
-pub fn write_xmit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+pub fn write_xmit<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+) -> usize {
     if !may_send(tcb.state) {
         return 0;
     }
@@ -105,7 +109,11 @@ fn cwnd_allowance(tcb: &Tcb) -> u32 {
 }
 
 /// Retransmits units marked lost, in order, while the congestion window allows.
-fn retransmit_lost(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+fn retransmit_lost<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+) -> usize {
     let mut sent = 0;
     let mut from = 0;
     let mss = u32::from(tcb.snd.mss);
@@ -127,7 +135,12 @@ fn retransmit_lost(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
 
 /// Retransmits unit `i`, unless its previous copy is still in the TX ring (Linux
 /// `skb_still_in_host_queue`), a bounded number of times in a row.
-pub fn retransmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> bool {
+pub fn retransmit_unit<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    i: usize,
+) -> bool {
     let busy = tcb
         .sq
         .get(i)
@@ -151,7 +164,7 @@ pub fn retransmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) 
 }
 
 /// Sends new units from `send_head` through the gates.
-fn send_new(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> usize {
+fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) -> usize {
     let mss = u32::from(tcb.snd.mss);
     let mut sent = 0;
     // RFC 5681 §4.1: after an idle period longer than the RTO, restart from the initial window.
@@ -224,7 +237,13 @@ fn split_to_fit(tcb: &mut Tcb, sh: &Shared, i: usize, len: u32, limit: u32) -> b
 
 /// Arms the persist timer when nothing is in flight and the peer's window keeps new data
 /// back (RFC 9293 §3.8.6.1), so a lost window update cannot deadlock the connection.
-fn arm_persist_if_stuck(tcb: &mut Tcb, sh: &mut Shared, out: &Out, avail: u32, need: u32) {
+fn arm_persist_if_stuck<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &Out<S>,
+    avail: u32,
+    need: u32,
+) {
     if avail >= need || tcb.snd.una != tcb.snd.nxt || tcb.timers.is_set(TimerKind::Persist) {
         return;
     }
@@ -249,7 +268,12 @@ fn held_by_nagle_or_cork(tcb: &Tcb, i: usize) -> bool {
 }
 
 /// Transmits unit `i` as it is queued (the sink sends a clone; the unit stays queued).
-fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> bool {
+fn transmit_unit<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    i: usize,
+) -> bool {
     let Some(seg) = tcb.sq.get(i) else {
         return false;
     };
@@ -287,8 +311,8 @@ fn transmit_unit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, i: usize) -> boo
 
 /// Hands one segment to the sink and counts what went out (RFC 4022 tcpOutSegs counts
 /// wire segments: a TSO frame of N segments is N, as Linux's `tcp_skb_pcount`).
-fn send(
-    out: &mut Out,
+fn send<S: SegmentSink + ?Sized>(
+    out: &mut Out<S>,
     sh: &mut Shared,
     tuple: &FourTuple,
     flow: Option<FlowId>,
@@ -311,7 +335,13 @@ fn send(
 }
 
 /// The header of a segment from us: ACK, window, timestamps, SACK blocks filled in.
-fn header(tcb: &mut Tcb, sh: &Shared, out: &Out, seq: SeqNum, flags: TcpFlags) -> TcpRepr {
+fn header<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &Shared,
+    out: &Out<S>,
+    seq: SeqNum,
+    flags: TcpFlags,
+) -> TcpRepr {
     let window = tcb.select_window(false, sh.mem.under_pressure());
     let mut sack = SackBlocks::default();
     if tcb.sack_ok() && (tcb.dsack.is_some() || tcb.rq.ooo_segs() > 0) {
@@ -342,12 +372,17 @@ fn acked_now(tcb: &mut Tcb) {
 }
 
 /// Sends a pure ACK (RFC 9293 §3.10.7.4 `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`).
-pub fn send_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+pub fn send_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     send_bare_ack(tcb, sh, out, tcb.snd.nxt);
 }
 
 /// Sends an ACK without data at sequence number `seq`, carrying our current ACK.
-fn send_bare_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, seq: SeqNum) {
+fn send_bare_ack<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    seq: SeqNum,
+) {
     let repr = header(tcb, sh, out, seq, TcpFlags::ACK);
     if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, None, None) {
         acked_now(tcb);
@@ -358,7 +393,11 @@ fn send_bare_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, seq: SeqNum) {
 /// `send_new`: send the head of the unsent data that fits (at most an MSS), the override
 /// timeout of RFC 9293 §3.8.6.2.1, as Linux's `tcp_write_wakeup`. Returns false when nothing
 /// fits (a zero window: the caller probes instead).
-pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
+pub fn send_window_fill<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+) -> bool {
     let Some(i) = tcb.sq.send_head() else {
         return false;
     };
@@ -384,12 +423,12 @@ pub fn send_window_fill(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) -> bool {
 
 /// Sends a probe that elicits an ACK without new data: `SEG.SEQ = SND.UNA - 1` (keepalive,
 /// RFC 1122 §4.2.3.6; zero-window probe, as Linux `tcp_xmit_probe_skb`).
-pub fn send_probe(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+pub fn send_probe<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     send_bare_ack(tcb, sh, out, tcb.snd.una - 1);
 }
 
 /// Sends a reset on an existing connection (abort, or data for a closed application).
-pub fn send_rst(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+pub fn send_rst<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     let mut repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::RST | TcpFlags::ACK);
     repr.sack = SackBlocks::default();
     repr.window = 0;
@@ -399,14 +438,19 @@ pub fn send_rst(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 }
 
 /// Sends (or re-sends) our SYN / SYN-ACK header, which carries no payload.
-pub fn emit(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out, repr: &TcpRepr) -> bool {
+pub fn emit<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    repr: &TcpRepr,
+) -> bool {
     send(out, sh, &tcb.tuple, Some(tcb.flow_id()), repr, None, None)
 }
 
 /// The reset for a segment that belongs to no connection (RFC 9293 §3.10.7.1): if it had an
 /// ACK, `<SEQ=SEG.ACK><CTL=RST>`, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`. Never in
 /// answer to a reset.
-pub fn reset_for(seg: &Segment, sh: &mut Shared, out: &mut Out) {
+pub fn reset_for<S: SegmentSink + ?Sized>(seg: &Segment, sh: &mut Shared, out: &mut Out<S>) {
     let r = &seg.repr;
     if r.flags.contains(TcpFlags::RST) {
         return;

@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use super::congestion::{Congestion, CongestionControl};
+use super::events::Queued;
 use super::flow::FourTuple;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
@@ -149,6 +150,8 @@ pub struct Tcb {
     pub dsack: Option<(SeqNum, SeqNum)>,
     /// The listener this passive open belongs to, until accepted.
     pub listener: Option<ListenerId>,
+    /// Kinds of event this connection has in the event queue.
+    pub queued: Queued,
     pub error: Option<TcpError>,
     /// Last segment received (keepalive idle time).
     pub last_rx: Instant,

@@ -18,13 +18,14 @@ use super::congestion::CongestionControl;
 use super::ctx::{Out, Shared, close_tcb, set_timer};
 use super::handshake;
 use super::output;
+use super::segment::SegmentSink;
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
 use super::types::TcpError;
 
 /// Runs `tcb`'s due timers and re-arms its wheel entry.
-pub fn on_timer(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+pub fn on_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     let now = out.now;
     let mut due = [None; 8];
     for (slot, kind) in due.iter_mut().zip(tcb.timers.take_expired(now)) {
@@ -51,7 +52,7 @@ pub fn on_timer(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     }
 }
 
-fn on_rto(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn on_rto<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     match tcb.state {
         State::SynSent => {
             if tcb.retries >= sh.cfg.syn_retries {
@@ -78,7 +79,7 @@ fn on_rto(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 }
 
 /// RFC 6298 §5.4-5.6 for data (and FIN) outstanding.
-fn retransmit_timeout(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn retransmit_timeout<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     let head_busy = tcb
         .sq
         .get(0)
@@ -113,7 +114,7 @@ fn retransmit_timeout(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
     set_timer(tcb, sh, TimerKind::Rto, at);
 }
 
-fn on_delayed_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn on_delayed_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     if tcb.has(flag::ACK_DELAYED) {
         sh.counters.delayed_acks += 1;
         output::send_ack(tcb, sh, out);
@@ -121,7 +122,7 @@ fn on_delayed_ack(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 }
 
 /// Zero-window probe; gives up like an RTO would if the peer never answers.
-fn on_persist(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn on_persist<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     if tcb.sq.send_head().is_none() || tcb.snd.una != tcb.snd.nxt {
         tcb.probes = 0;
         return;
@@ -147,7 +148,7 @@ fn on_persist(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
 
 /// Keepalive (RFC 1122 §4.2.3.6): after `idle` without a segment from the peer, probe every
 /// `interval`; after `probes` unanswered, reset the connection (as Linux does) and report it.
-fn on_keepalive(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out) {
+fn on_keepalive<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     let Some(ka) = tcb.opts.keepalive else { return };
     if !matches!(
         tcb.state,
