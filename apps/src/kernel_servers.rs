@@ -9,31 +9,59 @@
 //! (backpressure). Half-close passes through: after the client's FIN, echo finishes sending and
 //! closes.
 
-use std::net::{SocketAddrV4, TcpListener};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener};
 use std::os::fd::{AsRawFd, FromRawFd};
 
+use crate::loadgen::kernel::SockAddr;
 use crate::servers::{HTTP_BODY, Mode, ServerStats};
 
-/// Listening sockets on `addr` for `n` threads (SO_REUSEPORT; port 0 picks one port for all).
-pub fn bind(addr: SocketAddrV4, n: usize) -> std::io::Result<Vec<TcpListener>> {
-    let mut out: Vec<TcpListener> = Vec::with_capacity(n);
-    let mut addr = addr;
+/// Listening sockets on every address of `addrs` for each of `n` threads (SO_REUSEPORT):
+/// `result[thread][address]`. Port 0 in the first address picks one port for all. An IPv6
+/// socket is IPv6-only (`IPV6_V6ONLY`), so `0.0.0.0` and `[::]` on one port are one socket
+/// per family.
+pub fn bind(addrs: &[SocketAddr], n: usize) -> std::io::Result<Vec<Vec<TcpListener>>> {
+    let mut addrs = addrs.to_vec();
+    let mut out: Vec<Vec<TcpListener>> = Vec::with_capacity(n.max(1));
     for _ in 0..n.max(1) {
-        let l = bind_one(addr)?;
-        if let (0, std::net::SocketAddr::V4(a)) = (addr.port(), l.local_addr()?) {
-            addr.set_port(a.port());
+        let mut ls = Vec::with_capacity(addrs.len());
+        for i in 0..addrs.len() {
+            let l = bind_one(addrs[i])?;
+            if addrs[i].port() == 0 {
+                let port = l.local_addr()?.port();
+                for a in addrs[i..].iter_mut().filter(|a| a.port() == 0) {
+                    a.set_port(port);
+                }
+            }
+            ls.push(l);
         }
-        out.push(l);
+        out.push(ls);
     }
     Ok(out)
 }
 
-fn bind_one(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
+/// `[0.0.0.0:port, [::]:port]`: every address of both families, or only IPv4 when this
+/// kernel has no IPv6.
+pub fn any_addrs(port: u16) -> Vec<SocketAddr> {
+    let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+    let v6 = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port);
+    // SAFETY: plain syscalls on a socket we create and close at once.
+    let has_v6 = unsafe {
+        let fd = libc::socket(libc::AF_INET6, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        if fd >= 0 {
+            libc::close(fd);
+        }
+        fd >= 0
+    };
+    if has_v6 { vec![v4, v6] } else { vec![v4] }
+}
+
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
     let err = std::io::Error::last_os_error;
+    let sa = SockAddr::new(addr);
     // SAFETY: plain syscalls on a socket we create and own (wrapped in a TcpListener below).
     unsafe {
         let fd = libc::socket(
-            libc::AF_INET,
+            sa.family,
             libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
             0,
         );
@@ -42,22 +70,23 @@ fn bind_one(addr: SocketAddrV4) -> std::io::Result<TcpListener> {
         }
         let l = TcpListener::from_raw_fd(fd);
         let one: i32 = 1;
-        for opt in [libc::SO_REUSEADDR, libc::SO_REUSEPORT] {
+        let mut opts = vec![
+            (libc::SOL_SOCKET, libc::SO_REUSEADDR),
+            (libc::SOL_SOCKET, libc::SO_REUSEPORT),
+        ];
+        if sa.family == libc::AF_INET6 {
+            opts.push((libc::IPPROTO_IPV6, libc::IPV6_V6ONLY));
+        }
+        for (level, opt) in opts {
             libc::setsockopt(
                 fd,
-                libc::SOL_SOCKET,
+                level,
                 opt,
                 (&one as *const i32).cast(),
                 std::mem::size_of::<i32>() as libc::socklen_t,
             );
         }
-        let sa = crate::loadgen::kernel::sockaddr(addr);
-        if libc::bind(
-            fd,
-            (&sa as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        ) != 0
-        {
+        if libc::bind(fd, sa.as_ptr(), sa.socklen()) != 0 {
             return Err(err());
         }
         if libc::listen(fd, 4096) != 0 {
@@ -88,15 +117,16 @@ struct KServer {
     stats: ServerStats,
 }
 
+/// The epoll data of listener `i` (accepted sockets carry their descriptor).
 const LISTENER: u64 = u64::MAX;
 
 fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// Serves connections accepted on `listener` until `stop()` is true; returns what it counted.
-pub fn serve(listener: TcpListener, mode: Mode, stop: &dyn Fn() -> bool) -> ServerStats {
-    let _ = listener.set_nonblocking(true);
+/// Serves connections accepted on `listeners` (one thread's, e.g. one per address family)
+/// until `stop()` is true; returns what it counted.
+pub fn serve(listeners: Vec<TcpListener>, mode: Mode, stop: &dyn Fn() -> bool) -> ServerStats {
     // SAFETY: plain syscall.
     let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     assert!(
@@ -104,13 +134,15 @@ pub fn serve(listener: TcpListener, mode: Mode, stop: &dyn Fn() -> bool) -> Serv
         "epoll_create1: {}",
         std::io::Error::last_os_error()
     );
-    let lfd = listener.as_raw_fd();
-    let mut ev = libc::epoll_event {
-        events: (libc::EPOLLIN | libc::EPOLLET) as u32,
-        u64: LISTENER,
-    };
-    // SAFETY: both descriptors are open; ev is valid.
-    unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, lfd, &mut ev) };
+    for (i, l) in listeners.iter().enumerate() {
+        let _ = l.set_nonblocking(true);
+        let mut ev = libc::epoll_event {
+            events: (libc::EPOLLIN | libc::EPOLLET) as u32,
+            u64: LISTENER - i as u64,
+        };
+        // SAFETY: both descriptors are open; ev is valid.
+        unsafe { libc::epoll_ctl(epfd, libc::EPOLL_CTL_ADD, l.as_raw_fd(), &mut ev) };
+    }
     let response = format!(
         "HTTP/1.1 200 OK\r\nServer: kernel\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n",
         HTTP_BODY.len()
@@ -133,8 +165,9 @@ pub fn serve(listener: TcpListener, mode: Mode, stop: &dyn Fn() -> bool) -> Serv
         let n = unsafe { libc::epoll_wait(epfd, evs.as_mut_ptr(), evs.len() as i32, 20) };
         for e in evs.iter().take(n.max(0) as usize) {
             let data = e.u64;
-            if data == LISTENER {
-                s.accept(lfd);
+            let listener = LISTENER - data;
+            if listener < listeners.len() as u64 {
+                s.accept(listeners[listener as usize].as_raw_fd());
             } else {
                 s.serve(data as i32);
             }

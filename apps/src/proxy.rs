@@ -42,7 +42,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::SocketAddrV4;
+use std::net::SocketAddr;
 
 use engine::Stack;
 use engine::buf::Pkt;
@@ -102,7 +102,7 @@ pub struct ProxyConfig {
     /// TCP port to listen on (on the client stack).
     pub listen: u16,
     /// The server every client is connected to.
-    pub upstream: SocketAddrV4,
+    pub upstream: SocketAddr,
     /// Most pipes open at once; further clients are reset (counted as `ProxyErrNoSlot`).
     pub max_conns: usize,
     /// Options of both connections of a pipe (`sndbuf` and `rcvbuf` size its memory).
@@ -122,7 +122,7 @@ impl ProxyConfig {
     /// A configuration with send and receive buffers of `buf` bytes on both sides, and a
     /// gather size of a quarter of that (at most 64 KiB, one TSO frame): a held chain then
     /// always fits once the destination reports `Writable` (a quarter of its buffer free).
-    pub fn new(listen: u16, upstream: SocketAddrV4, max_conns: usize, buf: u32) -> ProxyConfig {
+    pub fn new(listen: u16, upstream: SocketAddr, max_conns: usize, buf: u32) -> ProxyConfig {
         let buf = buf.max(4096);
         ProxyConfig {
             listen,
@@ -453,7 +453,7 @@ impl Proxy {
             let up = self.cfg.upstream;
             let u = match st
                 .get(Side::Upstream)
-                .connect(*up.ip(), up.port(), Some(self.cfg.opts))
+                .connect(up.ip(), up.port(), Some(self.cfg.opts))
             {
                 Ok(u) => u,
                 Err(e) => {

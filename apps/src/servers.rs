@@ -78,9 +78,9 @@ pub const GATHER_SEGS: usize = 4096;
 /// The body the HTTP mode serves.
 pub const HTTP_BODY: &[u8] = b"Hello from the engine.\n";
 
-/// Stack configuration for a server: the defaults, with room for many connections.
-pub fn server_config(ip: std::net::Ipv4Addr, prefix: u8) -> StackConfig {
-    StackConfig::new(ip, prefix)
+/// Stack configuration for a server on `addrs` (either family): the defaults.
+pub fn server_config(addrs: Vec<engine::ip::IpCidr>) -> StackConfig {
+    StackConfig::with_addrs(addrs)
 }
 
 impl Server {

@@ -2,40 +2,128 @@
 //! the pools, open the port. Every failure becomes one [`SetupError`] whose message names the
 //! cause and the fix; the programs print it and exit non-zero.
 
-use std::fmt;
-use std::net::Ipv4Addr;
-use std::str::FromStr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use engine::StackConfig;
 use engine::buf::{PoolError, PoolSizes, Pools};
 use engine::dev::dpdk::{Port, PortConfig, PortError, Want};
 use engine::dev::spec::{PortSpec, SpecError};
 use engine::eal::{self, Eal, EalConfig, EalError};
+pub use engine::ip::IpCidr;
 
-/// An IPv4 address with its prefix length, as typed: `10.0.0.2/24`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: u8,
+/// Parses `--ip ADDR/PREFIX` (either family) with the engine's parser, whose error names the
+/// bad value and the expected form in one line.
+pub fn parse_cidr(s: &str) -> Result<IpCidr, String> {
+    s.parse().map_err(|e: engine::ip::BadCidr| e.to_string())
 }
 
-impl FromStr for Cidr {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Cidr, String> {
-        let bad = || format!("bad address {s:?}: expected ADDR/PREFIX such as 10.0.0.2/24");
-        let (a, p) = s.split_once('/').ok_or_else(bad)?;
-        let addr: Ipv4Addr = a.parse().map_err(|_| bad())?;
-        let prefix: u8 = p.parse().map_err(|_| bad())?;
-        if prefix > 32 || addr.is_unspecified() || addr.is_broadcast() || addr.is_multicast() {
-            return Err(bad());
+/// The text of a list of addresses, `10.0.0.2/24 fd00::2/64`.
+pub fn cidrs(addrs: &[IpCidr]) -> String {
+    addrs
+        .iter()
+        .map(IpCidr::to_string)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() { "IPv4" } else { "IPv6" }
+}
+
+/// An address of ours on `ip`'s link to suggest in a message: host 1 of its /24 (IPv4) or
+/// /64 (IPv6), or host 2 when `ip` is that host.
+fn suggest_cidr(ip: IpAddr) -> IpCidr {
+    match ip {
+        IpAddr::V4(a) => {
+            let net = a.to_bits() & 0xffff_ff00;
+            let host = if a.to_bits() & 0xff == 1 { 2 } else { 1 };
+            IpCidr::new(Ipv4Addr::from_bits(net | host), 24)
         }
-        Ok(Cidr { addr, prefix })
+        IpAddr::V6(a) => {
+            let net = a.to_bits() & !u128::from(u64::MAX);
+            let host = if a.to_bits() & u128::from(u64::MAX) == 1 {
+                2
+            } else {
+                1
+            };
+            IpCidr::new(Ipv6Addr::from_bits(net | host), 64)
+        }
     }
 }
 
-impl fmt::Display for Cidr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.prefix)
+/// The gateways of `--gateway` (at most one of each family).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Gateways {
+    pub v4: Option<Ipv4Addr>,
+    pub v6: Option<Ipv6Addr>,
+}
+
+impl Gateways {
+    /// Sorts `--gateway` values (`opt` names the option in errors) by family: at most one
+    /// per family, and each of a family that `addrs` has.
+    pub fn new(gws: &[IpAddr], addrs: &[IpCidr], opt: &str) -> Result<Gateways, SetupError> {
+        let mut g = Gateways::default();
+        for &gw in gws {
+            let dup = match gw {
+                IpAddr::V4(a) => g.v4.replace(a).is_some(),
+                IpAddr::V6(a) => g.v6.replace(a).is_some(),
+            };
+            if dup {
+                return Err(SetupError::Other(format!(
+                    "{opt} is given twice for {}: give at most one gateway of each family",
+                    family(gw)
+                )));
+            }
+            if !addrs.iter().any(|c| c.addr.is_ipv4() == gw.is_ipv4()) {
+                return Err(SetupError::Other(format!(
+                    "{opt} {gw} is {} but no address of ours is: add one on its link, e.g. {}",
+                    family(gw),
+                    suggest_cidr(gw)
+                )));
+            }
+        }
+        Ok(g)
     }
+
+    fn for_family(&self, ip: IpAddr) -> Option<IpAddr> {
+        match ip {
+            IpAddr::V4(_) => self.v4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.v6.map(IpAddr::V6),
+        }
+    }
+}
+
+/// Fails unless the engine, with `addrs` (given with option `ip_opt`) and `gateways`, can
+/// reach `dst` (`what`, e.g. `--target [fd00::2]:7`): an address of `dst`'s family, and
+/// `dst` on the link of one of them or a gateway of that family. `off_link_fix` ends the
+/// message when only a gateway is missing.
+pub fn check_route(
+    what: &str,
+    dst: IpAddr,
+    addrs: &[IpCidr],
+    gateways: Gateways,
+    ip_opt: &str,
+    off_link_fix: &str,
+) -> Result<(), SetupError> {
+    let fam = family(dst);
+    let same: Vec<&IpCidr> = addrs
+        .iter()
+        .filter(|c| c.addr.is_ipv4() == dst.is_ipv4())
+        .collect();
+    if same.is_empty() {
+        return Err(SetupError::Other(format!(
+            "{what} is {fam} but no {ip_opt} is {fam}: add {ip_opt} {}",
+            suggest_cidr(dst)
+        )));
+    }
+    if gateways.for_family(dst).is_some() || same.iter().any(|c| c.contains(dst)) {
+        return Ok(());
+    }
+    let nets: Vec<String> = same.iter().map(|c| c.to_string()).collect();
+    Err(SetupError::Other(format!(
+        "{what} is not on the link of {} and no {fam} gateway is set: {off_link_fix}",
+        nets.join(" or ")
+    )))
 }
 
 /// `auto`, `on` (required) or `off`, for offload options.
@@ -63,12 +151,15 @@ pub struct PortArgs {
     /// eal:DEVARGS.
     #[arg(long, value_parser = parse_spec)]
     pub port: PortSpec,
-    /// The engine's address and prefix, e.g. 10.0.0.2/24.
-    #[arg(long, value_parser = Cidr::from_str)]
-    pub ip: Cidr,
-    /// Gateway for off-link destinations.
-    #[arg(long)]
-    pub gateway: Option<Ipv4Addr>,
+    /// The engine's address and prefix, IPv4 or IPv6 (10.0.0.2/24, fd00::2/64). Repeat it
+    /// for more addresses (--ip 10.0.0.2/24 --ip fd00::2/64): the engine answers on every one,
+    /// serves both families on the same TCP port and connects from the one of the target's
+    /// family.
+    #[arg(long, value_parser = parse_cidr, action = clap::ArgAction::Append, required = true)]
+    pub ip: Vec<IpCidr>,
+    /// Gateway for off-link destinations, IPv4 or IPv6; give it twice for one of each family.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub gateway: Vec<IpAddr>,
     /// IP MTU to set on the port (default: the port's own).
     #[arg(long)]
     pub mtu: Option<u16>,
@@ -95,6 +186,36 @@ pub struct PortArgs {
 
 fn parse_spec(s: &str) -> Result<PortSpec, String> {
     s.parse().map_err(|e: SpecError| e.to_string())
+}
+
+impl PortArgs {
+    /// The gateways, sorted by family (an error names a second one of a family).
+    pub fn gateways(&self) -> Result<Gateways, SetupError> {
+        Gateways::new(&self.gateway, &self.ip, "--gateway")
+    }
+
+    /// The stack's configuration: every `--ip`, the gateways, `--seed`, `--rx-burst`.
+    pub fn stack_config(&self) -> Result<StackConfig, SetupError> {
+        let gw = self.gateways()?;
+        let mut cfg = StackConfig::with_addrs(self.ip.clone());
+        cfg.gateway = gw.v4;
+        cfg.gateway6 = gw.v6;
+        cfg.seed = self.seed;
+        if let Some(b) = self.rx_burst {
+            cfg.rx_burst = b;
+        }
+        Ok(cfg)
+    }
+
+    /// Fails unless the engine can reach `dst` (see [`check_route`]).
+    pub fn check_route(
+        &self,
+        what: &str,
+        dst: IpAddr,
+        off_link_fix: &str,
+    ) -> Result<(), SetupError> {
+        check_route(what, dst, &self.ip, self.gateways()?, "--ip", off_link_fix)
+    }
 }
 
 /// Why a program could not start.
@@ -202,5 +323,62 @@ pub fn parse_args<T: clap::Parser>(prog: &str) -> T {
             eprintln!("{prog}: {msg} (see {prog} --help)");
             std::process::exit(2);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidrs(list: &[&str]) -> Vec<IpCidr> {
+        list.iter().map(|s| s.parse().expect("cidr")).collect()
+    }
+
+    fn err(r: Result<(), SetupError>) -> String {
+        r.expect_err("an error").to_string()
+    }
+
+    #[test]
+    fn routes_need_an_address_of_the_family_and_a_link_or_gateway() {
+        let v4 = cidrs(&["10.0.0.1/24"]);
+        let both = cidrs(&["10.0.0.1/24", "fd00::1/64"]);
+        let none = Gateways::default();
+        let route = |dst: &str, addrs: &[IpCidr], gw| {
+            check_route("--target X", dst.parse().unwrap(), addrs, gw, "--ip", "FIX")
+        };
+        assert_eq!(
+            err(route("fd00::2", &v4, none)),
+            "--target X is IPv6 but no --ip is IPv6: add --ip fd00::1/64"
+        );
+        assert_eq!(
+            err(route("fd00::1", &v4, none)),
+            "--target X is IPv6 but no --ip is IPv6: add --ip fd00::2/64"
+        );
+        assert_eq!(
+            err(route("10.9.0.7", &cidrs(&["fd00::1/64"]), none)),
+            "--target X is IPv4 but no --ip is IPv4: add --ip 10.9.0.1/24"
+        );
+        assert!(route("fd00::2", &both, none).is_ok());
+        assert!(route("10.0.0.2", &both, none).is_ok());
+        assert_eq!(
+            err(route("fd09::2", &both, none)),
+            "--target X is not on the link of fd00::1/64 and no IPv6 gateway is set: FIX"
+        );
+        let gw6 = Gateways::new(&["fd00::fe".parse().unwrap()], &both, "--gateway").unwrap();
+        assert!(route("fd09::2", &both, gw6).is_ok());
+        assert!(route("10.9.0.2", &both, gw6).is_err(), "no IPv4 gateway");
+    }
+
+    #[test]
+    fn gateways_are_one_per_family_of_an_address_we_have() {
+        let both = cidrs(&["10.0.0.1/24", "fd00::1/64"]);
+        let gws: Vec<IpAddr> = vec!["10.0.0.254".parse().unwrap(), "fd00::fe".parse().unwrap()];
+        let g = Gateways::new(&gws, &both, "--gateway").unwrap();
+        assert_eq!(g.v4, Some("10.0.0.254".parse().unwrap()));
+        assert_eq!(g.v6, Some("fd00::fe".parse().unwrap()));
+        let twice: Vec<IpAddr> = vec!["10.0.0.254".parse().unwrap(), "10.0.0.253".parse().unwrap()];
+        assert!(Gateways::new(&twice, &both, "--gateway").is_err());
+        let v4 = cidrs(&["10.0.0.1/24"]);
+        assert!(Gateways::new(&gws, &v4, "--gateway").is_err());
     }
 }

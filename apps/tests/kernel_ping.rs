@@ -3,6 +3,9 @@
 //!
 //! - The kernel pings the engine and gets every reply; its neighbour table holds the engine's
 //!   MAC; serve's counters at exit account for the echoes and the ARP exchange.
+//! - With `--ip` given twice (an IPv4 and an IPv6 address), the kernel pings the engine over
+//!   IPv6 (ICMPv6 echo, after Neighbor Discovery) and over IPv4, every echo answered, and its
+//!   neighbour table holds the engine's MAC for both addresses.
 //! - Frames with malformed IPv4 headers (bad checksum, truncated header, IHL below 5 or past the
 //!   frame, bad version, total length past the frame or below the header), written from the
 //!   kernel's side with a raw AF_PACKET socket, are counted in the counters
@@ -18,6 +21,8 @@ use common::{Counters, Netns, Proc, counter, eal_args_any_cpu, mac_in_banner, se
 
 const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 1);
 const ENGINE_IP: Ipv4Addr = Ipv4Addr::new(10, 77, 0, 2);
+const KERNEL_IP6: &str = "fd77::1";
+const ENGINE_IP6: &str = "fd77::2";
 /// The MAC given to the kernel's end of the tap. net_tap gives the kernel's interface the
 /// engine's own MAC by default, which would make "the kernel learned the engine's MAC" vacuous.
 const KERNEL_MAC: &str = "02:6b:65:72:6e:01";
@@ -33,27 +38,36 @@ struct Peer {
 
 impl Peer {
     fn start() -> Peer {
-        let ns = Netns::new();
+        Peer::start_with(false)
+    }
+
+    /// With `ipv6`, serve also has [`ENGINE_IP6`] and the kernel [`KERNEL_IP6`] (IPv6 on in
+    /// the namespace).
+    fn start_with(ipv6: bool) -> Peer {
+        let ns = if ipv6 {
+            Netns::with_ipv6()
+        } else {
+            Netns::new()
+        };
         let tap = common::unique_name("tk");
         let port = format!("tap:{tap}");
         let ip = format!("{ENGINE_IP}/24");
-        let mut serve = ns.spawn(
-            serve_bin(),
-            &[
-                "--port",
-                &port,
-                "--ip",
-                &ip,
-                "--all-counters",
-                &eal_args_any_cpu(),
-            ],
-        );
+        let ip6 = format!("{ENGINE_IP6}/64");
+        let eal = eal_args_any_cpu();
+        let mut args = vec!["--port", &port, "--ip", &ip, "--all-counters", &eal];
+        if ipv6 {
+            args.extend_from_slice(&["--ip", &ip6]);
+        }
+        let mut serve = ns.spawn(serve_bin(), &args);
         let banner = serve.wait_for_line(|l| l.starts_with("serve: port"));
         serve.wait_for_line(|l| l == "serve: ready");
         let engine_mac = mac_in_banner(&banner);
         assert_ne!(engine_mac, KERNEL_MAC, "the test needs distinct MACs");
         ns.wait_for_link(&tap);
         ns.configure_peer(&tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
+        if ipv6 {
+            ns.add_addr(&tap, &format!("{KERNEL_IP6}/64"));
+        }
         Peer {
             serve,
             tap,
@@ -66,18 +80,42 @@ impl Peer {
     /// failure, the message shows both sides' view: the kernel's link and ICMP counters and
     /// neighbour entry, and serve's counters (serve is stopped to get them).
     fn ping_all(self, count: u32) -> Peer {
-        let r = self.ns.ping(&ENGINE_IP.to_string(), count, "0.01");
+        self.ping_all_at(&ENGINE_IP.to_string(), count)
+    }
+
+    /// [`Peer::ping_all`] to `dst`, either family.
+    fn ping_all_at(self, dst: &str, count: u32) -> Peer {
+        let r = self.ns.ping(dst, count, "0.01");
         if r.success && r.transmitted == count && r.received == count {
+            let summary = r.output.lines().find(|l| l.contains("packets transmitted"));
+            eprintln!("ping {dst}: {}", summary.unwrap_or_default());
             return self;
         }
         let link = self.ns.ip(&["-s", "link", "show", "dev", &self.tap]);
-        let neigh = self.ns.neighbour(&ENGINE_IP.to_string(), &self.tap);
-        let nstat = self.ns.exec(&["nstat", "-asz", "Icmp*", "Ip*"]);
+        let neigh = self.ns.neighbour(dst, &self.tap);
+        let nstat = self
+            .ns
+            .exec(&["nstat", "-asz", "Icmp*", "Ip*", "Ip6*", "Icmp6*"]);
         let nstat = String::from_utf8_lossy(&nstat.stdout).into_owned();
         let serve = self.serve.stop();
         panic!(
             "{count} pings, every one answered: {r:?}\nkernel link:\n{link}\nneighbour: \
              {neigh}\nkernel counters:\n{nstat}\nserve: {serve:?}"
+        );
+    }
+
+    /// Asserts that the kernel's neighbour table holds the engine's MAC for `ip` (`ip neigh`,
+    /// `ip -6 neigh`), resolved.
+    fn assert_neighbour(&self, ip: &str) {
+        let neigh = self.ns.neighbour(ip, &self.tap);
+        assert!(
+            neigh.contains(&format!("lladdr {}", self.engine_mac)),
+            "the kernel's neighbour table holds the engine's MAC {} for {ip}: {neigh:?}",
+            self.engine_mac
+        );
+        assert!(
+            !neigh.contains("FAILED") && !neigh.contains("INCOMPLETE"),
+            "resolved entry for {ip}: {neigh:?}"
         );
     }
 
@@ -101,16 +139,7 @@ fn kernel_pings_the_engine_and_gets_every_reply() {
     const PINGS: u64 = 50;
     let peer = Peer::start().ping_all(PINGS as u32);
 
-    let neigh = peer.ns.neighbour(&ENGINE_IP.to_string(), &peer.tap);
-    assert!(
-        neigh.contains(&format!("lladdr {}", peer.engine_mac)),
-        "the kernel's neighbour table holds the engine's MAC {}: {neigh:?}",
-        peer.engine_mac
-    );
-    assert!(
-        !neigh.contains("FAILED") && !neigh.contains("INCOMPLETE"),
-        "resolved entry: {neigh:?}"
-    );
+    peer.assert_neighbour(&ENGINE_IP.to_string());
 
     let c = peer.stop();
     assert_eq!(counter(&c, "IcmpInEchos"), PINGS, "{c:?}");
@@ -127,6 +156,41 @@ fn kernel_pings_the_engine_and_gets_every_reply() {
         "IpExtInCsumErrors",
         "IcmpInErrors",
         "ArpInErrors",
+    ] {
+        assert_eq!(counter(&c, bad), 0, "{bad}: {c:?}");
+    }
+}
+
+#[test]
+fn kernel_pings_the_engine_over_ipv6_and_ipv4_and_gets_every_reply() {
+    const PINGS: u64 = 50;
+    let peer = Peer::start_with(true)
+        .ping_all_at(ENGINE_IP6, PINGS as u32)
+        .ping_all(PINGS as u32);
+
+    peer.assert_neighbour(ENGINE_IP6);
+    peer.assert_neighbour(&ENGINE_IP.to_string());
+
+    let c = peer.stop();
+    assert_eq!(counter(&c, "Icmp6InEchos"), PINGS, "{c:?}");
+    assert_eq!(counter(&c, "Icmp6OutEchoReplies"), PINGS, "{c:?}");
+    assert_eq!(counter(&c, "IcmpInEchos"), PINGS, "{c:?}");
+    assert_eq!(counter(&c, "IcmpOutEchoReps"), PINGS, "{c:?}");
+    let (ns_in, na_out) = (
+        counter(&c, "Icmp6InNeighborSolicits"),
+        counter(&c, "Icmp6OutNeighborAdvertisements"),
+    );
+    assert!(
+        ns_in >= 1 && na_out >= 1,
+        "the kernel asked for the engine's MAC by Neighbor Discovery and was answered: {c:?}"
+    );
+    for bad in [
+        "Ip6InHdrErrors",
+        "Ip6InAddrErrors",
+        "Icmp6InErrors",
+        "Icmp6InCsumErrors",
+        "IpInHdrErrors",
+        "IcmpInErrors",
     ] {
         assert_eq!(counter(&c, bad), 0, "{bad}: {c:?}");
     }

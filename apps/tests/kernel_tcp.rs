@@ -9,7 +9,9 @@
 //!   EOF; the engine shuts down writing and still receives the kernel's data after its FIN;
 //! - a connect to a closed engine port gets ECONNREFUSED, and serve counts the RST it sent;
 //! - `curl` fetches `serve http`'s body, three times on one keep-alive connection and once
-//!   with HTTP/1.0.
+//!   with HTTP/1.0;
+//! - `serve http` with `--ip` given for both families: `curl -6` and `curl -4` fetch from the
+//!   same process on the same port at the same time.
 //!
 //! Transfer rates are printed (eprintln) for the record, never asserted on.
 
@@ -24,8 +26,8 @@ use std::time::{Duration, Instant};
 use common::{Netns, counter, unique_name};
 use engine::tcp::State;
 use tcp::{
-    BULK_PATIENCE, ENGINE_IP, EngineHost, KERNEL_IP, ServePeer, accept_within, kernel_listen,
-    pattern, rate, read_retry, sha256,
+    BULK_PATIENCE, ENGINE_IP, ENGINE_IP6, EngineHost, KERNEL_IP, ServePeer, accept_within,
+    kernel_listen, pattern, rate, read_retry, sha256,
 };
 
 const MIB: usize = 1 << 20;
@@ -384,26 +386,30 @@ fn connect_to_a_closed_engine_port_is_refused() {
     assert_no_failures(&c);
 }
 
+/// Runs `curl -sS -v --max-time 30 args` in `ns`, fails the test unless it succeeds, and
+/// returns its stdout (the bodies) and stderr (the exchange).
+fn curl(ns: &Netns, args: &[&str]) -> (String, String) {
+    let mut all = vec!["curl", "-sS", "-v", "--max-time", "30"];
+    all.extend_from_slice(args);
+    let out = ns.exec(&all);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert!(
+        out.status.success(),
+        "curl {args:?} failed ({}): {stdout}\n{stderr}",
+        out.status
+    );
+    (stdout, stderr)
+}
+
 #[test]
 fn curl_fetches_the_http_body_keep_alive_and_http_1_0() {
     let peer = ServePeer::start("http", &[]);
     let url = format!("http://{ENGINE_IP}/");
     let body = String::from_utf8(apps::servers::HTTP_BODY.to_vec()).expect("utf-8 body");
-    let curl = |args: &[&str]| {
-        let mut all = vec!["curl", "-sS", "-v", "--max-time", "30"];
-        all.extend_from_slice(args);
-        let out = peer.ns.exec(&all);
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
-        assert!(
-            out.status.success(),
-            "curl {args:?} failed ({}): {stdout}\n{stderr}",
-            out.status
-        );
-        (stdout, stderr)
-    };
+    let curl = |args: &[&str]| curl(&peer.ns, args);
 
     let (out, err) = curl(&[&url, &url, &url]);
     assert_eq!(
@@ -427,5 +433,70 @@ fn curl_fetches_the_http_body_keep_alive_and_http_1_0() {
     );
     assert_eq!(counter(&c, "ServerRequests"), 4, "{c:?}");
     assert_eq!(counter(&c, "TcpPassiveOpens"), 2, "{c:?}");
+    assert_no_failures(&c);
+}
+
+#[test]
+fn curl_fetches_over_ipv6_and_ipv4_from_one_serve_http_at_once() {
+    const ROUNDS: usize = 20;
+    let peer = ServePeer::start_dual("http", &[]);
+    let body = String::from_utf8(apps::servers::HTTP_BODY.to_vec()).expect("utf-8 body");
+    let url6 = format!("http://[{ENGINE_IP6}]/");
+    let url4 = format!("http://{ENGINE_IP}/");
+    // Each curl fetches ROUNDS times on one keep-alive connection, both at the same time.
+    let (v6, v4) = std::thread::scope(|sc| {
+        let fetch = |family: &'static str, url: &str| {
+            let urls = vec![url.to_string(); ROUNDS];
+            let ns = &peer.ns;
+            sc.spawn(move || {
+                let mut args = vec![family, "-g"];
+                args.extend(urls.iter().map(String::as_str));
+                curl(ns, &args)
+            })
+        };
+        let (h6, h4) = (fetch("-6", &url6), fetch("-4", &url4));
+        (h6.join().expect("curl -6"), h4.join().expect("curl -4"))
+    });
+    for ((out, err), addr) in [(v6, ENGINE_IP6.to_string()), (v4, ENGINE_IP.to_string())] {
+        eprintln!(
+            "curl to {addr}: {}, {} x {:?}",
+            err.lines()
+                .find(|l| l.contains("Connected to"))
+                .unwrap_or("no \"Connected to\" line"),
+            out.matches(body.as_str()).count(),
+            body
+        );
+        assert_eq!(
+            out,
+            body.repeat(ROUNDS),
+            "every body from {addr}; curl said:\n{err}"
+        );
+        assert!(
+            err.contains(&format!("Connected to {addr} ({addr}) port 80")),
+            "curl connected to {addr}: {err}"
+        );
+        assert_eq!(
+            err.matches("HTTP/1.1 200 OK").count(),
+            ROUNDS,
+            "{ROUNDS} responses from {addr}: {err}"
+        );
+    }
+
+    let c = peer.stop();
+    assert_eq!(
+        counter(&c, "ServerAccepted"),
+        2,
+        "one keep-alive connection per family: {c:?}"
+    );
+    assert_eq!(counter(&c, "ServerRequests"), 2 * ROUNDS as u64, "{c:?}");
+    assert_eq!(counter(&c, "TcpPassiveOpens"), 2, "{c:?}");
+    assert!(
+        counter(&c, "Ip6InDelivers") >= ROUNDS as u64,
+        "the IPv6 requests came in over IPv6: {c:?}"
+    );
+    assert!(
+        counter(&c, "IpInDelivers") >= ROUNDS as u64,
+        "the IPv4 requests came in over IPv4: {c:?}"
+    );
     assert_no_failures(&c);
 }

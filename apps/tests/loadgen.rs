@@ -39,11 +39,22 @@ fn json_path() -> PathBuf {
 /// Runs loadgen with `args` plus `--json`, fails the test unless it exits 0, and returns the
 /// parsed report and the table it printed.
 fn loadgen(args: &[&str]) -> (Value, String) {
+    loadgen_in(None, args)
+}
+
+/// [`loadgen`] inside `ns` (or here).
+fn loadgen_in(ns: Option<&Netns>, args: &[&str]) -> (Value, String) {
     let path = json_path();
     let p = path.to_str().expect("utf-8 path").to_string();
     let mut all: Vec<&str> = args.to_vec();
     all.extend_from_slice(&["--json", &p, "--quiet"]);
-    let out = common::run(loadgen_bin(), &all);
+    let out = match ns {
+        Some(ns) => ns
+            .command(loadgen_bin(), &all)
+            .output()
+            .expect("loadgen runs"),
+        None => common::run(loadgen_bin(), &all),
+    };
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
@@ -161,6 +172,32 @@ fn embedded_rpc_matches_the_servers_counts() {
 }
 
 #[test]
+fn embedded_rpc_over_ipv6_matches_the_servers_counts() {
+    let v = embedded(&["rpc", "--conns", "4", "--target", "[fd00::2]:7"]);
+    assert_eq!(v["target"], "[fd00::2]:7", "{v:#}");
+    assert!(u(&v, "/requests") > 0, "{v:#}");
+    assert_eq!(
+        u(&v, "/totals/requests_sent") * 64,
+        u(&v, "/server/stats/bytes_in"),
+        "requests x request size = the server's bytes in"
+    );
+    let (client, server) = (&v["engine_counters"], &v["server"]["counters"]);
+    assert!(
+        client["Ip6OutRequests"].as_u64().is_some_and(|n| n > 0),
+        "the client sent over IPv6: {v:#}"
+    );
+    assert!(
+        server["Ip6InDelivers"].as_u64().is_some_and(|n| n > 0),
+        "the server received over IPv6: {v:#}"
+    );
+    assert_eq!(
+        client["IpOutRequests"].as_u64(),
+        Some(0),
+        "nothing over IPv4: {v:#}"
+    );
+}
+
+#[test]
 fn embedded_rate_matches_the_servers_counts() {
     let v = embedded(&[
         "rate",
@@ -237,20 +274,41 @@ fn kernel_serve(ns: Option<&Netns>, extra: &[&str]) -> (Proc, u16) {
 #[test]
 fn kernel_stack_against_kernel_echo_on_loopback() {
     let (srv, port) = kernel_serve(None, &["--listen", "0", "--ip", "127.0.0.1/8"]);
-    let target = format!("127.0.0.1:{port}");
-    let (v, _) = loadgen(&[
-        "rpc",
-        "--stack",
-        "kernel",
-        "--target",
-        &target,
-        "--conns",
-        "4",
-        "--duration",
-        "1",
-        "--warmup",
-        "0.2",
-    ]);
+    kernel_rpc_against(None, srv, &format!("127.0.0.1:{port}"));
+}
+
+#[test]
+fn kernel_stack_against_kernel_echo_over_ipv6() {
+    // `serve --stack kernel` without --ip listens on 0.0.0.0 and [::]; loadgen's kernel client
+    // connects over IPv6 (AF_INET6 sockets) to [::1] in a namespace with IPv6 on.
+    let ns = Netns::with_ipv6();
+    let (srv, port) = kernel_serve(Some(&ns), &["--listen", "0"]);
+    let banner = srv.stdout_so_far();
+    assert!(banner.contains(&format!("[::]:{port}")), "{banner}");
+    let v = kernel_rpc_against(Some(&ns), srv, &format!("[::1]:{port}"));
+    assert_eq!(v["target"], format!("[::1]:{port}"), "{v:#}");
+}
+
+/// `loadgen rpc --stack kernel` with 4 connections from `ns` (or here) against `srv` (`serve
+/// echo --stack kernel`) at `target`: every field reported, zero errors, the client's counts
+/// equal the server's. Returns the report.
+fn kernel_rpc_against(ns: Option<&Netns>, srv: Proc, target: &str) -> Value {
+    let (v, _) = loadgen_in(
+        ns,
+        &[
+            "rpc",
+            "--stack",
+            "kernel",
+            "--target",
+            target,
+            "--conns",
+            "4",
+            "--duration",
+            "1",
+            "--warmup",
+            "0.2",
+        ],
+    );
     let done = srv.stop();
     assert!(done.status.success(), "{done:?}");
     let c = done.counters();
@@ -269,45 +327,95 @@ fn kernel_stack_against_kernel_echo_on_loopback() {
     );
     assert_eq!(counter(&c, "ServerAccepted"), 4);
     assert_eq!(counter(&c, "ServerErrors"), 0);
+    v
 }
 
 #[test]
 fn engine_over_tap_against_a_kernel_echo_server() {
+    engine_over_tap_against_kernel_echo(false);
+}
+
+#[test]
+fn engine_over_tap_against_a_kernel_echo_server_over_ipv6() {
+    let v = engine_over_tap_against_kernel_echo(true);
+    assert!(
+        v["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("[fd79::2]:")),
+        "the target was the kernel's IPv6 address: {v:#}"
+    );
+    // Every segment went over IPv6 (after Neighbor Discovery), none over IPv4.
+    let c = &v["engine_counters"];
+    for name in [
+        "Ip6OutRequests",
+        "Ip6InDelivers",
+        "Icmp6InNeighborAdvertisements",
+    ] {
+        assert!(c[name].as_u64().is_some_and(|n| n > 0), "{name}: {v:#}");
+    }
+    for name in [
+        "IpOutRequests",
+        "IpInReceives",
+        "Ip6InHdrErrors",
+        "Ip6InAddrErrors",
+    ] {
+        assert_eq!(c[name].as_u64(), Some(0), "{name}: {v:#}");
+    }
+}
+
+/// The engine client (`loadgen rpc` on a tap) against a kernel echo server (`serve echo
+/// --stack kernel`, on 0.0.0.0 and [::]) in one namespace: zero errors, and the client's
+/// counts equal the server's. Over IPv4 the engine is 10.79.0.2 and the kernel 10.79.0.1;
+/// with `ipv6` the engine also has fd79::1/64 and loads the kernel at [fd79::2]:PORT.
+/// Returns the JSON report.
+fn engine_over_tap_against_kernel_echo(ipv6: bool) -> Value {
     const KERNEL_IP: &str = "10.79.0.1";
-    let ns = Netns::new();
+    const KERNEL_IP6: &str = "fd79::2";
+    let ns = if ipv6 {
+        Netns::with_ipv6()
+    } else {
+        Netns::new()
+    };
     let (srv, port) = kernel_serve(Some(&ns), &["--listen", "0"]);
     let tap = unique_name("lt");
     let path = json_path();
-    let (spec, target, json) = (
+    let target = if ipv6 {
+        format!("[{KERNEL_IP6}]:{port}")
+    } else {
+        format!("{KERNEL_IP}:{port}")
+    };
+    let (spec, json) = (
         format!("tap:{tap}"),
-        format!("{KERNEL_IP}:{port}"),
         path.to_str().expect("utf-8").to_string(),
     );
-    let mut lg = ns.spawn(
-        loadgen_bin(),
-        &[
-            "rpc",
-            "--port",
-            &spec,
-            "--ip",
-            "10.79.0.2/24",
-            "--target",
-            &target,
-            "--conns",
-            "4",
-            "--pipeline",
-            "2",
-            "--duration",
-            "1",
-            "--warmup",
-            "1",
-            "--json",
-            &json,
-        ],
-    );
+    let mut args = vec![
+        "rpc",
+        "--port",
+        &spec,
+        "--ip",
+        "10.79.0.2/24",
+        "--target",
+        &target,
+        "--conns",
+        "4",
+        "--pipeline",
+        "2",
+        "--duration",
+        "1",
+        "--warmup",
+        "1",
+        "--json",
+        &json,
+    ];
+    if ipv6 {
+        args.extend_from_slice(&["--ip", "fd79::1/64"]);
+    }
+    let lg = ns.spawn(loadgen_bin(), &args);
     ns.wait_for_link(&tap);
     ns.configure_peer(&tap, &format!("{KERNEL_IP}/24"), Some("02:6b:65:72:6e:01"));
-    let _ = &mut lg;
+    if ipv6 {
+        ns.add_addr(&tap, &format!("{KERNEL_IP6}/64"));
+    }
     let done = lg.wait();
     assert!(done.status.success(), "loadgen over tap: {done:?}");
     let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON report"))
@@ -315,6 +423,12 @@ fn engine_over_tap_against_a_kernel_echo_server() {
     let _ = std::fs::remove_file(&path);
     let s = srv.stop();
     let c = s.counters();
+    eprintln!(
+        "loadgen rpc -> {target}: {} requests, {} errors, p99 {} us",
+        u(&v, "/requests"),
+        u(&v, "/errors"),
+        f(&v, "/latency_us/p99")
+    );
     assert_required_fields(&v);
     assert!(u(&v, "/requests") > 0, "{v:#}");
     assert_clean_and_counted(
@@ -323,11 +437,13 @@ fn engine_over_tap_against_a_kernel_echo_server() {
         counter(&c, "ServerBytesOut"),
     );
     assert_eq!(counter(&c, "ServerErrors"), 0);
+    assert_eq!(counter(&c, "ServerAccepted"), 4, "{c:?}");
     assert_eq!(
         u(&v, "/totals/requests_sent") * 64,
         counter(&c, "ServerBytesIn"),
         "requests x request size = the server's bytes in"
     );
+    v
 }
 
 /// A kernel echo server for 64-byte requests that sleeps `stall` once, before answering the

@@ -104,6 +104,30 @@ fn echo(mut s: TcpStream) -> usize {
     }
 }
 
+/// `conns` kernel clients of the proxy, connected now, each on a thread of its own sending
+/// `len` bytes of pattern `seed + i`, reading the echo back and asserting it intact.
+fn echo_clients<'s>(
+    sc: &'s std::thread::Scope<'s, '_>,
+    peers: &ProxyPeers,
+    conns: usize,
+    len: usize,
+    seed: u64,
+) -> Vec<ScopedJoinHandle<'s, ()>> {
+    (0..conns)
+        .map(|i| {
+            let s = peers
+                .connect()
+                .expect("kernel client connects to the proxy");
+            sc.spawn(move || {
+                let data = pattern(len, seed + i as u64);
+                let (got, _) = send_and_read_back(s, &data);
+                assert_eq!(got.len(), len, "client {i}: the whole echo came back");
+                assert!(got == data, "client {i}: the echo equals what was sent");
+            })
+        })
+        .collect()
+}
+
 /// Connects a kernel client to the proxy and expects it to be reset (or to see end of file)
 /// without sending anything. The reset may come so soon that `connect` itself reports it.
 fn expect_reset(peers: &ProxyPeers, who: &str) {
@@ -203,6 +227,75 @@ fn proxy_carries_64_mib_intact_between_kernel_peers_on_two_taps() {
     assert_eq!(counter(&c, "ProxyBytesToClient"), LEN as u64, "{c:?}");
     assert_eq!(counter(&c, "ClientTcpPassiveOpens"), 1, "{c:?}");
     assert_eq!(counter(&c, "UpstreamTcpActiveOpens"), 1, "{c:?}");
+    assert_clean(&c, "Client");
+    assert_clean(&c, "Upstream");
+}
+
+#[test]
+fn proxy_carries_ipv4_clients_to_an_ipv6_upstream_intact() {
+    const LEN: usize = 8 * MIB;
+    const CONNS: usize = 4;
+    const PORT: u16 = 7013;
+    let peers = ProxyPeers::start_v6_upstream(PORT);
+    let listener = peers.listen(PORT);
+    let (echoed, peers_seen) = std::thread::scope(|sc| {
+        // The kernel server (IPv6 only) echoes each client and notes whom it accepted.
+        let server = sc.spawn(|| {
+            let accepted: Vec<_> = (0..CONNS)
+                .map(|_| {
+                    let s = accept_within(&listener, Duration::from_secs(60));
+                    let from = s.peer_addr().expect("peer address");
+                    (echo_once_on(sc, s), from)
+                })
+                .collect();
+            let seen: Vec<_> = accepted.iter().map(|(_, from)| *from).collect();
+            let echoed: usize = accepted
+                .into_iter()
+                .map(|(h, _)| h.join().expect("echoer"))
+                .sum();
+            (echoed, seen)
+        });
+        for c in echo_clients(sc, &peers, CONNS, LEN, 300) {
+            c.join().expect("client");
+        }
+        server.join().expect("server")
+    });
+    assert_eq!(echoed, CONNS * LEN, "the IPv6 server received every byte");
+    for from in &peers_seen {
+        assert_eq!(
+            from.ip(),
+            std::net::IpAddr::V6(proxy_peers::B_PROXY6),
+            "the proxy connected from its IPv6 upstream address: {peers_seen:?}"
+        );
+    }
+    let c = peers.stop();
+    eprintln!(
+        "IPv4 clients -> proxy -> [{}]:{PORT}: {CONNS} x {} MiB echoed intact; {}",
+        proxy_peers::B_KERNEL6,
+        LEN / MIB,
+        notable(
+            &c,
+            &[
+                "ClientIpInDelivers",
+                "UpstreamIp6OutRequests",
+                "UpstreamIpOutRequests"
+            ]
+        )
+    );
+    assert_pipes_ok(&c, CONNS as u64);
+    assert_eq!(counter(&c, "ProxyBytesToUpstream"), (CONNS * LEN) as u64);
+    assert_eq!(counter(&c, "ProxyBytesToClient"), (CONNS * LEN) as u64);
+    assert!(counter(&c, "UpstreamIp6OutRequests") > 0, "{c:?}");
+    assert_eq!(
+        counter(&c, "UpstreamIpOutRequests"),
+        0,
+        "nothing upstream over IPv4: {c:?}"
+    );
+    assert_eq!(
+        counter(&c, "ClientIp6InReceives"),
+        0,
+        "clients over IPv4 only: {c:?}"
+    );
     assert_clean(&c, "Client");
     assert_clean(&c, "Upstream");
 }
@@ -321,20 +414,7 @@ fn proxy_carries_32_concurrent_connections_intact() {
                 .collect();
             echoers.into_iter().map(|h| h.join().expect("echoer")).sum()
         });
-        let clients: Vec<_> = (0..CONNS)
-            .map(|i| {
-                let s = peers
-                    .connect()
-                    .expect("kernel client connects to the proxy");
-                sc.spawn(move || {
-                    let data = pattern(LEN, 100 + i as u64);
-                    let (got, _) = send_and_read_back(s, &data);
-                    assert_eq!(got.len(), LEN, "client {i}: the whole echo came back");
-                    assert!(got == data, "client {i}: the echo equals what was sent");
-                })
-            })
-            .collect();
-        for c in clients {
+        for c in echo_clients(sc, &peers, CONNS, LEN, 100) {
             c.join().expect("client");
         }
         server.join().expect("server")
@@ -554,6 +634,35 @@ fn proxy_rejects_bad_arguments_and_unroutable_upstreams_with_one_line() {
             &["--upstream", "10.1.0.1:80", "--mbufs", "10"],
             1,
             &["mbufs"],
+        ),
+        (
+            &["--upstream", "[fd01::1]:80"],
+            1,
+            &[
+                "[fd01::1]:80",
+                "is IPv6 but no --ip is IPv6",
+                "--ip fd01::2/64",
+            ],
+        ),
+        (
+            &["--upstream", "[fd09::1]:80", "--ip", "fd01::2/64"],
+            1,
+            &["[fd09::1]:80", "fd01::2/64", "no IPv6 gateway"],
+        ),
+        (
+            &[
+                "--upstream",
+                "[fd01::1]:80",
+                "--upstream-port",
+                "tap:pxnever1",
+                "--upstream-ip",
+                "10.2.0.2/24",
+            ],
+            1,
+            &[
+                "is IPv6 but no --upstream-ip is IPv6",
+                "--upstream-ip fd01::2/64",
+            ],
         ),
     ];
     for (extra, code, words) in cases {

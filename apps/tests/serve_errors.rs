@@ -1,7 +1,8 @@
-//! `serve` set-up errors (ARCHITECTURE decision 11): a bad port spec, a bad address, an
-//! af_packet port on an interface that does not exist, an invalid tap name, and a run without
-//! root privileges each end with a non-zero exit and ONE line on stderr that names the cause,
-//! with no panic and no backtrace.
+//! `serve` set-up errors (ARCHITECTURE decision 11): a bad port spec, a bad address (IPv4 or
+//! IPv6), two gateways of one family, an af_packet port on an interface that does not exist,
+//! an invalid tap name, and a run without root privileges each end with a non-zero exit and
+//! ONE line on stderr that names the cause, with no panic and no backtrace. So does `loadgen`
+//! given an IPv6 target and only IPv4 addresses.
 //!
 //! Lines DPDK itself logs (`EAL: ...`, `TAP: ...`: an upper-case component, a colon) are not
 //! serve's message: they are counted and shown on failure, but do not count as lines that
@@ -74,8 +75,13 @@ fn assert_one_clear_line(done: &Finished, keywords: &[&str]) -> String {
 /// Runs serve with `args` in a fresh namespace (so that a case that wrongly succeeds creates
 /// nothing on the host) and waits for it to exit.
 fn serve(args: &[&str]) -> Finished {
+    run_in_ns(serve_bin(), args)
+}
+
+/// Runs `bin args` in a fresh namespace and waits for it to exit.
+fn run_in_ns(bin: PathBuf, args: &[&str]) -> Finished {
     let ns = Netns::new();
-    Proc::spawn(ns.command(serve_bin(), args)).wait()
+    Proc::spawn(ns.command(bin, args)).wait()
 }
 
 #[test]
@@ -95,6 +101,61 @@ fn address_with_an_octet_above_255_is_one_clear_line() {
 fn address_without_prefix_is_one_clear_line() {
     let done = serve(&["--port", "tap:unused0", "--ip", "10.0.0.2"]);
     assert_one_clear_line(&done, &["bad address", "\"10.0.0.2\"", "ADDR/PREFIX"]);
+}
+
+#[test]
+fn ipv6_address_with_a_prefix_above_128_is_one_clear_line() {
+    let done = serve(&[
+        "--port",
+        "tap:unused0",
+        "--ip",
+        "10.0.0.2/24",
+        "--ip",
+        "fd00::2/129",
+    ]);
+    assert_one_clear_line(&done, &["bad address", "\"fd00::2/129\"", "ADDR/PREFIX"]);
+}
+
+#[test]
+fn two_gateways_of_one_family_or_one_of_a_missing_family_are_one_clear_line() {
+    let cases: [(&[&str], &[&str]); 2] = [
+        (
+            &["--gateway", "10.0.0.1", "--gateway", "10.0.0.9"],
+            &["--gateway", "twice", "IPv4"],
+        ),
+        (
+            &["--gateway", "fd00::1"],
+            &["--gateway fd00::1 is IPv6", "fd00::2/64"],
+        ),
+    ];
+    for (gateways, keywords) in cases {
+        let mut args = vec!["--port", "tap:unused0", "--ip", "10.0.0.2/24"];
+        args.extend_from_slice(gateways);
+        assert_one_clear_line(&serve(&args), keywords);
+    }
+}
+
+#[test]
+fn ipv6_target_without_an_ipv6_address_is_one_clear_line() {
+    let tap = common::unique_name("lgx");
+    let port = format!("tap:{tap}");
+    let done = run_in_ns(
+        PathBuf::from(env!("CARGO_BIN_EXE_loadgen")),
+        &[
+            "rpc",
+            "--port",
+            &port,
+            "--ip",
+            "10.0.0.1/24",
+            "--target",
+            "[fd00::2]:7",
+        ],
+    );
+    let line = assert_one_clear_line(&done, &["--target [fd00::2]:7", "IPv6", "--ip fd00::1/64"]);
+    assert_eq!(
+        line,
+        "loadgen: --target [fd00::2]:7 is IPv6 but no --ip is IPv6: add --ip fd00::1/64"
+    );
 }
 
 #[test]

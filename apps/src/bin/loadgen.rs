@@ -6,7 +6,9 @@
 //! loadgen rate --rate 100000 --arrivals poisson
 //! loadgen stream --direction both
 //! loadgen churn --close rst
+//! loadgen rpc --target '[fd00::2]:7'           # embedded, over IPv6
 //! loadgen rpc --port tap:lg0 --ip 10.0.0.1/24 --target 10.0.0.2:7 --json out.json
+//! loadgen rpc --port tap:lg0 --ip 10.0.0.1/24 --ip fd00::1/64 --target '[fd00::2]:7'
 //! ```
 
 use std::process::ExitCode;

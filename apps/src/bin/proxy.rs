@@ -7,6 +7,8 @@
 //! ```text
 //! # one port: clients and the upstream server on the same link
 //! proxy --port tap:ptap0 --ip 10.0.0.2/24 --listen 8080 --upstream 10.0.0.1:80
+//! # clients over IPv4 or IPv6 (one listener, both families), an IPv6 upstream
+//! proxy --port tap:ptap0 --ip 10.0.0.2/24 --ip fd00::2/64 --listen 8080 --upstream '[fd00::1]:80'
 //! # two ports: clients on one link, the upstream server on another
 //! proxy --port tap:ptapa --ip 10.10.0.2/24 --listen 8080 --upstream 10.20.0.1:80 \
 //!       --upstream-port tap:ptapb --upstream-ip 10.20.0.2/24
@@ -17,19 +19,18 @@
 //! data pool's mbufs in use when ready (`...PoolDataBase`), at most (`...PoolDataPeak`) and at
 //! exit (`...PoolDataInUse`).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
-use std::str::FromStr;
 
 use apps::clock::Clock;
 use apps::proxy::{Proxy, ProxyConfig, Stacks};
-use apps::setup::{self, Cidr, PortArgs, SetupError};
+use apps::setup::{self, Gateways, IpCidr, PortArgs, SetupError};
 use apps::signal;
+use engine::Stack;
 use engine::buf::{Mempool, PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::dev::spec::PortSpec;
 use engine::eal::Eal;
-use engine::{Stack, StackConfig};
 
 /// An L4 TCP proxy on DPDK ports: forwards received mbufs between each client and the
 /// upstream server without copying them.
@@ -42,18 +43,21 @@ struct Cli {
     /// TCP port to accept clients on.
     #[arg(long)]
     listen: u16,
-    /// The upstream server, IP:PORT.
+    /// The upstream server, IPv4:PORT or [IPv6]:PORT (10.0.0.1:80, [fd00::1]:80); the engine
+    /// needs an address of its family (--ip, or --upstream-ip with --upstream-port).
     #[arg(long)]
-    upstream: SocketAddrV4,
+    upstream: SocketAddr,
     /// A second port for the upstream side (same syntax as --port); needs --upstream-ip.
     #[arg(long, value_parser = parse_spec)]
     upstream_port: Option<PortSpec>,
-    /// The engine's address on the upstream port, e.g. 10.20.0.2/24.
-    #[arg(long, value_parser = Cidr::from_str)]
-    upstream_ip: Option<Cidr>,
-    /// Gateway for off-link upstream servers on the upstream port.
-    #[arg(long)]
-    upstream_gateway: Option<Ipv4Addr>,
+    /// The engine's address on the upstream port, IPv4 or IPv6 (10.20.0.2/24, fd20::2/64);
+    /// repeat it for both families, as --ip.
+    #[arg(long, value_parser = setup::parse_cidr, action = clap::ArgAction::Append)]
+    upstream_ip: Vec<IpCidr>,
+    /// Gateway for off-link upstream servers on the upstream port, IPv4 or IPv6; give it
+    /// twice for one of each family.
+    #[arg(long, action = clap::ArgAction::Append)]
+    upstream_gateway: Vec<IpAddr>,
     /// Most client connections proxied at once; further ones are reset. Default: as many as
     /// the payload pools hold with every buffer full (more risks running a pool dry under
     /// bulk load, which stalls every connection of that port).
@@ -134,13 +138,8 @@ fn open_side(eal: Eal, args: &PortArgs, mbufs: u32, prefix: &str) -> Result<Side
     cfg.mtu = args.mtu;
     cfg.tso = args.tso.into();
     cfg.checksum = args.csum_offload.into();
+    let scfg = args.stack_config()?;
     let port = Port::open(eal, &args.port, &cfg)?;
-    let mut scfg = StackConfig::new(args.ip.addr, args.ip.prefix);
-    scfg.gateway = args.gateway;
-    scfg.seed = args.seed;
-    if let Some(b) = args.rx_burst {
-        scfg.rx_burst = b;
-    }
     let stack = Stack::new(port.queue(0), pools, scfg);
     Ok(Side {
         port,
@@ -149,33 +148,31 @@ fn open_side(eal: Eal, args: &PortArgs, mbufs: u32, prefix: &str) -> Result<Side
     })
 }
 
-/// Fails unless `ip` is on `net`'s link or `gateway` routes to it.
-fn check_route(ip: Ipv4Addr, net: Cidr, gateway: Option<Ipv4Addr>) -> Result<(), SetupError> {
-    let mask = u32::MAX
-        .checked_shl(32 - u32::from(net.prefix))
-        .unwrap_or(0);
-    if u32::from(ip) & mask == u32::from(net.addr) & mask || gateway.is_some() {
-        return Ok(());
-    }
-    Err(SetupError::Other(format!(
-        "the upstream {ip} is not on the link of {net} and no gateway is set: give the \
-         upstream side's --gateway (or --upstream-gateway), or put the upstream on its own \
-         port with --upstream-port and --upstream-ip"
-    )))
-}
-
 fn run(cli: &Cli) -> Result<(), SetupError> {
-    let up_args = match (&cli.upstream_port, cli.upstream_ip) {
-        (Some(spec), Some(ip)) => Some(PortArgs {
-            port: spec.clone(),
-            ip,
-            gateway: cli.upstream_gateway,
-            ..cli.port.clone()
-        }),
-        _ => None,
-    };
-    let route_args = up_args.as_ref().unwrap_or(&cli.port);
-    check_route(*cli.upstream.ip(), route_args.ip, route_args.gateway)?;
+    let up_args = cli.upstream_port.as_ref().map(|spec| PortArgs {
+        port: spec.clone(),
+        ip: cli.upstream_ip.clone(),
+        gateway: cli.upstream_gateway.clone(),
+        ..cli.port.clone()
+    });
+    cli.port.gateways()?;
+    let what = format!("the upstream {}", cli.upstream);
+    match &up_args {
+        Some(up) => setup::check_route(
+            &what,
+            cli.upstream.ip(),
+            &up.ip,
+            Gateways::new(&up.gateway, &up.ip, "--upstream-gateway")?,
+            "--upstream-ip",
+            "give --upstream-gateway, or an --upstream-ip on the upstream's link",
+        )?,
+        None => cli.port.check_route(
+            &what,
+            cli.upstream.ip(),
+            "give --gateway, or put the upstream on its own port with --upstream-port and \
+             --upstream-ip",
+        )?,
+    }
     if cli.mbufs < 4096 {
         return Err(SetupError::Other(format!(
             "--mbufs {} is too small: give at least 4096 (the receive ring alone keeps {})",
@@ -207,10 +204,14 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     println!(
         "proxy: client {} ip {}",
         setup::describe(&client.port),
-        cli.port.ip
+        setup::cidrs(&cli.port.ip)
     );
     if let (Some(u), Some(a)) = (&upstream, &up_args) {
-        println!("proxy: upstream {} ip {}", setup::describe(&u.port), a.ip);
+        println!(
+            "proxy: upstream {} ip {}",
+            setup::describe(&u.port),
+            setup::cidrs(&a.ip)
+        );
     }
     println!(
         "proxy: tcp port {} -> {}, {stacks} stack(s), at most {} connections, {} KiB buffers, \
@@ -288,11 +289,15 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
 
 /// Options clap cannot check in one line: the upstream port's options go together.
 fn check_usage(cli: &Cli) -> Result<(), String> {
-    match (&cli.upstream_port, cli.upstream_ip, cli.upstream_gateway) {
-        (Some(_), None, _) => Err("--upstream-port needs --upstream-ip, the engine's address \
+    let (ips, gws) = (
+        !cli.upstream_ip.is_empty(),
+        !cli.upstream_gateway.is_empty(),
+    );
+    match (&cli.upstream_port, ips, gws) {
+        (Some(_), false, _) => Err("--upstream-port needs --upstream-ip, the engine's address \
              on the upstream port (e.g. --upstream-ip 10.20.0.2/24)"
             .into()),
-        (None, Some(_), _) | (None, _, Some(_)) => Err("--upstream-ip and --upstream-gateway \
+        (None, true, _) | (None, _, true) => Err("--upstream-ip and --upstream-gateway \
              configure a second port: give it with --upstream-port"
             .into()),
         _ => Ok(()),

@@ -1,18 +1,20 @@
-//! `serve`: brings a port up, answers ARP and ping, and with a mode serves TCP:
-//! `echo` (port 7), `sink` (discard and count, port 9) or `http` (a keep-alive HTTP/1.1
-//! responder with a fixed body, port 80). Prints its counters on Ctrl-C or SIGTERM.
+//! `serve`: brings a port up, answers ARP, Neighbor Discovery and ping (ICMP and ICMPv6), and
+//! with a mode serves TCP: `echo` (port 7), `sink` (discard and count, port 9) or `http` (a
+//! keep-alive HTTP/1.1 responder with a fixed body, port 80), on every `--ip` address, IPv4
+//! and IPv6 alike, on the same TCP port. Prints its counters on Ctrl-C or SIGTERM.
 //!
 //! ```text
-//! serve --port tap:dtap0 --ip 10.0.0.2/24             # ARP and ping only
-//! serve echo --port tap:dtap0 --ip 10.0.0.2/24        # and a TCP echo server on port 7
-//! serve echo --stack kernel --listen 7007              # the same server over Linux sockets
+//! serve --port tap:dtap0 --ip 10.0.0.2/24                    # ARP and ping only
+//! serve echo --port tap:dtap0 --ip 10.0.0.2/24               # and a TCP echo server on port 7
+//! serve http --port tap:dtap0 --ip 10.0.0.2/24 --ip fd00::2/64   # HTTP over IPv4 and IPv6
+//! serve echo --stack kernel --listen 7007                     # over Linux sockets
 //! ```
 //!
 //! With `--stack kernel` the servers run over Linux sockets (`apps::kernel_servers`), on
-//! `--threads` threads sharing the port (SO_REUSEPORT), bound to `--ip`'s address or 0.0.0.0;
-//! `--port` is not used.
+//! `--threads` threads sharing the port (SO_REUSEPORT), bound to each `--ip` address, or
+//! without `--ip` to 0.0.0.0 and [::] (one socket per family); `--port` is not used.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use apps::clock::Clock;
@@ -21,9 +23,10 @@ use apps::loadgen::{OptPortArgs, StackKind};
 use apps::servers::{Mode, Server, ServerStats};
 use apps::setup::{self, PortArgs, SetupError};
 use apps::{report, signal};
-use engine::{Stack, StackConfig};
+use engine::Stack;
 
-/// Answer ARP and ping on a DPDK port and, with a mode, serve TCP.
+/// Answer ARP, Neighbor Discovery and ping on a DPDK port and, with a mode, serve TCP on every
+/// --ip address (IPv4 and IPv6 on the same port).
 #[derive(clap::Parser, Debug)]
 #[command(name = "serve", version)]
 struct Cli {
@@ -54,14 +57,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
         SetupError::Other("the engine stack needs --port and --ip (or use --stack kernel)".into())
     })?;
     let args: &PortArgs = &port_args;
+    let cfg = args.stack_config()?;
     let eal = setup::start_eal(args, None)?;
     let (port, mut pools) = setup::open_port(eal, args, 1, "srv")?;
-    let mut cfg = StackConfig::new(args.ip.addr, args.ip.prefix);
-    cfg.gateway = args.gateway;
-    cfg.seed = args.seed;
-    if let Some(b) = args.rx_burst {
-        cfg.rx_burst = b;
-    }
     let mut stack = Stack::new(port.queue(0), pools.remove(0), cfg);
     let mut server = match cli.mode {
         Some(m) => {
@@ -72,7 +70,11 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
         }
         None => None,
     };
-    println!("serve: {} ip {}", setup::describe(&port), args.ip);
+    println!(
+        "serve: {} ip {}",
+        setup::describe(&port),
+        setup::cidrs(&args.ip)
+    );
     if let (Some(m), Some((_, p))) = (cli.mode, &server) {
         println!("serve: {m:?} on tcp port {p}");
     }
@@ -103,16 +105,28 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
     let mode = cli.mode.ok_or_else(|| {
         SetupError::Other("--stack kernel needs a mode (echo, sink or http)".into())
     })?;
-    let ip = cli.port.ip.map_or(Ipv4Addr::UNSPECIFIED, |c| c.addr);
     let port = cli.listen.unwrap_or(mode.default_port());
-    let addr = SocketAddrV4::new(ip, port);
-    let listeners = kernel_servers::bind(addr, cli.threads.max(1))
-        .map_err(|e| SetupError::Other(format!("cannot listen on {addr}: {e}")))?;
+    let addrs: Vec<SocketAddr> = if cli.port.ip.is_empty() {
+        kernel_servers::any_addrs(port)
+    } else {
+        cli.port
+            .ip
+            .iter()
+            .map(|c| SocketAddr::new(c.addr, port))
+            .collect()
+    };
+    let listeners = kernel_servers::bind(&addrs, cli.threads.max(1)).map_err(|e| {
+        let list: Vec<String> = addrs.iter().map(SocketAddr::to_string).collect();
+        SetupError::Other(format!("cannot listen on {}: {e}", list.join(" ")))
+    })?;
     let bound = listeners[0]
-        .local_addr()
+        .iter()
+        .map(|l| l.local_addr().map(|a| a.to_string()))
+        .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| SetupError::Other(e.to_string()))?;
     println!(
-        "serve: kernel sockets, {mode:?} on tcp {bound}, {} thread(s)",
+        "serve: kernel sockets, {mode:?} on tcp {}, {} thread(s)",
+        bound.join(" "),
         listeners.len()
     );
     println!("serve: ready");

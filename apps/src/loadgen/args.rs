@@ -1,25 +1,28 @@
 //! Command-line options of `loadgen` (and [`OptPortArgs`], which `serve --stack kernel` shares).
 //!
-//! `--port`, `--ip` and `--target` are optional: without them, `loadgen` runs the *embedded*
-//! set-up: an engine echo server and the engine client in one process over a net_ring pair
-//! (client 10.0.0.1/24, server 10.0.0.2/24, target 10.0.0.2:7), or with `--stack kernel`, a
-//! kernel echo server on loopback in the same process.
+//! `--port`, `--ip` and `--target` are optional: without `--port`, `loadgen` runs the
+//! *embedded* set-up: an engine echo server and the engine client in one process over a
+//! net_ring pair (client 10.0.0.1/24 and fd00::1/64, server 10.0.0.2/24 and fd00::2/64,
+//! target 10.0.0.2:7 unless `--target` names the server's other address, e.g.
+//! `--target [fd00::2]:7`), or with `--stack kernel` and no `--target`, a kernel echo server
+//! on loopback in the same process.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::str::FromStr;
 
 use engine::dev::spec::PortSpec;
 
 use crate::servers::Mode as ServerMode;
-use crate::setup::{Cidr, PortArgs, WantArg};
+use crate::setup::{IpCidr, PortArgs, WantArg, parse_cidr};
 
 use super::proto::Proto;
 use super::workload::stream::Direction;
 
-/// Generate load against a TCP server: closed-loop RPC, open-loop rate, bulk streams, or
-/// connection churn, over the engine or over Linux sockets. Without --port/--target, runs an
-/// engine echo server in the same process over an in-memory link and loads it.
+/// Generate load against a TCP server (IPv4 or IPv6): closed-loop RPC, open-loop rate, bulk
+/// streams, or connection churn, over the engine or over Linux sockets. Without --port, runs
+/// an engine echo server in the same process over an in-memory link and loads it (client
+/// 10.0.0.1/24 and fd00::1/64, server 10.0.0.2/24 and fd00::2/64; --target [fd00::2]:7 loads
+/// it over IPv6).
 #[derive(clap::Parser, Debug)]
 #[command(name = "loadgen", version)]
 pub struct Cli {
@@ -83,9 +86,11 @@ pub enum CloseKind {
 /// Options every mode has.
 #[derive(clap::Args, Debug, Clone)]
 pub struct Common {
-    /// The server, IP:PORT. Without it (and without --port), the embedded set-up runs.
+    /// The server, IPv4:PORT or [IPv6]:PORT (10.0.0.2:7, [fd00::2]:7). Without --port, the
+    /// embedded set-up runs and the target may only be its server: 10.0.0.2 (the default) or
+    /// fd00::2.
     #[arg(long)]
-    pub target: Option<SocketAddrV4>,
+    pub target: Option<SocketAddr>,
     /// Seconds of measured load.
     #[arg(long, default_value_t = 5.0)]
     pub duration: f64,
@@ -231,12 +236,16 @@ pub struct OptPortArgs {
     /// eal:DEVARGS.
     #[arg(long, value_parser = parse_spec)]
     pub port: Option<PortSpec>,
-    /// The engine's address and prefix, e.g. 10.0.0.1/24.
-    #[arg(long, value_parser = Cidr::from_str)]
-    pub ip: Option<Cidr>,
-    /// Gateway for off-link destinations.
-    #[arg(long)]
-    pub gateway: Option<Ipv4Addr>,
+    /// The engine's address and prefix, IPv4 or IPv6 (10.0.0.1/24, fd00::1/64); repeat it for
+    /// both families (--ip 10.0.0.1/24 --ip fd00::1/64): the engine answers on every one,
+    /// serves both families on one TCP port and connects from the address of the target's
+    /// family. With `serve --stack kernel`: the addresses to listen on (default 0.0.0.0 and
+    /// [::]).
+    #[arg(long, value_parser = parse_cidr, action = clap::ArgAction::Append)]
+    pub ip: Vec<IpCidr>,
+    /// Gateway for off-link destinations, IPv4 or IPv6; give it twice for one of each family.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub gateway: Vec<IpAddr>,
     /// IP MTU to set on the port (default: the port's own).
     #[arg(long)]
     pub mtu: Option<u16>,
@@ -268,11 +277,11 @@ fn parse_spec(s: &str) -> Result<PortSpec, String> {
 
 impl OptPortArgs {
     /// The full [`PortArgs`] for `port` and `ip`.
-    pub fn with(&self, port: PortSpec, ip: Cidr) -> PortArgs {
+    pub fn with(&self, port: PortSpec, ip: Vec<IpCidr>) -> PortArgs {
         PortArgs {
             port,
             ip,
-            gateway: self.gateway,
+            gateway: self.gateway.clone(),
             mtu: self.mtu,
             tso: self.tso,
             csum_offload: self.csum_offload,
@@ -285,6 +294,9 @@ impl OptPortArgs {
 
     /// The full [`PortArgs`], if both `--port` and `--ip` were given.
     pub fn port_args(&self) -> Option<PortArgs> {
-        Some(self.with(self.port.clone()?, self.ip?))
+        if self.ip.is_empty() {
+            return None;
+        }
+        Some(self.with(self.port.clone()?, self.ip.clone()))
     }
 }

@@ -8,14 +8,15 @@
 //!   `port % N == i`. Over net_ring and memif the sender chooses the queue and replies come back
 //!   to the right core; over net_tap the kernel chooses the queue, so more than one core may
 //!   mis-deliver until the engine steers in software (a warning is printed).
-//! - **embedded** (no `--port`, no `--target`): a net_ring pair in this process, the client at
-//!   10.0.0.1/24 and `N` engine servers ([`crate::servers::Server`]) at 10.0.0.2/24, server core
+//! - **embedded** (no `--port`): a net_ring pair in this process, the client at 10.0.0.1/24
+//!   and fd00::1/64 and `N` engine servers ([`crate::servers::Server`]) at 10.0.0.2/24 and
+//!   fd00::2/64 (target 10.0.0.2, or `--target [fd00::2]:PORT` over IPv6), server core
 //!   `i` on queue `i` of the other end. When the machine has a CPU for each of the `2N` stacks,
 //!   every stack has its own pinned thread (client cores first, then server cores); otherwise
 //!   each of `N` threads polls client stack `i` and server stack `i` in turn (with `--cores 1`
 //!   on one CPU, one thread runs both).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -35,12 +36,27 @@ use super::workload::{AnyWorkload, Workload};
 use crate::clock::Clock;
 use crate::conn_table::ConnTable;
 use crate::servers::{Server, ServerStats};
-use crate::setup::{self, Cidr, SetupError};
+use crate::setup::{self, IpCidr, SetupError};
 
 /// The embedded client's address.
 pub const CLIENT_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 /// The embedded server's address.
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
+/// The embedded client's IPv6 address.
+pub const CLIENT_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 1);
+/// The embedded server's IPv6 address.
+pub const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0, 0, 0, 0, 0, 0, 2);
+
+/// The embedded client's addresses (10.0.0.1/24, fd00::1/64).
+pub fn client_addrs() -> Vec<IpCidr> {
+    vec![IpCidr::new(CLIENT_IP, 24), IpCidr::new(CLIENT_IP6, 64)]
+}
+
+/// The embedded server's addresses (10.0.0.2/24, fd00::2/64).
+pub fn server_addrs() -> Vec<IpCidr> {
+    vec![IpCidr::new(SERVER_IP, 24), IpCidr::new(SERVER_IP6, 64)]
+}
+
 const CLIENT_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const SERVER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 
@@ -56,7 +72,7 @@ pub type ConnMap = ConnTable<u32>;
 pub struct EngineNet<'a> {
     pub st: &'a mut Stack<DpdkQueue>,
     pub map: &'a mut ConnMap,
-    pub target: SocketAddrV4,
+    pub target: SocketAddr,
 }
 
 /// The report's kind of an engine error.
@@ -88,7 +104,7 @@ impl Net for EngineNet<'_> {
     fn connect(&mut self, token: u32) -> Result<ConnId, ErrKind> {
         let c = self
             .st
-            .connect(*self.target.ip(), self.target.port(), None)
+            .connect(self.target.ip(), self.target.port(), None)
             .map_err(kind)?;
         self.map.insert(c, token);
         Ok(c)
@@ -146,7 +162,7 @@ struct ClientCore {
     map: ConnMap,
     wl: AnyWorkload<ConnId>,
     pacer: Pacer,
-    target: SocketAddrV4,
+    target: SocketAddr,
     clock: Clock,
     running: bool,
 }
@@ -225,34 +241,37 @@ struct ClientParts {
 pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let c = &plan.common;
     let cpus = run::cpus();
-    let embedded = c.engine.port.is_none() && c.target.is_none();
-    let port_args = if embedded {
-        c.engine.with(
-            PortSpec::Ring,
-            Cidr {
-                addr: CLIENT_IP,
-                prefix: 24,
-            },
-        )
+    let embedded = c.engine.port.is_none();
+    let (port_args, target) = if embedded {
+        let target = c
+            .target
+            .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(SERVER_IP), c.server.default_port()));
+        if !server_addrs().iter().any(|s| s.addr == target.ip()) {
+            return Err(SetupError::Other(format!(
+                "--target {target} needs --port and --ip (without --port, the target is the \
+                 embedded server, {SERVER_IP} or [{SERVER_IP6}])"
+            )));
+        }
+        (c.engine.with(PortSpec::Ring, client_addrs()), target)
     } else {
         let pa = c.engine.port_args().ok_or_else(|| {
             SetupError::Other(
-                "the engine needs --port and --ip with --target (or none of them for the \
-                 embedded set-up, or --stack kernel)"
+                "--port needs --ip ADDR/PREFIX, the engine's address (or leave out --port for \
+                 the embedded set-up, or use --stack kernel)"
                     .into(),
             )
         })?;
-        if c.target.is_none() {
-            return Err(SetupError::Other(
-                "--port needs --target IP:PORT (the server to load)".into(),
-            ));
-        }
-        pa
+        let target = c.target.ok_or_else(|| {
+            SetupError::Other("--port needs --target IP:PORT (the server to load)".into())
+        })?;
+        pa.check_route(
+            &format!("--target {target}"),
+            target.ip(),
+            "give --gateway, or an --ip on the target's link",
+        )?;
+        (pa, target)
     };
-    let target = match c.target {
-        Some(t) => t,
-        None => SocketAddrV4::new(SERVER_IP, c.server.default_port()),
-    };
+    port_args.gateways()?;
     // EAL pins the main thread, and threads inherit it (note §4): let it run anywhere; every
     // worker pins itself.
     let mut eal_cfg = setup::eal_config(&port_args, None);
@@ -317,8 +336,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     };
     let client_parts: Vec<ClientParts> = (0..n)
         .map(|i| {
-            let mut cfg = StackConfig::new(port_args.ip.addr, port_args.ip.prefix);
-            cfg.gateway = port_args.gateway;
+            let mut cfg = port_args.stack_config()?;
             cfg.seed = port_args.seed.map(|s| s.wrapping_add(i as u64));
             cfg.rx_burst = burst;
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
@@ -335,7 +353,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let server_parts: Vec<ClientParts> = match &server_port {
         Some(sp) => (0..n)
             .map(|i| {
-                let mut cfg = crate::servers::server_config(SERVER_IP, 24);
+                let mut cfg = crate::servers::server_config(server_addrs());
                 cfg.seed = port_args.seed.map(|s| s.wrapping_add(1000 + i as u64));
                 cfg.rx_burst = burst;
                 ClientParts {
@@ -355,9 +373,11 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         };
     let setup = if embedded {
         format!(
-            "embedded net_ring pair: client {CLIENT_IP}/24 on {n} core(s), {:?} server \
-             {SERVER_IP}/24 on {n} core(s), {}; CPUs {:?}",
+            "embedded net_ring pair: client {} on {n} core(s), {:?} server {} on {n} \
+             core(s), {}; CPUs {:?}",
+            setup::cidrs(&client_addrs()),
             c.server,
+            setup::cidrs(&server_addrs()),
             if split {
                 "each stack on its own CPU"
             } else {
@@ -373,7 +393,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         format!(
             "{}, ip {}, {n} core(s) on CPUs {:?}",
             setup::describe(&client_port),
-            port_args.ip,
+            setup::cidrs(&port_args.ip),
             (0..n).map(cpu).collect::<Vec<_>>()
         )
     };
@@ -472,7 +492,7 @@ struct Ctx<'a> {
     plan: &'a Plan,
     ctl: &'a Control,
     clock: Clock,
-    target: SocketAddrV4,
+    target: SocketAddr,
     host: &'a str,
     ready: &'a AtomicUsize,
     stop: &'a AtomicBool,

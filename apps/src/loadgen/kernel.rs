@@ -7,7 +7,7 @@
 //! By default a thread sleeps in `epoll_wait` when it has nothing to do (as wrk does);
 //! `--busy-poll` makes it spin with a zero timeout, as the engine spins on its port.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -31,7 +31,7 @@ struct FdInfo {
 /// Linux sockets as a [`Net`]: one epoll instance and the target.
 pub struct KernelNet {
     epfd: i32,
-    target: libc::sockaddr_in,
+    target: SockAddr,
     fds: Vec<FdInfo>,
     scratch: Vec<u8>,
 }
@@ -51,15 +51,69 @@ fn errno() -> i32 {
     std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
 }
 
-/// A `sockaddr_in` for `a`.
-pub fn sockaddr(a: SocketAddrV4) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: a.port().to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(*a.ip()).to_be(),
-        },
-        sin_zero: [0; 8],
+/// A socket address for the C API: a `sockaddr_in` or a `sockaddr_in6` in a
+/// `sockaddr_storage`, with its length and family.
+#[derive(Clone, Copy)]
+pub struct SockAddr {
+    storage: libc::sockaddr_storage,
+    len: libc::socklen_t,
+    /// `AF_INET` or `AF_INET6`, for `socket(2)`.
+    pub family: i32,
+}
+
+impl SockAddr {
+    /// The C form of `a`, IPv4 or IPv6.
+    pub fn new(a: SocketAddr) -> SockAddr {
+        // SAFETY: sockaddr_storage is plain data; all-zero is a valid value.
+        let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let (len, family) = match a {
+            SocketAddr::V4(a) => {
+                let sin = libc::sockaddr_in {
+                    sin_family: libc::AF_INET as libc::sa_family_t,
+                    sin_port: a.port().to_be(),
+                    sin_addr: libc::in_addr {
+                        s_addr: u32::from(*a.ip()).to_be(),
+                    },
+                    sin_zero: [0; 8],
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin)
+                };
+                (std::mem::size_of::<libc::sockaddr_in>(), libc::AF_INET)
+            }
+            SocketAddr::V6(a) => {
+                let sin6 = libc::sockaddr_in6 {
+                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                    sin6_port: a.port().to_be(),
+                    sin6_flowinfo: a.flowinfo().to_be(),
+                    sin6_addr: libc::in6_addr {
+                        s6_addr: a.ip().octets(),
+                    },
+                    sin6_scope_id: a.scope_id(),
+                };
+                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
+                unsafe {
+                    std::ptr::write((&mut storage as *mut libc::sockaddr_storage).cast(), sin6)
+                };
+                (std::mem::size_of::<libc::sockaddr_in6>(), libc::AF_INET6)
+            }
+        };
+        SockAddr {
+            storage,
+            len: len as libc::socklen_t,
+            family,
+        }
+    }
+
+    /// The pointer `bind(2)` and `connect(2)` take.
+    pub fn as_ptr(&self) -> *const libc::sockaddr {
+        (&self.storage as *const libc::sockaddr_storage).cast()
+    }
+
+    /// The length that goes with [`SockAddr::as_ptr`].
+    pub fn socklen(&self) -> libc::socklen_t {
+        self.len
     }
 }
 
@@ -77,7 +131,7 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, v: i32) {
 }
 
 impl KernelNet {
-    pub fn new(target: SocketAddrV4) -> std::io::Result<KernelNet> {
+    pub fn new(target: SocketAddr) -> std::io::Result<KernelNet> {
         // SAFETY: plain syscall.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
@@ -85,7 +139,7 @@ impl KernelNet {
         }
         Ok(KernelNet {
             epfd,
-            target: sockaddr(target),
+            target: SockAddr::new(target),
             fds: vec![FdInfo::default(); 1024],
             scratch: vec![0; 64 * 1024],
         })
@@ -169,10 +223,10 @@ impl Net for KernelNet {
     type Conn = i32;
 
     fn connect(&mut self, token: u32) -> Result<i32, ErrKind> {
-        // SAFETY: plain syscalls on a socket we create; target is a valid sockaddr_in.
+        // SAFETY: plain syscalls on a socket we create; target is a valid socket address.
         unsafe {
             let fd = libc::socket(
-                libc::AF_INET,
+                self.target.family,
                 libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
                 0,
             );
@@ -180,11 +234,7 @@ impl Net for KernelNet {
                 return Err(errno_kind(errno()));
             }
             setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
-            let rc = libc::connect(
-                fd,
-                (&self.target as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            );
+            let rc = libc::connect(fd, self.target.as_ptr(), self.target.socklen());
             if rc != 0 && errno() != libc::EINPROGRESS {
                 let e = errno();
                 libc::close(fd);
@@ -302,13 +352,14 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let (target, listeners) = if let Some(t) = c.target {
         (t, Vec::new())
     } else {
-        let ls = kernel_servers::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), n)
+        let lo = SocketAddr::new(Ipv4Addr::LOCALHOST.into(), 0);
+        let ls = kernel_servers::bind(&[lo], n)
             .map_err(|e| SetupError::Other(format!("cannot listen on loopback: {e}")))?;
-        let port = ls[0]
+        let port = ls[0][0]
             .local_addr()
             .map_err(|e| SetupError::Other(e.to_string()))?
             .port();
-        (SocketAddrV4::new(Ipv4Addr::LOCALHOST, port), ls)
+        (SocketAddr::new(lo.ip(), port), ls)
     };
     let setup = if embedded {
         format!(
@@ -391,7 +442,7 @@ fn client_thread(
     plan: &Plan,
     ctl: &Control,
     i: usize,
-    target: SocketAddrV4,
+    target: SocketAddr,
     host: &str,
     cpu: usize,
     t0: Instant,

@@ -43,9 +43,11 @@ pub struct Plan {
 impl Plan {
     pub fn new(cmd: &Cmd) -> Plan {
         let common = cmd.common().clone();
-        let embedded_http = common.target.is_none()
-            && common.engine.port.is_none()
-            && common.server == ServerMode::Http;
+        // Embedded: the engine without --port (whatever the target), the kernel without
+        // --target.
+        let embedded = common.engine.port.is_none()
+            && (common.target.is_none() || common.stack == super::args::StackKind::Engine);
+        let embedded_http = embedded && common.server == ServerMode::Http;
         let mut p = Plan {
             mode: "rpc",
             cores: common.cores.max(1),

@@ -2,7 +2,8 @@
 //! `notes/kernel-peer-testing.md`).
 //!
 //! - [`Netns`]: a private network namespace with a unique name, loopback up and IPv6 off (so the
-//!   only traffic on a link is what the test makes), deleted on drop even when the test panics.
+//!   only traffic on a link is what the test makes; [`Netns::with_ipv6`] leaves it on, for
+//!   tests over IPv6), deleted on drop even when the test panics.
 //!   It runs commands inside (`ip netns exec`), spawns programs inside (the `serve` binary from
 //!   [`serve_bin`]), waits for an interface to appear, configures the kernel's end of a tap, and
 //!   lets a thread enter it with `setns(2)` for in-process kernel sockets ([`Netns::in_thread`]).
@@ -98,16 +99,37 @@ pub struct Netns {
 impl Netns {
     /// Creates a namespace with a unique name, loopback up, IPv6 disabled.
     pub fn new() -> Netns {
+        Netns::create(false)
+    }
+
+    /// Creates a namespace with a unique name, loopback up, IPv6 enabled (on interfaces that
+    /// appear later too) but no router solicitations. Give the kernel's IPv6 addresses with
+    /// [`Netns::add_addr`] (no duplicate address detection, so they are usable at once).
+    pub fn with_ipv6() -> Netns {
+        Netns::create(true)
+    }
+
+    fn create(ipv6: bool) -> Netns {
         let name = unique_name("engt");
         run_ok("ip", &["netns", "add", &name]);
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
-        ns.exec_ok(&[
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
+        if ipv6 {
+            ns.exec_ok(&[
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=0",
+                "net.ipv6.conf.default.disable_ipv6=0",
+                "net.ipv6.conf.default.router_solicitations=0",
+            ]);
+        } else {
+            ns.exec_ok(&[
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]);
+        }
         ns
     }
 
@@ -177,14 +199,26 @@ impl Netns {
         if let Some(mac) = mac {
             self.ip(&["link", "set", "dev", ifname, "address", mac]);
         }
-        self.ip(&["addr", "add", cidr, "dev", ifname]);
+        self.add_addr(ifname, cidr);
         self.ip(&["link", "set", "dev", ifname, "up"]);
     }
 
-    /// The kernel's neighbour entry for `ip` on `ifname` (`ip neigh show`), e.g.
-    /// `10.77.0.2 lladdr 02:00:00:00:00:02 REACHABLE`.
+    /// Adds `cidr` to `ifname`; an IPv6 one without duplicate address detection (`nodad`),
+    /// so the kernel sends from it at once (else it waits about a second, and a ping or
+    /// connect in the meantime leaves from another address or fails).
+    pub fn add_addr(&self, ifname: &str, cidr: &str) {
+        if cidr.contains(':') {
+            self.ip(&["-6", "addr", "add", cidr, "dev", ifname, "nodad"]);
+        } else {
+            self.ip(&["addr", "add", cidr, "dev", ifname]);
+        }
+    }
+
+    /// The kernel's neighbour entry for `ip` on `ifname` (`ip neigh show`, `ip -6 neigh show`
+    /// for an IPv6 address), e.g. `10.77.0.2 lladdr 02:00:00:00:00:02 REACHABLE`.
     pub fn neighbour(&self, ip: &str, ifname: &str) -> String {
-        self.ip(&["neigh", "show", ip, "dev", ifname])
+        let family = if ip.contains(':') { "-6" } else { "-4" };
+        self.ip(&[family, "neigh", "show", ip, "dev", ifname])
             .trim()
             .to_string()
     }

@@ -11,21 +11,26 @@
 //!   only at start-up, before the move.
 //! - One tap: the proxy and both kernel peers in namespace A; the upstream is the kernel's own
 //!   address on the tap ([`A_KERNEL`]).
+//! - An IPv6 upstream ([`ProxyPeers::start_v6_upstream`]): two taps, clients over IPv4 on A,
+//!   the proxy's upstream side on both families (`--upstream-ip` twice) and the kernel server
+//!   at [`B_KERNEL6`] (`--upstream [fd20::1]:PORT`), IPv6 on in namespace B.
 //!
 //! Fields drop in order: the proxy is killed (removing its taps) before the namespaces go.
 
 #![allow(dead_code)]
 
-use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 
 use crate::common::{Counters, Netns, Proc, eal_args_any_cpu, mac_in_banner, unique_name};
-use crate::tcp::{kernel_connect, kernel_listen};
+use crate::tcp::{kernel_connect, kernel_listen_on};
 
 pub const A_KERNEL: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 1);
 pub const A_PROXY: Ipv4Addr = Ipv4Addr::new(10, 10, 0, 2);
 pub const B_KERNEL: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 1);
 pub const B_PROXY: Ipv4Addr = Ipv4Addr::new(10, 20, 0, 2);
+pub const B_KERNEL6: Ipv6Addr = Ipv6Addr::new(0xfd20, 0, 0, 0, 0, 0, 0, 1);
+pub const B_PROXY6: Ipv6Addr = Ipv6Addr::new(0xfd20, 0, 0, 0, 0, 0, 0, 2);
 /// The kernel ends' MACs (distinct from the taps' own, checked against the banners).
 pub const A_MAC: &str = "02:6b:65:72:6e:0a";
 pub const B_MAC: &str = "02:6b:65:72:6e:0b";
@@ -45,8 +50,8 @@ pub struct ProxyPeers {
     pub tap_b: Option<String>,
     pub ns_a: Netns,
     pub ns_b: Option<Netns>,
-    /// Where the kernel server must listen (B_KERNEL, or A_KERNEL with one tap).
-    pub upstream: Ipv4Addr,
+    /// Where the kernel server must listen (B_KERNEL, B_KERNEL6, or A_KERNEL with one tap).
+    pub upstream: IpAddr,
 }
 
 impl ProxyPeers {
@@ -58,15 +63,28 @@ impl ProxyPeers {
 
     /// [`ProxyPeers::start`] with further proxy options.
     pub fn start_with(two: bool, upstream_port: u16, extra: &[&str]) -> ProxyPeers {
+        ProxyPeers::start_opts(two, false, upstream_port, extra)
+    }
+
+    /// Two taps, the upstream server at `[B_KERNEL6]:upstream_port` (see the module's doc).
+    pub fn start_v6_upstream(upstream_port: u16) -> ProxyPeers {
+        ProxyPeers::start_opts(true, true, upstream_port, &[])
+    }
+
+    fn start_opts(two: bool, v6: bool, upstream_port: u16, extra: &[&str]) -> ProxyPeers {
         let ns_a = Netns::new();
-        let ns_b = two.then(Netns::new);
+        let ns_b = two.then(|| if v6 { Netns::with_ipv6() } else { Netns::new() });
         let tap_a = unique_name("pa");
         let tap_b = two.then(|| unique_name("pb"));
-        let upstream = if two { B_KERNEL } else { A_KERNEL };
+        let upstream: IpAddr = match (two, v6) {
+            (true, true) => B_KERNEL6.into(),
+            (true, false) => B_KERNEL.into(),
+            (false, _) => A_KERNEL.into(),
+        };
         let port_a = format!("tap:{tap_a}");
         let ip_a = format!("{A_PROXY}/24");
         let listen = LISTEN.to_string();
-        let up = format!("{upstream}:{upstream_port}");
+        let up = SocketAddr::new(upstream, upstream_port).to_string();
         let eal = eal_args_any_cpu();
         let mut args = vec![
             "--port",
@@ -80,12 +98,16 @@ impl ProxyPeers {
             "--all-counters",
             &eal,
         ];
-        let (port_b, ip_b) = (
+        let (port_b, ip_b, ip_b6) = (
             tap_b.as_ref().map(|t| format!("tap:{t}")),
             format!("{B_PROXY}/24"),
+            format!("{B_PROXY6}/64"),
         );
         if let Some(p) = &port_b {
             args.extend_from_slice(&["--upstream-port", p, "--upstream-ip", &ip_b]);
+            if v6 {
+                args.extend_from_slice(&["--upstream-ip", &ip_b6]);
+            }
         }
         args.extend_from_slice(extra);
         let mut proxy = ns_a.spawn(proxy_bin(), &args);
@@ -101,6 +123,9 @@ impl ProxyPeers {
             ns_a.ip(&["link", "set", "dev", tb, "netns", nb.name()]);
             nb.wait_for_link(tb);
             nb.configure_peer(tb, &format!("{B_KERNEL}/24"), Some(B_MAC));
+            if v6 {
+                nb.add_addr(tb, &format!("{B_KERNEL6}/64"));
+            }
         }
         ProxyPeers {
             proxy,
@@ -117,9 +142,14 @@ impl ProxyPeers {
         self.ns_b.as_ref().unwrap_or(&self.ns_a)
     }
 
-    /// A kernel listener for the upstream server, on `0.0.0.0:port` of its namespace.
+    /// A kernel listener for the upstream server, on `0.0.0.0:port` (or `[::]:port` for an
+    /// IPv6 upstream) of its namespace.
     pub fn listen(&self, port: u16) -> TcpListener {
-        kernel_listen(self.server_ns(), port)
+        let any: IpAddr = match self.upstream {
+            IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+            IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+        };
+        kernel_listen_on(self.server_ns(), SocketAddr::new(any, port))
     }
 
     /// A kernel client connection from namespace A to the proxy.

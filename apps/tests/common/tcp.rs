@@ -18,7 +18,7 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
 use apps::clock::Clock;
@@ -36,6 +36,10 @@ use crate::common::{
 pub const KERNEL_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 1);
 /// The engine's address.
 pub const ENGINE_IP: Ipv4Addr = Ipv4Addr::new(10, 78, 0, 2);
+/// The kernel's IPv6 address on a dual-stack link ([`ServePeer::start_dual`]).
+pub const KERNEL_IP6: Ipv6Addr = Ipv6Addr::new(0xfd78, 0, 0, 0, 0, 0, 0, 1);
+/// The engine's IPv6 address on a dual-stack link.
+pub const ENGINE_IP6: Ipv6Addr = Ipv6Addr::new(0xfd78, 0, 0, 0, 0, 0, 0, 2);
 /// The MAC given to the kernel's end of the tap, distinct from the engine's.
 pub const KERNEL_MAC: &str = "02:6b:65:72:6e:01";
 
@@ -55,12 +59,30 @@ impl ServePeer {
     /// Starts `serve mode [extra...]` with every counter printed at exit, waits for it to be
     /// ready and configures the kernel's end of its tap.
     pub fn start(mode: &str, extra: &[&str]) -> ServePeer {
-        let ns = Netns::new();
+        ServePeer::start_with(mode, extra, false)
+    }
+
+    /// [`ServePeer::start`] on both families: serve also has [`ENGINE_IP6`], the kernel
+    /// [`KERNEL_IP6`].
+    pub fn start_dual(mode: &str, extra: &[&str]) -> ServePeer {
+        ServePeer::start_with(mode, extra, true)
+    }
+
+    fn start_with(mode: &str, extra: &[&str], ipv6: bool) -> ServePeer {
+        let ns = if ipv6 {
+            Netns::with_ipv6()
+        } else {
+            Netns::new()
+        };
         let tap = unique_name("tt");
         let port = format!("tap:{tap}");
         let ip = format!("{ENGINE_IP}/24");
+        let ip6 = format!("{ENGINE_IP6}/64");
         let eal = eal_args_any_cpu();
         let mut args = vec![mode, "--port", &port, "--ip", &ip, "--all-counters", &eal];
+        if ipv6 {
+            args.extend_from_slice(&["--ip", &ip6]);
+        }
         args.extend_from_slice(extra);
         let mut serve = ns.spawn(serve_bin(), &args);
         let banner = serve.wait_for_line(|l| l.starts_with("serve: port"));
@@ -72,6 +94,9 @@ impl ServePeer {
         );
         ns.wait_for_link(&tap);
         ns.configure_peer(&tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
+        if ipv6 {
+            ns.add_addr(&tap, &format!("{KERNEL_IP6}/64"));
+        }
         ServePeer { serve, tap, ns }
     }
 
@@ -96,11 +121,12 @@ impl ServePeer {
     }
 }
 
-/// Connects from inside `ns` to `ip:port` (10 s connect timeout; 60 s read and write timeouts,
-/// so that a stalled transfer fails the test instead of hanging it).
-pub fn kernel_connect(ns: &Netns, ip: Ipv4Addr, port: u16) -> std::io::Result<TcpStream> {
+/// Connects from inside `ns` to `ip:port`, either family (10 s connect timeout; 60 s read and
+/// write timeouts, so that a stalled transfer fails the test instead of hanging it).
+pub fn kernel_connect(ns: &Netns, ip: impl Into<IpAddr>, port: u16) -> std::io::Result<TcpStream> {
+    let ip = ip.into();
     ns.in_thread(|| {
-        let addr = SocketAddr::V4(SocketAddrV4::new(ip, port));
+        let addr = SocketAddr::new(ip, port);
         let s = TcpStream::connect_timeout(&addr, Duration::from_secs(10))?;
         s.set_read_timeout(Some(Duration::from_secs(60)))?;
         s.set_write_timeout(Some(Duration::from_secs(60)))?;
@@ -110,9 +136,16 @@ pub fn kernel_connect(ns: &Netns, ip: Ipv4Addr, port: u16) -> std::io::Result<Tc
 
 /// A kernel listener inside `ns` on `0.0.0.0:port` (it needs no address configured yet).
 pub fn kernel_listen(ns: &Netns, port: u16) -> TcpListener {
+    kernel_listen_on(
+        ns,
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port)),
+    )
+}
+
+/// A kernel listener inside `ns` on `addr` (`[::]:port` takes both families).
+pub fn kernel_listen_on(ns: &Netns, addr: SocketAddr) -> TcpListener {
     ns.in_thread(|| {
-        TcpListener::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, port))
-            .unwrap_or_else(|e| panic!("kernel listener on port {port}: {e}"))
+        TcpListener::bind(addr).unwrap_or_else(|e| panic!("kernel listener on {addr}: {e}"))
     })
 }
 
