@@ -208,7 +208,7 @@ impl Port {
         if rc != 0 {
             return Err(fail("rte_eth_dev_start", rc));
         }
-        // Promiscuous mode is not supported everywhere (ring); our own MAC filter is in iface.
+        // Promiscuous mode is not supported everywhere (ring); our own MAC filter is in the IP layer.
         // SAFETY: started port; failure is harmless.
         unsafe { sys::rte_eth_promiscuous_enable(id) };
         wait_link(id, spec, &driver, cfg.link_wait)?;

@@ -1,5 +1,5 @@
 //! `Tcp`: one core's TCP layer, the top of `tcp/`. Owns the connection slab and the per-core
-//! context (`ctx::Shared`: flow table, listeners, timer wheel, ready list, counters);
+//! context (`ctx::Shared`: flow table, listeners, timer wheel, event queue, counters);
 //! dispatches arriving segments and expired timers to connections; frees connections that
 //! reached CLOSED; hands events to the application.
 //!

@@ -15,9 +15,9 @@
 //!   bulk connection's send queue) is freed instead of kept, and a queue that gave its storage
 //!   up already (TIME-WAIT) offers nothing at reaping.
 //! - At most [`MAX_SETS`] sets are kept per core, about 4.5 KiB each, so the pool holds at most
-//!   about 1.1 MiB per core, beyond the connections' own storage. This memory is buffer space;
-//!   like the queues it comes from, it is not part of `layer::memory_per_connection` (the
-//!   per-connection table cost).
+//!   about 1.1 MiB per core, beyond the connections' own storage. The spare sets are not part
+//!   of `layer::memory_per_connection` (which counts a live connection's own arrays): they
+//!   belong to no connection.
 //! - The pool's own array is reserved at creation and never grows.
 
 use super::recv_queue::{RecvQueue, RecvStorage};

@@ -34,7 +34,7 @@
 //! [`TimerTable::take_expired`] (which finds nothing due) and re-schedules itself for
 //! [`TimerTable::next`]. When a deadline moves *earlier* than the wheel entry, the caller
 //! re-schedules ([`TimerWheel::schedule_if_earlier`] does exactly that). This keeps the per-ACK
-//! cost at one comparison. One exception (`layer::set_timer`): arming TIME-WAIT, which comes
+//! cost at one comparison. One exception (`ctx::set_timer`): arming TIME-WAIT, which comes
 //! with every other deadline stopped, moves the entry to [`TimerTable::next`] even when that is
 //! later, since the early fire would find nothing due at all.
 
