@@ -5,8 +5,8 @@
 //! over hundreds of connections once the first ones have warmed the stacks up (per-core pools
 //! and tables: `tcp::spare`, the slab, the timer wheel).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
+
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -17,42 +17,6 @@ use engine::tcp::{ConnId, Event, State};
 use engine::time::Instant;
 use engine::wire::MacAddr;
 use engine::{Stack, StackConfig};
-
-/// Counts the allocations of the thread that asked for counting.
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the thread-locals touched
-// are const-initialised `Cell`s, which neither allocate nor re-enter the allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
 const IP_B: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
@@ -155,12 +119,11 @@ fn connection_churn_does_not_allocate_in_the_steady_state() {
     for _ in 0..200 {
         churn.one_connection(listener);
     }
-    COUNTING.with(|c| c.set(true));
-    for _ in 0..500 {
-        churn.one_connection(listener);
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocs = ALLOCS.with(Cell::get);
+    let allocs = counting::allocations(|| {
+        for _ in 0..500 {
+            churn.one_connection(listener);
+        }
+    });
     assert_eq!(allocs, 0, "{allocs} heap allocations over 500 connections");
     let (ca, cb) = (churn.a.counters(), churn.b.counters());
     assert_eq!(ca.tcp.active_opens, 700);

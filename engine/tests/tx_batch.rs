@@ -4,8 +4,8 @@
 //! it leaves behind (so its cost does not grow with the backlog), and flushing allocates
 //! nothing.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
+mod counting;
+
 use std::collections::HashMap;
 
 use engine::buf::{HEADROOM, Mempool, Pkt};
@@ -14,44 +14,6 @@ use engine::dev::{Device, DeviceCaps, TX_STALL_LIMIT, TxBatch, TxFrames};
 use engine::eal;
 use engine::time::Instant;
 use engine::wire::MacAddr;
-
-thread_local! {
-    /// Whether allocations on this thread are being counted.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    /// Allocations (and reallocations) counted on this thread.
-    static ALLOCS: Cell<u64> = const { Cell::new(0) };
-}
-
-/// The system allocator, counting this thread's allocations while `COUNTING` is set.
-struct Counting;
-
-// SAFETY: every call is passed on to `System` unchanged; the bookkeeping uses const-initialised
-// thread-local `Cell`s, which neither allocate nor re-enter the allocator.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, which is passed on.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes there).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCS.with(|n| n.set(n.get() + 1));
-        }
-        // SAFETY: as for `dealloc`; the caller upholds `realloc`'s contract.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
 
 const MAC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
 const NOW: Instant = Instant::ZERO;
@@ -249,7 +211,7 @@ fn flushing_allocates_nothing() {
     let mut dev = Taker::new(0);
     let mut frames: Vec<Pkt> = (0..1000).map(|i| tagged(&p, i % 1000)).collect();
     frames.reverse();
-    ALLOCS.with(|n| n.set(0));
+    let mut allocs = 0;
     for round in 0..400usize {
         for _ in 0..round % 7 {
             if let Some(f) = frames.pop() {
@@ -257,11 +219,11 @@ fn flushing_allocates_nothing() {
             }
         }
         dev.room = round % 5;
-        COUNTING.with(|c| c.set(true));
-        batch.flush(NOW, &mut dev);
-        COUNTING.with(|c| c.set(false));
+        allocs += counting::allocations(|| {
+            batch.flush(NOW, &mut dev);
+        });
     }
-    assert_eq!(ALLOCS.with(Cell::get), 0, "allocations during flushes");
+    assert_eq!(allocs, 0, "allocations during flushes");
     assert!(dev.log.len() > 500, "frames went out: {}", dev.log.len());
 }
 

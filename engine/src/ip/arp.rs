@@ -38,14 +38,7 @@ impl IpLayer {
         if repr.source_ip.is_unspecified() {
             if repr.operation == ArpOperation::Request && for_us {
                 self.counters.arp_in_requests += 1;
-                self.send_arp(
-                    pools,
-                    tx,
-                    ArpOperation::Reply,
-                    repr.source_mac,
-                    repr.source_ip,
-                    repr.target_ip,
-                );
+                self.send_arp_reply(&repr, pools, tx);
             }
             return;
         }
@@ -58,15 +51,14 @@ impl IpLayer {
         }
         self.counters.arp_in_requests += 1;
         if for_us {
-            self.send_arp(
-                pools,
-                tx,
-                ArpOperation::Reply,
-                repr.source_mac,
-                repr.source_ip,
-                repr.target_ip,
-            );
+            self.send_arp_reply(&repr, pools, tx);
         }
+    }
+
+    /// Answers the request `req` for one of our addresses (its target).
+    fn send_arp_reply(&mut self, req: &ArpRepr, pools: &Pools, tx: &mut TxBatch) {
+        let (mac, ip, ours) = (req.source_mac, req.source_ip, req.target_ip);
+        self.send_arp(pools, tx, ArpOperation::Reply, mac, ip, ours);
     }
 
     /// Asks who has `target` (broadcast), from our address on its prefix. A request for one
