@@ -95,13 +95,16 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Every counter as (name, value), the IP layer first. `TcpInErrs` is TCP's own count plus
-    /// the segments the IP layer rejected for a bad checksum or header, as Linux counts them.
+    /// Every counter as (name, value), the IP layer first. `TcpInErrs` and `TcpInSegs` are
+    /// TCP's own counts plus the segments the IP layer rejected for a bad checksum or header,
+    /// as Linux counts them.
     pub fn entries(&self) -> Vec<(&'static str, u64)> {
         let mut v: Vec<_> = self.ip.entries().collect();
+        // Linux's `tcp_v4_rcv` counts a segment in TcpInSegs "even if it's bad", and a bad
+        // checksum or header in TcpInErrs too; here the IP layer rejects those before TCP.
         let rejected = self.ip.tcp_in_csum_errors + self.ip.tcp_in_hdr_errors;
         v.extend(self.tcp.entries().map(|(n, x)| match n {
-            "TcpInErrs" => (n, x + rejected),
+            "TcpInErrs" | "TcpInSegs" => (n, x + rejected),
             _ => (n, x),
         }));
         v.push(("TcpCurrEstab", self.curr_estab));

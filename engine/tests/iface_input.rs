@@ -232,32 +232,32 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "TCP checksum",
         f,
-        with(TCP_IN, &["TcpInCsumErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpInCsumErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v.push(case(
         "TCP header truncated to 16 bytes",
         tcp_with_header(tcp_header(5, &[])[..16].to_vec(), b""),
-        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v.push(case(
         "TCP data offset 4",
         tcp_with_header(tcp_header(4, &[]), b"hello"),
-        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v.push(case(
         "TCP data offset past the segment",
         tcp_with_header(tcp_header(15, &[1, 1, 1, 1]), b""),
-        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v.push(case(
         "TCP MSS option of length 3",
         tcp_with_header(tcp_header(6, &[2, 3, 5, 1]), b""),
-        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v.push(case(
         "TCP option running past the header",
         tcp_with_header(tcp_header(6, &[1, 1, 8, 10]), b""),
-        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs"]),
+        with(TCP_IN, &["TcpExtInHdrErrors", "TcpInErrs", "TcpInSegs"]),
     ));
     v
 }

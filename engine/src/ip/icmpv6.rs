@@ -1,16 +1,20 @@
 //! ICMPv6 (RFC 4443): echo, and Neighbor Discovery (RFC 4861) for address resolution.
 //!
 //! What is implemented, on the receive side (every message's checksum is verified over the
-//! pseudo-header, RFC 4443 §2.3, and Neighbor Discovery messages are validated as RFC 4861
-//! §7.1 asks: hop limit 255, code 0, lengths, options; failures are `Icmp6InErrors`):
+//! pseudo-header, RFC 4443 §2.3, failures counted in `Icmp6InErrors`; each message is counted
+//! by type, as Linux counts it, before Neighbor Discovery messages are validated as RFC 4861
+//! §7.1 asks: hop limit 255, code 0, lengths, options, unicast link-layer addresses; a message
+//! that fails is dropped silently, as Linux's `ndisc_rcv` drops it):
 //! - an echo request to one of our addresses, or to a group we joined, is answered in place
-//!   (RFC 4443 §4.2; a reply to a multicast request comes from our unicast address);
+//!   (RFC 4443 §4.2; a reply to a multicast request comes from our unicast address; behind
+//!   extension headers, with a fresh frame; never to the unspecified address);
 //! - a Neighbor Solicitation for one of our addresses is answered with a solicited Neighbor
 //!   Advertisement carrying our MAC (§7.2.4); its source link-layer option creates or updates
 //!   the sender's entry (§7.2.3); a solicitation from the unspecified address (another node's
 //!   duplicate address detection) is answered to all-nodes, unsolicited (§7.2.4);
-//! - a Neighbor Advertisement updates the entry of its target if we have one, or completes a
-//!   resolution we started (§7.2.5); frames that waited for it are sent;
+//! - a Neighbor Advertisement updates the entry of its target if we have one (a different
+//!   address only with the Override flag), or completes a resolution we started (§7.2.5);
+//!   frames that waited for it are sent;
 //! - router solicitations and advertisements, redirects and ICMPv6 errors are counted and
 //!   otherwise ignored.
 //!
@@ -36,13 +40,24 @@ use crate::dev::TxBatch;
 use crate::time::Instant;
 use crate::wire::ipv6_addr::{ALL_NODES, multicast_mac, solicited_node};
 use crate::wire::{
-    Checksum, EtherType, EthernetFrame, EthernetRepr, Icmpv6Packet, Icmpv6Repr, IpProtocol,
-    Ipv6Packet, Ipv6Repr, MacAddr, NdpRepr, NeighborFlags, checksum,
+    Checksum, EtherType, EthernetFrame, EthernetRepr, Icmpv6Packet, Icmpv6Repr, Icmpv6Type,
+    IpProtocol, Ipv6Packet, Ipv6Repr, MacAddr, NdpRepr, NeighborFlags, checksum,
 };
 
 /// Neighbor Discovery messages travel with hop limit 255, so a receiver knows they come from
 /// the link (RFC 4861 §3.1).
 const ND_HOP_LIMIT: u8 = 255;
+
+/// The link-layer addresses a Neighbor Discovery message carries are unicast (a multicast one
+/// would send our unicast traffic to a group; ARP refuses it the same way).
+fn unicast_lladdrs(ndp: &NdpRepr) -> bool {
+    let lladdr = match *ndp {
+        NdpRepr::NeighborSolicit { source_lladdr, .. } => source_lladdr,
+        NdpRepr::NeighborAdvert { target_lladdr, .. } => target_lladdr,
+        _ => None,
+    };
+    lladdr.is_none_or(|m| !m.is_multicast())
+}
 
 impl IpLayer {
     /// One ICMPv6 message at offset `off` of `frame`, in the datagram `ip`.
@@ -65,38 +80,48 @@ impl IpLayer {
         }
         // The message's header (and a Neighbor Discovery message whole) in the first segment.
         let first = frame.data().get(off..).unwrap_or_default();
-        let parsed = Icmpv6Packet::new_checked(first)
-            .and_then(|p| Icmpv6Repr::parse(&p, &ip.src, &ip.dst, false));
-        let repr = match parsed {
-            Ok(r) => r,
-            Err(_) => {
-                self.counters.icmp6_in_errors += 1;
-                return;
-            }
+        let Ok(packet) = Icmpv6Packet::new_checked(first) else {
+            self.counters.icmp6_in_errors += 1;
+            return;
         };
-        let c = &mut self.counters;
-        match repr {
-            Icmpv6Repr::EchoRequest { .. } => {
-                c.icmp6_in_echos += 1;
-                self.echo_reply_v6(frame, off, ip, pools, tx);
+        // Counted by type before anything else is checked, as Linux's `icmpv6_rcv` does: a
+        // Neighbor Discovery message that then fails validation is dropped silently.
+        self.count_icmpv6_type(packet.msg_type());
+        let Ok(repr) = Icmpv6Repr::parse(&packet, &ip.src, &ip.dst, false) else {
+            if !NdpRepr::is_ndp(packet.msg_type()) {
+                self.counters.icmp6_in_errors += 1;
             }
+            return;
+        };
+        match repr {
+            Icmpv6Repr::EchoRequest { .. } => self.echo_reply_v6(frame, off, ip, pools, tx),
             Icmpv6Repr::EchoReply { ident, seq_no, .. } => {
-                c.icmp6_in_echo_replies += 1;
                 self.log_echo_reply(IpAddr::V6(ip.src), ident, seq_no, now);
             }
-            Icmpv6Repr::Ndp(ndp) => {
-                if ndp.validate(ip).is_err() {
-                    c.icmp6_in_errors += 1;
-                    return;
-                }
+            Icmpv6Repr::Ndp(ndp) if ndp.validate(ip).is_ok() && unicast_lladdrs(&ndp) => {
                 let eth_src = EthernetFrame::new_unchecked(frame.data()).src();
                 self.ndp_input(now, ndp, ip, eth_src, pools, tx);
             }
-            Icmpv6Repr::DstUnreachable { .. } => c.icmp6_in_dest_unreachs += 1,
-            Icmpv6Repr::PacketTooBig { .. } => c.icmp6_in_pkt_too_bigs += 1,
-            Icmpv6Repr::TimeExceeded { .. } => c.icmp6_in_time_excds += 1,
-            Icmpv6Repr::ParamProblem { .. } => c.icmp6_in_parm_problems += 1,
-            Icmpv6Repr::Other { .. } => {}
+            _ => {}
+        }
+    }
+
+    /// The per-type input counter of an ICMPv6 message.
+    fn count_icmpv6_type(&mut self, t: Icmpv6Type) {
+        let c = &mut self.counters;
+        match t {
+            Icmpv6Type::EchoRequest => c.icmp6_in_echos += 1,
+            Icmpv6Type::EchoReply => c.icmp6_in_echo_replies += 1,
+            Icmpv6Type::DstUnreachable => c.icmp6_in_dest_unreachs += 1,
+            Icmpv6Type::PacketTooBig => c.icmp6_in_pkt_too_bigs += 1,
+            Icmpv6Type::TimeExceeded => c.icmp6_in_time_excds += 1,
+            Icmpv6Type::ParamProblem => c.icmp6_in_parm_problems += 1,
+            Icmpv6Type::RouterSolicit => c.icmp6_in_router_solicits += 1,
+            Icmpv6Type::RouterAdvert => c.icmp6_in_router_advertisements += 1,
+            Icmpv6Type::NeighborSolicit => c.icmp6_in_neighbor_solicits += 1,
+            Icmpv6Type::NeighborAdvert => c.icmp6_in_neighbor_advertisements += 1,
+            Icmpv6Type::Redirect => c.icmp6_in_redirects += 1,
+            _ => {}
         }
     }
 
@@ -110,26 +135,20 @@ impl IpLayer {
         pools: &Pools,
         tx: &mut TxBatch,
     ) {
-        let c = &mut self.counters;
         match ndp {
             NdpRepr::NeighborSolicit {
                 target,
                 source_lladdr,
-            } => {
-                c.icmp6_in_neighbor_solicits += 1;
-                self.solicitation(now, target, source_lladdr, ip, eth_src, pools, tx);
-            }
+            } => self.solicitation(now, target, source_lladdr, ip, eth_src, pools, tx),
             NdpRepr::NeighborAdvert {
                 flags,
                 target,
                 target_lladdr,
-            } => {
-                c.icmp6_in_neighbor_advertisements += 1;
-                self.advertisement(now, flags, target, target_lladdr, tx);
-            }
-            NdpRepr::RouterSolicit { .. } => c.icmp6_in_router_solicits += 1,
-            NdpRepr::RouterAdvert { .. } => c.icmp6_in_router_advertisements += 1,
-            NdpRepr::Redirect { .. } => c.icmp6_in_redirects += 1,
+            } => self.advertisement(now, flags, target, target_lladdr, tx),
+            // A host on one link: router discovery and redirects are left out.
+            NdpRepr::RouterSolicit { .. }
+            | NdpRepr::RouterAdvert { .. }
+            | NdpRepr::Redirect { .. } => {}
         }
     }
 
@@ -183,8 +202,13 @@ impl IpLayer {
             return;
         }
         let asked = self.nd.awaiting(target);
-        let known = self.nd.contains(target);
-        if !(known || asked && flags.contains(NeighborFlags::SOLICITED)) {
+        let cached = self.nd.mac_of(target);
+        if cached.is_none() && !(asked && flags.contains(NeighborFlags::SOLICITED)) {
+            return;
+        }
+        // §7.2.5: without the Override flag, an advertisement does not replace an address we
+        // have (only one that completes a resolution may set it).
+        if cached.is_some_and(|m| m != mac) && !flags.contains(NeighborFlags::OVERRIDE) {
             return;
         }
         self.neighbor_update(now, IpAddr::V6(target), mac, true);
@@ -320,6 +344,17 @@ impl IpLayer {
         pools: &Pools,
         tx: &mut TxBatch,
     ) {
+        // There is no one to answer at the unspecified address (RFC 4291 §2.5.2), nor behind a
+        // multicast Ethernet source.
+        let eth_src = EthernetFrame::new_unchecked(frame.data()).src();
+        if ip.src.is_unspecified() || eth_src.is_multicast() {
+            return;
+        }
+        // The reply is the request rewritten in place; with extension headers, a fresh frame
+        // (they are the request's, not the reply's).
+        if off != ETH_LEN + IP6_LEN {
+            return self.echo_reply_v6_fresh(frame, off, ip, pools, tx);
+        }
         // A request to a group is answered from our address for the sender.
         let from = match ip.dst.is_multicast() {
             true => match self.source_for(IpAddr::V6(ip.src)) {
@@ -342,6 +377,8 @@ impl IpLayer {
             h.set_src(&from);
             h.set_dst(&ip.src);
             h.set_hop_limit(HOP_LIMIT);
+            h.set_traffic_class(0);
+            h.set_flow_label(0);
         }
         let mut icmp = Icmpv6Packet::new_unchecked(&mut d[off..]);
         // Only the type changes when the addresses merely swap (the pseudo-header sum does not
@@ -360,6 +397,44 @@ impl IpLayer {
         self.count_icmpv6_out(&ip.src);
         self.counters.icmp6_out_echo_replies += 1;
         tx.push(reply);
+    }
+
+    /// Answers the echo request at `off` of `frame` (behind extension headers) with a new frame:
+    /// our headers, the request's identifier, sequence number and data.
+    fn echo_reply_v6_fresh(
+        &mut self,
+        frame: Pkt,
+        off: usize,
+        ip: &Ipv6Repr,
+        pools: &Pools,
+        tx: &mut TxBatch,
+    ) {
+        let Some(IpAddr::V6(from)) = self.source_for(IpAddr::V6(ip.src)) else {
+            return;
+        };
+        let first = frame.data().get(off..).unwrap_or_default();
+        let Ok(req) = Icmpv6Packet::new_checked(first) else {
+            return;
+        };
+        let data_len = frame.len() - off - 8;
+        let msg = Icmpv6Repr::EchoReply {
+            ident: req.echo_ident(),
+            seq_no: req.echo_seq_no(),
+            data_len,
+        };
+        let len = msg.buffer_len();
+        let eth_src = EthernetFrame::new_unchecked(frame.data()).src();
+        let reply = Pkt::alloc(&pools.data).and_then(|mut p| {
+            let buf = p.append(ETH_LEN + IP6_LEN + len)?;
+            self.write_icmpv6_headers(buf, from, ip.src, eth_src, HOP_LIMIT, len);
+            frame.copy_out(off + 8, &mut buf[ETH_LEN + IP6_LEN + 8..]);
+            msg.emit(&from, &ip.src, &mut buf[ETH_LEN + IP6_LEN..]);
+            Some(p)
+        });
+        if self.emit_or_count(reply, tx) {
+            self.count_icmpv6_out(&ip.src);
+            self.counters.icmp6_out_echo_replies += 1;
+        }
     }
 
     /// An ICMPv6 echo request frame with `ping.data_len` bytes of pattern data.

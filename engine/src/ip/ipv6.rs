@@ -5,14 +5,17 @@
 //! - Shorter than 40 bytes, not version 6, or addresses no link may carry (multicast source,
 //!   loopback, IPv4-mapped; RFC 4291) → `Ip6InHdrErrors`; a payload length beyond the frame →
 //!   `Ip6InTruncatedPkts`.
-//! - Not for us → `Ip6InAddrErrors`. "For us" is one of our unicast addresses, the all-nodes
-//!   group (ff02::1), or the solicited-node group of one of our addresses (RFC 4861 §7.2.1);
-//!   multicast that arrives is counted in `Ip6InMcastPkts` too.
+//! - Multicast is counted in `Ip6InMcastPkts`; a group we did not join (we join the all-nodes
+//!   group ff02::1 and the solicited-node groups of our addresses, RFC 4861 §7.2.1) is then
+//!   dropped silently, as Linux's `ip6_mc_input` does. A unicast address not ours →
+//!   `Ip6InAddrErrors`.
 //! - Extension headers: Hop-by-Hop, Routing (Segments Left 0), Destination Options and atomic
 //!   Fragment headers are passed over; a malformed chain or an option that demands discard →
 //!   `Ip6InHdrErrors`; a fragment → `Ip6ReasmReqds` and `Ip6ReasmFails` (no reassembly);
-//!   No Next Header → `Ip6InDiscards`; another upper layer → `Ip6InUnknownProtos`. No ICMPv6
-//!   error is sent back (as for IPv4, the engine sends no ICMP errors).
+//!   No Next Header is delivered to nothing (`Ip6InDelivers`, as Linux's discard handler);
+//!   another upper layer → `Ip6InUnknownProtos`; TCP to a multicast group is delivered and
+//!   dropped (Linux's `tcp_v6_rcv` drops it uncounted). No ICMPv6 error is sent back (as for
+//!   IPv4, the engine sends no ICMP errors).
 //!
 //! The fixed header and the extension headers must lie in the first segment of the frame (every
 //! PMD here delivers them so); lengths are checked against the whole frame.
@@ -69,12 +72,14 @@ impl IpLayer {
             self.counters.ip6_in_truncated_pkts += 1;
             return None;
         }
-        if !self.accepts_ipv6_dst(&ip.dst) {
-            self.counters.ip6_in_addr_errors += 1;
-            return None;
-        }
         if ip.dst.is_multicast() {
             self.counters.ip6_in_mcast_pkts += 1;
+            if !self.joined(&ip.dst) {
+                return None;
+            }
+        } else if !self.is_local(IpAddr::V6(ip.dst)) {
+            self.counters.ip6_in_addr_errors += 1;
+            return None;
         }
         // Drop Ethernet padding beyond the datagram.
         frame.trim_back(total - IP6_LEN - plen);
@@ -94,9 +99,12 @@ impl IpLayer {
         }
         let off = ETH_LEN + IP6_LEN + ext.offset;
         match ext.protocol {
-            IpProtocol::Tcp if !ip.dst.is_multicast() => {
+            IpProtocol::Tcp => {
                 self.counters.ip6_in_delivers += 1;
-                self.tcp_input(frame, IpAddr::V6(ip.src), IpAddr::V6(ip.dst), off)
+                // TCP is unicast (RFC 9293 §3.9.1): a segment to a group is dropped.
+                let unicast = !ip.dst.is_multicast();
+                unicast
+                    .then(|| self.tcp_input(frame, IpAddr::V6(ip.src), IpAddr::V6(ip.dst), off))?
             }
             IpProtocol::Icmpv6 => {
                 self.counters.ip6_in_delivers += 1;
@@ -104,7 +112,7 @@ impl IpLayer {
                 None
             }
             IpProtocol::Ipv6NoNxt => {
-                self.counters.ip6_in_discards += 1;
+                self.counters.ip6_in_delivers += 1;
                 None
             }
             _ => {
@@ -114,13 +122,10 @@ impl IpLayer {
         }
     }
 
-    /// Whether a datagram to `dst` is for us: one of our addresses, all-nodes, or one of our
-    /// solicited-node groups.
-    fn accepts_ipv6_dst(&self, dst: &Ipv6Addr) -> bool {
-        if dst.is_multicast() {
-            return *dst == ALL_NODES || self.ipv6_addrs().any(|a| solicited_node(&a) == *dst);
-        }
-        self.is_local(IpAddr::V6(*dst))
+    /// Whether we joined the multicast group `dst`: all-nodes, or one of our solicited-node
+    /// groups.
+    fn joined(&self, dst: &Ipv6Addr) -> bool {
+        *dst == ALL_NODES || self.ipv6_addrs().any(|a| solicited_node(&a) == *dst)
     }
 
     /// Whether we listen to the Ethernet multicast group `mac` (RFC 2464 §7): IPv6's all-nodes

@@ -236,6 +236,11 @@ impl<A: NeighborAddr> NeighborCache<A> {
         }
     }
 
+    /// The address `ip` has in the cache, reachable or stale, without touching the entry.
+    pub fn mac_of(&self, ip: A) -> Option<MacAddr> {
+        self.find(ip).and_then(|s| self.slots[s]).map(|e| e.mac)
+    }
+
     /// Whether any resolution is under way.
     #[inline]
     pub fn resolving(&self) -> bool {
