@@ -10,6 +10,7 @@
 //! - [`check_cases`]: bad frames, each dropped without an answer and counted in exactly the
 //!   counters named for it, each followed by a check that the stack still answers.
 //! - [`fuzz`], [`mutate`] and [`finish`]: the fuzz runs and the leak check after them.
+//! - [`v6`]: IPv6 frames built by hand and the checks of the stack's answers to them.
 
 // Each test binary uses a different part of this module.
 #![allow(dead_code)]
@@ -27,6 +28,8 @@ use engine::rand::Rng;
 use engine::time::Instant;
 use engine::wire::MacAddr;
 use engine::{Stack, StackConfig};
+
+pub mod v6;
 
 pub const US_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 2);
 pub const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
