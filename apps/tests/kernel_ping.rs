@@ -122,13 +122,7 @@ impl Peer {
     /// Stops serve with SIGINT and returns the counters it printed; asserts a clean exit.
     fn stop(self) -> Counters {
         let Peer { serve, ns, .. } = self;
-        let done = serve.stop();
-        assert!(done.status.success(), "serve exits 0 on SIGINT: {done:?}");
-        assert!(
-            done.stderr.trim().is_empty(),
-            "serve printed nothing on stderr: {}",
-            done.stderr
-        );
+        let done = serve.stop_cleanly("serve");
         drop(ns);
         done.counters()
     }

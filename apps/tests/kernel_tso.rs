@@ -18,6 +18,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::time::Duration;
 
 use common::frames::checksum;
+use common::raw::recv_frame;
 use common::{Netns, unique_name};
 use tcp::{ENGINE_IP, EngineHost, KERNEL_IP, accept_within, kernel_listen, pattern};
 
@@ -103,35 +104,18 @@ impl Capture {
     fn drain(&mut self) {
         let mut buf = vec![0u8; 65536 + 256];
         loop {
-            // SAFETY: as in open.
-            let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
-            let mut len = std::mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t;
-            // SAFETY: buf and from are valid for the lengths passed.
-            let n = unsafe {
-                libc::recvfrom(
-                    self.fd.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_TRUNC,
-                    (&mut from as *mut libc::sockaddr_ll).cast(),
-                    &mut len,
-                )
+            let (n, pkttype) = match recv_frame(&self.fd, &mut buf, libc::MSG_TRUNC) {
+                Ok(r) => r,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => panic!("recvfrom(AF_PACKET): {e}"),
             };
-            if n < 0 {
-                let e = std::io::Error::last_os_error();
-                match e.kind() {
-                    std::io::ErrorKind::WouldBlock => return,
-                    std::io::ErrorKind::Interrupted => continue,
-                    _ => panic!("recvfrom(AF_PACKET): {e}"),
-                }
-            }
-            let n = n as usize;
             assert!(
                 n <= buf.len(),
                 "a {n}-byte frame was truncated by the capture"
             );
             self.frames.push(Frame {
-                outgoing: from.sll_pkttype == libc::PACKET_OUTGOING,
+                outgoing: pkttype == libc::PACKET_OUTGOING,
                 bytes: buf[..n].to_vec(),
             });
         }

@@ -15,10 +15,17 @@ pub fn mac(s: &str) -> [u8; 6] {
 
 /// The Internet checksum (RFC 1071) of `data`.
 pub fn checksum(data: &[u8]) -> u16 {
-    let mut sum: u32 = data
-        .chunks(2)
-        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
-        .sum();
+    checksum_with(0, data)
+}
+
+/// The Internet checksum of `data` with `initial` already in the sum (e.g. a pseudo-header's
+/// 16-bit words, added up).
+pub fn checksum_with(initial: u32, data: &[u8]) -> u16 {
+    let mut sum: u32 = initial
+        + data
+            .chunks(2)
+            .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+            .sum::<u32>();
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

@@ -19,6 +19,7 @@
 #![allow(dead_code)] // each test crate uses a different subset
 
 pub mod frames;
+pub mod packets;
 pub mod raw;
 
 use std::collections::BTreeMap;
@@ -447,6 +448,19 @@ impl Proc {
         let rc = unsafe { libc::kill(pid, libc::SIGINT) };
         assert_eq!(rc, 0, "kill({pid}, SIGINT) failed");
         self.wait()
+    }
+
+    /// [`Proc::stop`], then asserts a clean exit: status 0 and nothing on stderr (`what`
+    /// names the program in the failure message).
+    pub fn stop_cleanly(self, what: &str) -> Finished {
+        let done = self.stop();
+        assert!(done.status.success(), "{what} exits 0 on SIGINT: {done:?}");
+        assert!(
+            done.stderr.trim().is_empty(),
+            "{what} printed nothing on stderr: {}",
+            done.stderr
+        );
+        done
     }
 
     /// Waits for the process to exit on its own and collects its output. Fails the test (and

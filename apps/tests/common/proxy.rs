@@ -163,13 +163,7 @@ impl ProxyPeers {
         let ProxyPeers {
             proxy, ns_a, ns_b, ..
         } = self;
-        let done = proxy.stop();
-        assert!(done.status.success(), "proxy exits 0 on SIGINT: {done:?}");
-        assert!(
-            done.stderr.trim().is_empty(),
-            "proxy printed nothing on stderr: {}",
-            done.stderr
-        );
+        let done = proxy.stop_cleanly("proxy");
         drop(ns_b);
         drop(ns_a);
         done.counters()

@@ -109,13 +109,7 @@ impl ServePeer {
     /// counters it printed.
     pub fn stop(self) -> Counters {
         let ServePeer { serve, ns, .. } = self;
-        let done = serve.stop();
-        assert!(done.status.success(), "serve exits 0 on SIGINT: {done:?}");
-        assert!(
-            done.stderr.trim().is_empty(),
-            "serve printed nothing on stderr: {}",
-            done.stderr
-        );
+        let done = serve.stop_cleanly("serve");
         drop(ns);
         done.counters()
     }
