@@ -39,8 +39,7 @@
 //!    header is answered (IPv6); a fragment with a non-zero offset and a SYN with a bad
 //!    checksum get nothing (both families);
 //! 8. data beyond a hole gets a duplicate ACK with the SACK block;
-//! 9. SYN+FIN at the listening port: Linux discards it, the engine answers (ignored tests,
-//!    see their reason).
+//! 9. SYN+FIN at the listening port: discarded, as Linux discards it.
 //!
 //! Not compared, because they may legitimately differ (RFC 9293, RFC 7323, RFC 6437, RFC
 //! 4861): ISNs, window values and the window-scale shift, TSvals (only that TSecr echoes one
@@ -1916,14 +1915,12 @@ fn syn_fin_script(d: &Dut, fam: Fam) -> Vec<String> {
 }
 
 #[test]
-#[ignore = "engine differs from Linux: a SYN+FIN to a listening port gets a SYN-ACK (Linux discards it)"]
 fn ipv6_syn_with_fin_is_discarded_like_linux() {
     let answers = on_both("SYN+FIN (IPv6)", |d| syn_fin_script(d, Fam::V6));
     assert!(answers.is_empty(), "{answers:?}");
 }
 
 #[test]
-#[ignore = "engine differs from Linux: a SYN+FIN to a listening port gets a SYN-ACK (Linux discards it)"]
 fn ipv4_syn_with_fin_is_discarded_like_linux() {
     let answers = on_both("SYN+FIN (IPv4)", |d| syn_fin_script(d, Fam::V4));
     assert!(answers.is_empty(), "{answers:?}");

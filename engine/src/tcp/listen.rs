@@ -38,8 +38,10 @@ pub fn on_segment<S: SegmentSink + ?Sized>(
         output::reset_for(&seg, sh, out);
         return;
     }
-    // Third, a SYN opens a connection; anything else is dropped.
-    if !r.flags.contains(TcpFlags::SYN) {
+    // Third, a SYN opens a connection; anything else is dropped. A SYN with FIN is dropped
+    // too, as Linux's `tcp_rcv_state_process` drops it (no sane opener sends one; RFC 9293
+    // leaves it open, and accepting it would queue a half-closed child for a scanner).
+    if !r.flags.contains(TcpFlags::SYN) || r.flags.contains(TcpFlags::FIN) {
         return;
     }
     let Some(lis) = sh.listeners.in_slot(slot) else {
