@@ -453,14 +453,7 @@ impl<D: Device> Stack<D> {
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
-        let src = self.ip.source_for(ip).ok_or(TcpError::NoRoute)?;
-        if !self.ip.routable(ip) {
-            match ip {
-                IpAddr::V4(_) => self.ip.counters.ip_out_no_routes += 1,
-                IpAddr::V6(_) => self.ip.counters.ip6_out_no_routes += 1,
-            }
-            return Err(TcpError::NoRoute);
-        }
+        let src = self.ip.connect_source(ip).ok_or(TcpError::NoRoute)?;
         self.tcp
             .connect_from(src, local_port, (ip, port), opts, out!(self))
     }

@@ -9,27 +9,24 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+use super::ETH;
 use super::IpLayer;
-use super::input::ETH_LEN;
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
 use crate::time::Instant;
-use crate::wire::{
-    ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetFrame, EthernetRepr, MacAddr,
-};
+use crate::wire::{ArpOperation, ArpPacket, ArpRepr, EtherType, EthernetRepr, MacAddr};
 
 impl IpLayer {
     /// One received ARP packet (the frame's payload after the Ethernet header).
     pub(super) fn arp_input(&mut self, now: Instant, frame: &Pkt, pools: &Pools, tx: &mut TxBatch) {
-        let repr = match ArpPacket::new_checked(&frame.data()[ETH_LEN..])
-            .and_then(|p| ArpRepr::parse(&p))
-        {
-            Ok(r) => r,
-            Err(_) => {
-                self.counters.arp_in_errors += 1;
-                return;
-            }
-        };
+        let repr =
+            match ArpPacket::new_checked(&frame.data()[ETH..]).and_then(|p| ArpRepr::parse(&p)) {
+                Ok(r) => r,
+                Err(_) => {
+                    self.counters.arp_in_errors += 1;
+                    return;
+                }
+            };
         if repr.source_mac.is_multicast() || matches!(repr.operation, ArpOperation::Unknown(_)) {
             self.counters.arp_in_errors += 1;
             return;
@@ -43,8 +40,7 @@ impl IpLayer {
             return;
         }
         self.neighbor_update(now, IpAddr::V4(repr.source_ip), repr.source_mac, for_us);
-        let mut release = |p: Pkt| fill_dst(p, repr.source_mac, tx);
-        self.arp.take_pending(repr.source_ip, &mut release);
+        self.release_pending(IpAddr::V4(repr.source_ip), repr.source_mac, tx);
         if repr.operation == ArpOperation::Reply {
             self.counters.arp_in_replies += 1;
             return;
@@ -103,7 +99,7 @@ impl IpLayer {
             let buf = p.append(60)?;
             buf.fill(0);
             eth.emit(buf);
-            arp.emit(&mut buf[ETH_LEN..]);
+            arp.emit(&mut buf[ETH..]);
             Some(p)
         });
         if self.emit_or_count(frame, tx) {
@@ -112,13 +108,5 @@ impl IpLayer {
                 _ => self.counters.arp_out_requests += 1,
             }
         }
-    }
-}
-
-/// Sets the Ethernet destination of a frame that waited for resolution, and queues it.
-pub(super) fn fill_dst(mut p: Pkt, mac: MacAddr, tx: &mut TxBatch) {
-    if let Some(d) = p.data_mut().filter(|d| d.len() >= ETH_LEN) {
-        EthernetFrame::new_unchecked(d).set_dst(mac);
-        tx.push(p);
     }
 }

@@ -103,3 +103,14 @@ crate::mib! {
         tx_offload_refused => "TcpExtTxOffloadRefused",
     }
 }
+
+impl IpCounters {
+    /// `segs` datagrams handed down for sending, in their family's `OutRequests`.
+    #[inline]
+    pub fn out_requests(&mut self, v6: bool, segs: u64) {
+        match v6 {
+            true => self.ip6_out_requests += segs,
+            false => self.ip_out_requests += segs,
+        }
+    }
+}

@@ -5,8 +5,9 @@
 
 use std::net::IpAddr;
 
-use super::input::{ETH_LEN, chain_sum};
+use super::input::chain_sum;
 use super::template::HOP_LIMIT;
+use super::{ETH, IP4};
 use super::{EchoReply, IpLayer, Ping, Route};
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
@@ -27,7 +28,7 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) {
         self.counters.icmp_in_msgs += 1;
-        let off = ETH_LEN + ip_hlen;
+        let off = ETH + ip_hlen;
         let len = frame.len() - off;
         let (msg_type, ident, seq_no) = match IcmpPacket::new_checked(&frame.data()[off..]) {
             Ok(p) => (p.msg_type(), p.echo_ident(), p.echo_seq_no()),
@@ -45,7 +46,7 @@ impl IpLayer {
             IcmpType::EchoRequest => self.counters.icmp_in_echos += 1,
             IcmpType::EchoReply => {
                 self.counters.icmp_in_echo_reps += 1;
-                let from = Ipv4Packet::new_unchecked(&frame.data()[ETH_LEN..]).src();
+                let from = Ipv4Packet::new_unchecked(&frame.data()[ETH..]).src();
                 self.log_echo_reply(from.into(), ident, seq_no, now);
                 return;
             }
@@ -84,7 +85,7 @@ impl IpLayer {
         swap_macs(d, self.mac);
         let ident = self.ident.next();
         {
-            let mut ip = Ipv4Packet::new_unchecked(&mut d[ETH_LEN..]);
+            let mut ip = Ipv4Packet::new_unchecked(&mut d[ETH..]);
             let (peer, us) = (ip.src(), ip.dst());
             ip.set_src(us);
             ip.set_dst(peer);
@@ -92,7 +93,7 @@ impl IpLayer {
             ip.set_ident(ident);
             ip.fill_checksum();
         }
-        let mut icmp = IcmpPacket::new_unchecked(&mut d[ETH_LEN + ip_hlen..]);
+        let mut icmp = IcmpPacket::new_unchecked(&mut d[ETH + ip_hlen..]);
         // Type 8 → 0 changes one 16-bit word: update the checksum incrementally (RFC 1624),
         // because the data may continue in further segments.
         let _ = icmp.echo_request_to_reply();
@@ -159,16 +160,16 @@ impl IpLayer {
             dscp_ecn: 0,
         };
         let mut p = Pkt::alloc(&pools.data)?;
-        let buf = p.append(ETH_LEN + 20 + 8 + data_len)?;
+        let buf = p.append(ETH + IP4 + 8 + data_len)?;
         EthernetRepr {
             src: self.mac,
             dst: dst_mac,
             ethertype: EtherType::Ipv4,
         }
         .emit(buf);
-        ip.emit(&mut buf[ETH_LEN..], true);
-        fill_pattern(&mut buf[ETH_LEN + 28..]);
-        icmp.emit(&mut buf[ETH_LEN + 20..]);
+        ip.emit(&mut buf[ETH..], true);
+        fill_pattern(&mut buf[ETH + IP4 + 8..]);
+        icmp.emit(&mut buf[ETH + IP4..]);
         self.counters.icmp_out_msgs += 1;
         self.counters.ip_out_requests += 1;
         Some(p)

@@ -31,9 +31,9 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::icmp::{fill_pattern, swap_macs, writable_copy};
-use super::input::{ETH_LEN, chain_sum};
-use super::ipv6::IP6_LEN;
+use super::input::chain_sum;
 use super::template::HOP_LIMIT;
+use super::{ETH, IP6};
 use super::{IpLayer, Ping};
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
@@ -175,7 +175,7 @@ impl IpLayer {
         }
         if let Some(mac) = source_lladdr {
             self.neighbor_update(now, IpAddr::V6(ip.src), mac, true);
-            self.release_pending(ip.src, mac, tx);
+            self.release_pending(IpAddr::V6(ip.src), mac, tx);
         }
         // Without the option the solicitation was unicast, so its Ethernet source is the way
         // back (RFC 4861 §7.2.4).
@@ -212,13 +212,7 @@ impl IpLayer {
             return;
         }
         self.neighbor_update(now, IpAddr::V6(target), mac, true);
-        self.release_pending(target, mac, tx);
-    }
-
-    /// Sends the frames that waited for `ip` to resolve to `mac`.
-    fn release_pending(&mut self, ip: Ipv6Addr, mac: MacAddr, tx: &mut TxBatch) {
-        let mut release = |p: Pkt| super::arp::fill_dst(p, mac, tx);
-        self.nd.take_pending(ip, &mut release);
+        self.release_pending(IpAddr::V6(target), mac, tx);
     }
 
     /// Asks for `target`'s link-layer address: to its solicited-node group, or unicast to
@@ -291,9 +285,9 @@ impl IpLayer {
     ) -> Option<Pkt> {
         let len = msg.buffer_len();
         let mut p = Pkt::alloc(&pools.hdr)?;
-        let buf = p.append(ETH_LEN + IP6_LEN + len)?;
+        let buf = p.append(ETH + IP6 + len)?;
         self.write_icmpv6_headers(buf, src, dst, dst_mac, hop_limit, len);
-        msg.emit(&src, &dst, &mut buf[ETH_LEN + IP6_LEN..]);
+        msg.emit(&src, &dst, &mut buf[ETH + IP6..]);
         self.count_icmpv6_out(&dst);
         Some(p)
     }
@@ -323,7 +317,7 @@ impl IpLayer {
             traffic_class: 0,
             flow_label: 0,
         }
-        .emit(&mut buf[ETH_LEN..]);
+        .emit(&mut buf[ETH..]);
     }
 
     fn count_icmpv6_out(&mut self, dst: &Ipv6Addr) {
@@ -352,7 +346,7 @@ impl IpLayer {
         }
         // The reply is the request rewritten in place; with extension headers, a fresh frame
         // (they are the request's, not the reply's).
-        if off != ETH_LEN + IP6_LEN {
+        if off != ETH + IP6 {
             return self.echo_reply_v6_fresh(frame, off, ip, pools, tx);
         }
         // A request to a group is answered from our address for the sender.
@@ -373,7 +367,7 @@ impl IpLayer {
         };
         swap_macs(d, self.mac);
         {
-            let mut h = Ipv6Packet::new_unchecked(&mut d[ETH_LEN..]);
+            let mut h = Ipv6Packet::new_unchecked(&mut d[ETH..]);
             h.set_src(&from);
             h.set_dst(&ip.src);
             h.set_hop_limit(HOP_LIMIT);
@@ -425,10 +419,10 @@ impl IpLayer {
         let len = msg.buffer_len();
         let eth_src = EthernetFrame::new_unchecked(frame.data()).src();
         let reply = Pkt::alloc(&pools.data).and_then(|mut p| {
-            let buf = p.append(ETH_LEN + IP6_LEN + len)?;
+            let buf = p.append(ETH + IP6 + len)?;
             self.write_icmpv6_headers(buf, from, ip.src, eth_src, HOP_LIMIT, len);
-            frame.copy_out(off + 8, &mut buf[ETH_LEN + IP6_LEN + 8..]);
-            msg.emit(&from, &ip.src, &mut buf[ETH_LEN + IP6_LEN..]);
+            frame.copy_out(off + 8, &mut buf[ETH + IP6 + 8..]);
+            msg.emit(&from, &ip.src, &mut buf[ETH + IP6..]);
             Some(p)
         });
         if self.emit_or_count(reply, tx) {
@@ -454,10 +448,10 @@ impl IpLayer {
         };
         let len = msg.buffer_len();
         let mut p = Pkt::alloc(&pools.data)?;
-        let buf = p.append(ETH_LEN + IP6_LEN + len)?;
+        let buf = p.append(ETH + IP6 + len)?;
         self.write_icmpv6_headers(buf, src, dst, dst_mac, HOP_LIMIT, len);
-        fill_pattern(&mut buf[ETH_LEN + IP6_LEN + 8..]);
-        msg.emit(&src, &dst, &mut buf[ETH_LEN + IP6_LEN..]);
+        fill_pattern(&mut buf[ETH + IP6 + 8..]);
+        msg.emit(&src, &dst, &mut buf[ETH + IP6..]);
         self.count_icmpv6_out(&dst);
         self.counters.icmp6_out_echos += 1;
         Some(p)

@@ -9,8 +9,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use super::IpLayer;
 use super::tx::pseudo_header;
+use super::{ETH, IP4, IpLayer};
 use crate::buf::{CsumVerdict, Pkt, Pools};
 use crate::dev::TxBatch;
 use crate::tcp::Segment;
@@ -18,9 +18,6 @@ use crate::time::Instant;
 use crate::wire::{
     Checksum, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, TcpRepr, checksum,
 };
-
-/// The Ethernet header.
-pub(super) const ETH_LEN: usize = 14;
 
 /// What the port said about a checksum (`Pkt::rx_csum`), or Good on a link that cannot
 /// corrupt frames (`DeviceCaps::trusted`): as if checked.
@@ -116,21 +113,21 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) -> Option<Segment> {
         self.counters.ip_in_receives += 1;
-        let ip_hw = hw_csum(self.trusted, frame.rx_csum().ip);
-        let data = &frame.data()[ETH_LEN..];
+        let ip_hw = hw_csum(self.caps.trusted, frame.rx_csum().ip);
+        let data = &frame.data()[ETH..];
         // The datagram may continue in later segments: lengths are checked against the whole
         // frame, the header against the first segment.
-        let total = frame.len() - ETH_LEN;
+        let total = frame.len() - ETH;
         // RFC 1122 §3.2.1.1-2, in the order of Linux's ip_rcv_core so the counters agree with
         // nstat: header too short, bad version or IHL → IpInHdrErrors; bad checksum →
         // IpExtInCsumErrors too; total length beyond the frame → IpExtInTruncatedPkts;
         // total length shorter than the header → IpInHdrErrors.
-        let Some(&ver_ihl) = data.first().filter(|_| data.len() >= 20) else {
+        let Some(&ver_ihl) = data.first().filter(|_| data.len() >= IP4) else {
             self.counters.ip_in_hdr_errors += 1;
             return None;
         };
         let hlen = usize::from(ver_ihl & 0x0f) * 4;
-        if ver_ihl >> 4 != 4 || hlen < 20 || hlen > data.len() {
+        if ver_ihl >> 4 != 4 || hlen < IP4 || hlen > data.len() {
             self.counters.ip_in_hdr_errors += 1;
             return None;
         }
@@ -161,7 +158,7 @@ impl IpLayer {
             return None;
         }
         // Drop Ethernet padding beyond the datagram.
-        frame.trim_back(frame.len() - ETH_LEN - tlen);
+        frame.trim_back(frame.len() - ETH - tlen);
         match proto {
             IpProtocol::Icmp => {
                 self.counters.ip_in_delivers += 1;
@@ -170,7 +167,7 @@ impl IpLayer {
             }
             IpProtocol::Tcp => {
                 self.counters.ip_in_delivers += 1;
-                self.tcp_input(frame, src.into(), dst.into(), ETH_LEN + hlen)
+                self.tcp_input(frame, src.into(), dst.into(), ETH + hlen)
             }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
@@ -189,7 +186,7 @@ impl IpLayer {
         off: usize,
     ) -> Option<Segment> {
         let seg_len = frame.len() - off;
-        let hw = hw_csum(self.trusted, frame.rx_csum().l4);
+        let hw = hw_csum(self.caps.trusted, frame.rx_csum().l4);
         let ok = match hw {
             CsumVerdict::Good => true,
             CsumVerdict::Bad => false,

@@ -23,16 +23,13 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use super::IpLayer;
-use super::input::ETH_LEN;
+use super::{ETH, IP6};
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
 use crate::tcp::Segment;
 use crate::time::Instant;
 use crate::wire::ipv6_addr::{ALL_NODES, multicast_mac, solicited_node};
 use crate::wire::{IpProtocol, Ipv6Packet, Ipv6Repr, MacAddr, walk_ext_headers};
-
-/// The fixed IPv6 header.
-pub(super) const IP6_LEN: usize = 40;
 
 impl IpLayer {
     /// One IPv6 datagram. Returns the TCP segment it carried, if any.
@@ -44,16 +41,16 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) -> Option<Segment> {
         self.counters.ip6_in_receives += 1;
-        let total = frame.len() - ETH_LEN;
-        let data = &frame.data()[ETH_LEN..];
-        if data.len() < IP6_LEN || data[0] >> 4 != 6 {
+        let total = frame.len() - ETH;
+        let data = &frame.data()[ETH..];
+        if data.len() < IP6 || data[0] >> 4 != 6 {
             self.counters.ip6_in_hdr_errors += 1;
             return None;
         }
         // Every field read below lies within the checked 40 bytes. (`Ipv6Repr::parse` would
         // check the payload length against the first segment; the datagram may continue in
         // later ones, so it is checked against the whole frame below.)
-        let p = Ipv6Packet::new_unchecked(&data[..IP6_LEN]);
+        let p = Ipv6Packet::new_unchecked(&data[..IP6]);
         let ip = Ipv6Repr {
             src: p.src(),
             dst: p.dst(),
@@ -68,7 +65,7 @@ impl IpLayer {
             return None;
         }
         let plen = usize::from(ip.payload_len);
-        if IP6_LEN + plen > total {
+        if IP6 + plen > total {
             self.counters.ip6_in_truncated_pkts += 1;
             return None;
         }
@@ -82,8 +79,8 @@ impl IpLayer {
             return None;
         }
         // Drop Ethernet padding beyond the datagram.
-        frame.trim_back(total - IP6_LEN - plen);
-        let first = &frame.data()[ETH_LEN + IP6_LEN..];
+        frame.trim_back(total - IP6 - plen);
+        let first = &frame.data()[ETH + IP6..];
         let walked = &first[..plen.min(first.len())];
         let ext = match walk_ext_headers(ip.next_header, walked) {
             Ok(e) => e,
@@ -97,7 +94,7 @@ impl IpLayer {
             self.counters.ip6_reasm_fails += 1;
             return None;
         }
-        let off = ETH_LEN + IP6_LEN + ext.offset;
+        let off = ETH + IP6 + ext.offset;
         match ext.protocol {
             IpProtocol::Tcp => {
                 self.counters.ip6_in_delivers += 1;

@@ -42,7 +42,7 @@ use crate::buf::{Pkt, Pools};
 use crate::dev::{DeviceCaps, TxBatch};
 use crate::tcp::{LinkCaps, PathCaps, TsoCaps};
 use crate::time::Instant;
-use crate::wire::MacAddr;
+use crate::wire::{EthernetFrame, MacAddr};
 
 use template::Templates;
 
@@ -188,6 +188,45 @@ pub struct EchoReply {
 /// Echo replies remembered by [`IpLayer::echo_replies`].
 pub const ECHO_LOG: usize = 256;
 
+/// Header lengths the IP layer writes and reads at fixed offsets: Ethernet II, IPv4 without
+/// options (RFC 791), IPv6's fixed header (RFC 8200 §3), TCP without options and TCP with the
+/// timestamp option alone in its `NOP NOP TS` layout (RFC 7323 appendix A).
+const ETH: usize = 14;
+const IP4: usize = 20;
+const IP6: usize = 40;
+const TCP: usize = 20;
+const TCP_TS: usize = 32;
+
+/// Addresses whose resolution retry is due, collected while a neighbour cache is borrowed and
+/// solicited after; past 16 in one poll, the rest stay due for the next.
+struct Due<A> {
+    addrs: [A; 16],
+    n: usize,
+}
+
+impl<A: Copy> Due<A> {
+    fn new(fill: A) -> Due<A> {
+        Due {
+            addrs: [fill; 16],
+            n: 0,
+        }
+    }
+
+    /// Takes `a`; false when full.
+    fn push(&mut self, a: A) -> bool {
+        let Some(slot) = self.addrs.get_mut(self.n) else {
+            return false;
+        };
+        *slot = a;
+        self.n += 1;
+        true
+    }
+
+    fn addrs(&self) -> &[A] {
+        &self.addrs[..self.n]
+    }
+}
+
 /// One core's IP layer: addresses, neighbours, counters, templates.
 pub struct IpLayer {
     pub mac: MacAddr,
@@ -200,10 +239,9 @@ pub struct IpLayer {
     arp: ArpCache,
     nd: NdCache,
     pub counters: IpCounters,
-    /// The port's capabilities (offloads, MTU, quirks).
+    /// The port's capabilities (offloads, MTU, quirks; `trusted`: the link cannot corrupt
+    /// frames, so checksums are neither verified nor written).
     caps: DeviceCaps,
-    /// The link cannot corrupt frames (`DeviceCaps::trusted`): checksums are not verified.
-    pub trusted: bool,
     last_route: Option<RouteCache>,
     pub(crate) ident: Ident,
     templates: Templates,
@@ -231,7 +269,6 @@ impl IpLayer {
             arp: ArpCache::new(cfg.neighbor.clone()),
             nd: NdCache::new(cfg.neighbor),
             counters: IpCounters::default(),
-            trusted: caps.trusted,
             caps: caps.clone(),
             last_route: None,
             ident: Ident::default(),
@@ -249,7 +286,11 @@ impl IpLayer {
             if tso {
                 // net_tap's TSO counts the Ethernet header against the MTU (note §3 limit 1):
                 // its wire segments must carry 14 bytes less.
-                let l2 = if self.caps.tso_counts_l2 { 14 } else { 0 };
+                let l2 = if self.caps.tso_counts_l2 {
+                    ETH as u16
+                } else {
+                    0
+                };
                 let max_segs = match self.caps.max_tso_segs {
                     0 => 44,
                     n => n,
@@ -257,16 +298,16 @@ impl IpLayer {
                 p.tso = Some(TsoCaps {
                     max_wire_segment: p.max_segment.saturating_sub(l2),
                     max_segs,
-                    max_payload: u32::from(u16::MAX) - 14 - u32::from(ip_hdr) - 60,
+                    max_payload: u32::from(u16::MAX) - ETH as u32 - u32::from(ip_hdr) - 60,
                 });
             }
             p
         };
         LinkCaps {
             // DPDK takes IPv4 TSO only with the IPv4 checksum offload (rte_validate_tx_offload).
-            v4: path(20, self.caps.tx.tso && self.caps.tx.ipv4_cksum),
+            v4: path(IP4 as u16, self.caps.tx.tso && self.caps.tx.ipv4_cksum),
             // DPDK 22.11's software GSO (net_tap) segments IPv4 only.
-            v6: path(40, self.caps.tx.tso && !self.caps.tso_counts_l2),
+            v6: path(IP6 as u16, self.caps.tx.tso && !self.caps.tso_counts_l2),
         }
     }
 
@@ -331,10 +372,25 @@ impl IpLayer {
         }
     }
 
-    /// Whether a connection to `dst` can be routed at all (an address of its family, and
-    /// on-link or a gateway), without resolving anything.
-    pub fn routable(&self, dst: IpAddr) -> bool {
-        self.source_for(dst).is_some() && self.next_hop(dst).is_some()
+    /// The source address of a new connection to `dst`, when it can be routed at all (an
+    /// address of its family, and on-link or a gateway), without resolving anything. `None`
+    /// counts `IpOutNoRoutes` / `Ip6OutNoRoutes`, as Linux's `tcp_v4_connect` does on
+    /// `ENETUNREACH`.
+    pub fn connect_source(&mut self, dst: IpAddr) -> Option<IpAddr> {
+        let src = self
+            .source_for(dst)
+            .filter(|_| self.next_hop(dst).is_some());
+        if src.is_none() {
+            self.count_no_route(dst);
+        }
+        src
+    }
+
+    fn count_no_route(&mut self, dst: IpAddr) {
+        match dst {
+            IpAddr::V4(_) => self.counters.ip_out_no_routes += 1,
+            IpAddr::V6(_) => self.counters.ip6_out_no_routes += 1,
+        }
     }
 
     /// The IPv4 neighbour cache (for inspection and for pre-seeding in tests).
@@ -378,10 +434,7 @@ impl IpLayer {
         tx: &mut TxBatch,
     ) -> Route {
         let Some(hop) = self.next_hop(dst) else {
-            match dst {
-                IpAddr::V4(_) => self.counters.ip_out_no_routes += 1,
-                IpAddr::V6(_) => self.counters.ip6_out_no_routes += 1,
-            }
+            self.count_no_route(dst);
             return Route::NoRoute;
         };
         let lookup = match hop {
@@ -445,6 +498,21 @@ impl IpLayer {
         }
     }
 
+    /// Sends the frames that waited for `ip` to resolve to `mac`, with their Ethernet
+    /// destination set (they were built in fresh header mbufs, so they are writable).
+    fn release_pending(&mut self, ip: IpAddr, mac: MacAddr, tx: &mut TxBatch) {
+        let mut release = |mut p: Pkt| {
+            if let Some(d) = p.data_mut().filter(|d| d.len() >= ETH) {
+                EthernetFrame::new_unchecked(d).set_dst(mac);
+                tx.push(p);
+            }
+        };
+        match ip {
+            IpAddr::V4(a) => self.arp.take_pending(a, &mut release),
+            IpAddr::V6(a) => self.nd.take_pending(a, &mut release),
+        }
+    }
+
     /// Timer work: resolution retries, and frames dropped for addresses that never answered.
     #[inline]
     pub fn poll(&mut self, now: Instant, pools: &Pools, tx: &mut TxBatch) {
@@ -459,27 +527,15 @@ impl IpLayer {
     }
 
     fn poll_neighbors(&mut self, now: Instant, pools: &Pools, tx: &mut TxBatch) {
-        let mut due4 = [Ipv4Addr::UNSPECIFIED; 16];
-        let mut n4 = 0;
-        let dropped = self.arp.poll(now, &mut |ip| {
-            if n4 < due4.len() {
-                due4[n4] = ip;
-                n4 += 1;
-            }
-        });
-        let mut due6 = [Ipv6Addr::UNSPECIFIED; 16];
-        let mut n6 = 0;
-        let dropped6 = self.nd.poll(now, &mut |ip| {
-            if n6 < due6.len() {
-                due6[n6] = ip;
-                n6 += 1;
-            }
-        });
+        let mut due4 = Due::new(Ipv4Addr::UNSPECIFIED);
+        let mut due6 = Due::new(Ipv6Addr::UNSPECIFIED);
+        let dropped = self.arp.poll(now, &mut |ip| due4.push(ip));
+        let dropped6 = self.nd.poll(now, &mut |ip| due6.push(ip));
         self.counters.arp_pending_drops += dropped + dropped6;
-        for ip in &due4[..n4] {
+        for ip in due4.addrs() {
             self.send_arp_request(*ip, pools, tx);
         }
-        for ip in &due6[..n6] {
+        for ip in due6.addrs() {
             self.send_neighbor_solicitation(*ip, None, pools, tx);
         }
     }
@@ -500,26 +556,6 @@ impl IpLayer {
                 IpAddr::V4(a) => self.send_arp_request(a, pools, tx),
                 IpAddr::V6(a) => self.send_unsolicited_na(a, pools, tx),
             }
-        }
-    }
-
-    /// The next IPv4 identification.
-    pub fn next_ident(&mut self) -> u16 {
-        self.ident.next()
-    }
-
-    /// A TCP sink over this layer for one call (see [`TcpTx`]).
-    pub fn tcp_tx<'a>(
-        &'a mut self,
-        now: Instant,
-        pools: &'a Pools,
-        tx: &'a mut TxBatch,
-    ) -> TcpTx<'a> {
-        TcpTx {
-            now,
-            ip: self,
-            pools,
-            tx,
         }
     }
 

@@ -252,15 +252,16 @@ impl<A: NeighborAddr> NeighborCache<A> {
         self.unresolved.iter().any(|u| u.ip == ip)
     }
 
-    /// Whether `ip` has an entry (reachable or stale), without touching it: RFC 4861 §7.2.5
-    /// takes an unsolicited advertisement only for an address already in the cache.
+    /// Whether `ip` has an entry (reachable or stale), without touching it (for inspection).
     pub fn contains(&self, ip: A) -> bool {
         self.find(ip).is_some()
     }
 
     /// Timer work at `now`: calls `request(ip)` for each unresolved address whose retry is due,
     /// and drops the frames of addresses that ran out of tries. Returns the frames dropped.
-    pub fn poll(&mut self, now: Instant, request: &mut impl FnMut(A)) -> u64 {
+    /// When `request` returns false (no room for more this time) the rest stay due, for the
+    /// next call.
+    pub fn poll(&mut self, now: Instant, request: &mut impl FnMut(A) -> bool) -> u64 {
         let (retry, max) = (self.cfg.retry, self.cfg.max_tries);
         let mut dropped = 0;
         let mut i = 0;
@@ -278,9 +279,11 @@ impl<A: NeighborAddr> NeighborCache<A> {
                 dropped += (before - self.pending.len()) as u64;
                 continue;
             }
+            if !request(u.ip) {
+                break;
+            }
             u.tries += 1;
             u.last_request = now;
-            request(u.ip);
             i += 1;
         }
         dropped
@@ -326,7 +329,7 @@ mod tests {
     }
 
     #[test]
-    fn ipv6_entries_resolve_and_release_their_frames() {
+    fn ipv6_entries_resolve() {
         let mut c = NdCache::new(NeighborConfig::default());
         let t0 = Instant::from_secs(1);
         assert!(!c.contains(IP6));
@@ -334,6 +337,44 @@ mod tests {
         c.update(t0, IP6, MAC, true);
         assert!(c.contains(IP6));
         assert_eq!(c.lookup(t0, IP6), Lookup::Hit(MAC));
+    }
+
+    /// A poll whose collector fills leaves the rest due: every address gets its retry, on
+    /// this poll or the next.
+    #[test]
+    fn retries_past_a_full_collector_stay_due() {
+        crate::eal::init_for_tests();
+        let pool = crate::buf::Mempool::create("tnr", 63, 0, 256).expect("pool");
+        let mut c = ArpCache::new(ArpConfig::default());
+        let t0 = Instant::from_secs(1);
+        for i in 0..20u8 {
+            let frame = Pkt::from_slice(&pool, &[0; 60]).expect("mbuf");
+            assert!(matches!(
+                c.enqueue(t0, Ipv4Addr::new(10, 0, 2, i), frame),
+                Ok(true)
+            ));
+        }
+        let t1 = t0 + Duration::from_secs(1);
+        let mut asked = Vec::new();
+        let mut room = 16;
+        let dropped = c.poll(t1, &mut |ip| {
+            room > 0 && {
+                room -= 1;
+                asked.push(ip);
+                true
+            }
+        });
+        assert_eq!((dropped, asked.len()), (0, 16));
+        assert_eq!(c.next_deadline(), Some(t1), "four still due");
+        c.poll(t1, &mut |ip| {
+            asked.push(ip);
+            true
+        });
+        asked.sort();
+        asked.dedup();
+        assert_eq!(asked.len(), 20, "each address asked once");
+        drop(c);
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]

@@ -15,20 +15,16 @@
 use std::net::Ipv4Addr;
 
 use super::IpLayer;
-use super::input::{chain_sum, hw_csum};
+use super::input::chain_sum;
 use crate::buf::CsumVerdict;
 use crate::buf::Pkt;
 use crate::tcp::Segment;
 use crate::wire::{Checksum, SeqNum, TcpFlags, TcpRepr, checksum};
 
-const ETH: usize = 14;
-/// The IPv4 header without options.
-const IP: usize = 20;
+use super::{ETH, IP4, TCP, TCP_TS};
+
 /// Where the TCP header starts.
-const L4: usize = ETH + IP;
-/// The TCP header without options, and with the timestamp option alone.
-const TCP: usize = 20;
-const TCP_TS: usize = 32;
+const L4: usize = ETH + IP4;
 /// `NOP NOP kind=8 len=10`.
 const TS_LEAD: [u8; 4] = [1, 1, 8, 10];
 
@@ -62,7 +58,7 @@ impl IpLayer {
         self.counters.ip_in_delivers += 1;
         // Drop Ethernet padding beyond the datagram, then the headers.
         frame.trim_back(frame.len() - ETH - p.total);
-        let payload = if p.total - IP > p.thlen {
+        let payload = if p.total - IP4 > p.thlen {
             frame.trim_front(L4 + p.thlen);
             Some(frame)
         } else {
@@ -92,7 +88,7 @@ impl IpLayer {
         }
         let dst = Ipv4Addr::from(be32(d, ETH + 16));
         let total = usize::from(be16(d, ETH + 2));
-        if dst != self.ip4 || total < IP + TCP || ETH + total > frame.len() {
+        if dst != self.ip4 || total < IP4 + TCP || ETH + total > frame.len() {
             return None;
         }
         let thlen = usize::from(d[L4 + 12] >> 4) * 4;
@@ -138,28 +134,26 @@ impl IpLayer {
     /// The IPv4 header and TCP checksums are good: as the port says, or verified here.
     #[inline(always)]
     fn checksums_ok(&self, frame: &Pkt, src: Ipv4Addr, dst: Ipv4Addr, total: usize) -> bool {
-        if self.trusted {
+        if self.caps.trusted {
             // A link that cannot corrupt frames (`DeviceCaps::trusted`): as if checked.
             return true;
         }
         let rx = frame.rx_csum();
-        let ip = hw_csum(self.trusted, rx.ip);
-        let ip_ok = match ip {
+        let ip_ok = match rx.ip {
             CsumVerdict::Good => true,
             CsumVerdict::Bad => false,
             CsumVerdict::Unknown => {
-                checksum::finish(checksum::sum(&frame.data()[ETH..ETH + IP], 0)) == 0
+                checksum::finish(checksum::sum(&frame.data()[ETH..ETH + IP4], 0)) == 0
             }
         };
         if !ip_ok {
             return false;
         }
-        let l4 = hw_csum(self.trusted, rx.l4);
-        match l4 {
+        match rx.l4 {
             CsumVerdict::Good => true,
             CsumVerdict::Bad => false,
             CsumVerdict::Unknown => {
-                let len = total - IP;
+                let len = total - IP4;
                 let pseudo = checksum::pseudo_header(src, dst, 6, len as u32);
                 let sum = chain_sum(frame, L4, len, Checksum::with_sum(pseudo)).sum();
                 checksum::fold(sum) == 0xffff
@@ -219,11 +213,11 @@ mod tests {
 
     /// Recomputes both checksums of a frame built by `frame` (as far as its lengths allow).
     fn fix(f: &mut [u8]) {
-        if f.len() < ETH + IP {
+        if f.len() < ETH + IP4 {
             return;
         }
         f[ETH + 10..ETH + 12].fill(0);
-        let c = csum(&f[ETH..ETH + IP], 0);
+        let c = csum(&f[ETH..ETH + IP4], 0);
         f[ETH + 10..ETH + 12].copy_from_slice(&c.to_be_bytes());
         let total = usize::from(u16::from_be_bytes([f[ETH + 2], f[ETH + 3]]));
         let end = (ETH + total).min(f.len());
@@ -280,13 +274,14 @@ mod tests {
             gateway6: None,
             neighbor: NeighborConfig::default(),
         };
-        let caps = DeviceCaps::software(MacAddr(US), 1500);
+        let caps = DeviceCaps {
+            trusted,
+            ..DeviceCaps::software(MacAddr(US), 1500)
+        };
         let (mut a, mut b) = (
             IpLayer::new(&caps, cfg.clone(), 16),
             IpLayer::new(&caps, cfg, 16),
         );
-        a.trusted = trusted;
-        b.trusted = trusted;
         let mut tx = TxBatch::with_capacity(8);
         let now = Instant::ZERO;
         let predicted = a.predict(&pkt(pool, bytes)).is_some();

@@ -22,14 +22,10 @@ use crate::wire::{
 };
 use std::net::IpAddr;
 
-pub(super) const ETH: usize = 14;
-pub(super) const IP4: usize = 20;
-pub(super) const IP6: usize = 40;
-const TCP: usize = 20;
-/// `NOP NOP TS` (RFC 7323 appendix A).
-const TS: usize = 12;
+use super::{ETH, IP4, IP6, TCP, TCP_TS};
+
 /// The longest template: Ethernet, IPv6, TCP with the timestamp option.
-const MAX_LEN: usize = ETH + IP6 + TCP + TS;
+const MAX_LEN: usize = ETH + IP6 + TCP_TS;
 
 /// Hop limit (IPv6) and TTL (IPv4) of our packets: Linux's default of 64.
 pub const HOP_LIMIT: u8 = 64;
@@ -153,11 +149,16 @@ impl HeaderTemplate {
     /// The template was built for this flow, these addresses and this timestamp setting.
     #[inline]
     pub fn matches(&self, flow: FlowId, src: MacAddr, dst: MacAddr, ts: bool) -> bool {
-        let tcp_len = if ts { TCP + TS } else { TCP };
         self.flow == flow
-            && usize::from(self.len) == usize::from(self.l4) + tcp_len
+            && usize::from(self.len) == usize::from(self.l4) + Self::tcp_len(ts)
             && self.bytes[..6] == dst.0
             && self.bytes[6..12] == src.0
+    }
+
+    /// The TCP header length of a segment built from a template: with or without timestamps.
+    #[inline]
+    pub fn tcp_len(ts: bool) -> usize {
+        if ts { TCP_TS } else { TCP }
     }
 
     /// Header bytes (Ethernet + IP + TCP) a segment built from the template has.
@@ -233,7 +234,7 @@ impl HeaderTemplate {
         put_seq(h, L4 + 8, repr.ack);
         h[L4 + 13] = TcpFlags::bits(repr.flags);
         put16(h, L4 + 14, repr.window);
-        if LEN == L4 + TCP + TS {
+        if LEN == L4 + TCP_TS {
             let (tsval, tsecr) = repr.timestamps.unwrap_or_default();
             put32(h, L4 + 24, tsval);
             put32(h, L4 + 28, tsecr);

@@ -26,10 +26,11 @@
 
 use std::net::IpAddr;
 
+use super::ETH;
 use super::IpLayer;
 use super::Route;
 use super::tap_csum::tx_csum_offload_safe;
-use super::template::{ETH, HeaderTemplate, emit_l2_l3, ip_header_len};
+use super::template::{HeaderTemplate, emit_l2_l3, ip_header_len};
 use crate::buf::{L4, Pkt, Pools, TxRequest};
 use crate::dev::TxBatch;
 use crate::tcp::{FlowId, OutSegment, SegmentSink};
@@ -117,10 +118,7 @@ impl TcpTx<'_> {
         t.write(buf, seg.repr, ip.ident.next(), (tcp_len + plen) as u16);
         if ip.caps.trusted {
             // The common frame on an in-process link: no checksum, one segment, resolved.
-            match seg.tuple.is_ipv6() {
-                true => ip.counters.ip6_out_requests += 1,
-                false => ip.counters.ip_out_requests += 1,
-            }
+            ip.counters.out_requests(seg.tuple.is_ipv6(), 1);
             self.tx.push(pkt);
             return Some(true);
         }
@@ -192,7 +190,7 @@ impl TcpTx<'_> {
             .filter(|_| resolved && HeaderTemplate::fits(seg.repr));
         let l4_off = ETH + ip_header_len(seg.tuple);
         let tcp_len = match flow {
-            Some(_) => HeaderTemplate::default_tcp_len(ts),
+            Some(_) => HeaderTemplate::tcp_len(ts),
             None => seg.repr.header_len(),
         };
         let hdr_len = l4_off + tcp_len;
@@ -295,10 +293,8 @@ impl TcpTx<'_> {
             c.tso_frames += 1;
             c.tso_wire_segs += segs;
         }
-        if v6 {
-            c.ip6_out_requests += segs;
-        } else {
-            c.ip_out_requests += segs;
+        c.out_requests(v6, segs);
+        if !v6 {
             // The port numbers the extra wire segments of a TSO frame with the next
             // identifications: reserve them.
             self.ip.ident.reserve(segs - 1);
@@ -400,11 +396,4 @@ fn header_mbuf(pools: &Pools, hdr_len: usize, payload: Option<&Pkt>) -> Option<(
     let c = p.clone_range(&pools.indirect, 0, p.len())?;
     h.chain(c).ok()?;
     Some((h, false))
-}
-
-impl HeaderTemplate {
-    /// The TCP header length of a segment built from a template.
-    fn default_tcp_len(ts: bool) -> usize {
-        if ts { 32 } else { 20 }
-    }
 }

@@ -20,7 +20,7 @@ use crate::rand::Rng;
 
 /// A TCP connection's identity as seen from this host, in either address family (both
 /// addresses are of one family: the IP layer delivers nothing else).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct FourTuple {
     pub local_ip: IpAddr,
     pub local_port: u16,
@@ -49,30 +49,6 @@ impl FourTuple {
     /// True for an IPv6 connection.
     pub const fn is_ipv6(&self) -> bool {
         self.remote_ip.is_ipv6()
-    }
-}
-
-/// The two ports as one word, and each address as one (IPv4, both in one word) or two
-/// (IPv6) words: what the hasher mixes, so an IPv4 tuple costs two mixing steps.
-impl Hash for FourTuple {
-    #[inline]
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        match (self.local_ip, self.remote_ip) {
-            (IpAddr::V4(l), IpAddr::V4(r)) => {
-                state.write_u64((u64::from(l.to_bits()) << 32) | u64::from(r.to_bits()));
-            }
-            (l, r) => {
-                for a in [l, r] {
-                    let bits = match a {
-                        IpAddr::V4(a) => a.to_ipv6_mapped().to_bits(),
-                        IpAddr::V6(a) => a.to_bits(),
-                    };
-                    state.write_u64((bits >> 64) as u64);
-                    state.write_u64(bits as u64);
-                }
-            }
-        }
-        state.write_u64((u64::from(self.local_port) << 16) | u64::from(self.remote_port));
     }
 }
 
@@ -226,11 +202,6 @@ impl Key {
     }
 }
 
-#[inline]
-fn key_parts(t: &FourTuple) -> Key {
-    Key::of(t)
-}
-
 /// An address as 128 bits (IPv4 as IPv4-mapped IPv6, for a tuple that mixes the families).
 fn v6_bits(a: IpAddr) -> u128 {
     match a {
@@ -279,7 +250,7 @@ impl FlowTable {
 
     #[inline]
     pub fn get(&self, tuple: &FourTuple) -> Option<u32> {
-        self.lookup(key_parts(tuple))
+        self.lookup(Key::of(tuple))
     }
 
     /// [`FlowTable::get`] from the parts of a tuple (an arriving segment's, without building

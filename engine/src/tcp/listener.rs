@@ -114,11 +114,6 @@ impl Listeners {
         self.slots.get(slot as usize)?.as_ref()
     }
 
-    /// How many listener slots exist.
-    pub fn slots(&self) -> usize {
-        self.slots.len()
-    }
-
     /// A free slot's next id.
     pub fn next_id(&mut self) -> ListenerId {
         let slot = match self.slots.iter().position(Option::is_none) {
