@@ -4,7 +4,7 @@
 //! (SND.WL1/WL2), duplicate-ACK counting and NewReno recovery (RFC 5681 §3.2, RFC 6582,
 //! RFC 3042 limited transmit), and the state changes an acknowledged FIN causes.
 
-use super::congestion::CongestionControl;
+use super::congestion::{AckSample, CongestionControl, CongestionEvent};
 use super::ctx::{
     Out, Shared, Step, close_tcb, enter_time_wait, mark_pending, notify_writable, oow_ack,
     set_state, set_timer,
@@ -48,7 +48,7 @@ pub fn process<S: SegmentSink + ?Sized>(
     if advanced {
         new_ack(tcb, sh, r, out);
     } else if is_duplicate(tcb, r, payload_len, wnd) {
-        duplicate_ack(tcb, sh);
+        duplicate_ack(tcb, sh, out.now);
     }
     update_window(tcb, sh, r, wnd, advanced);
     fin_acked_transitions(tcb, sh, out);
@@ -101,22 +101,21 @@ fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr,
     tcb.rtx_skips = 0;
     let mss = u32::from(tcb.snd.mss);
     match tcb.ca {
-        CaState::Open => tcb.cc.on_ack(acked, mss, flight_before),
+        CaState::Open => tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now)),
         CaState::Recovery if r.ack.ge(tcb.recover) => {
             // RFC 6582 §3.2 step 3, full acknowledgment: deflate and leave recovery.
-            let flight = tcb.in_flight();
-            tcb.cc.on_exit_recovery(flight, mss);
+            let ssthresh = tcb.cc.ssthresh();
+            tcb.cc.set_cwnd(ssthresh, mss);
             tcb.ca = CaState::Open;
         }
         CaState::Recovery => {
             // RFC 6582 §3.2 step 5, partial acknowledgment: retransmit the first unacked
             // segment, deflate by the amount acknowledged, keep going.
             sh.counters.partial_acks += 1;
-            tcb.cc.on_partial_ack(acked, mss);
             mark_head_lost(tcb, sh);
         }
         CaState::Loss => {
-            tcb.cc.on_ack(acked, mss, flight_before);
+            tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now));
             if r.ack.ge(tcb.recover) {
                 tcb.ca = CaState::Open;
             }
@@ -160,7 +159,7 @@ fn sample_rtt<S: SegmentSink + ?Sized>(
 /// the ACK does not cover `recover` (RFC 6582 §4.1, no repeated fast retransmits); in
 /// recovery each one inflates the window (step 4); before that, RFC 3042 limited transmit
 /// lets new data out.
-fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared) {
+fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, now: Instant) {
     tcb.dupacks = tcb.dupacks.saturating_add(1);
     let mss = u32::from(tcb.snd.mss);
     match tcb.ca {
@@ -172,11 +171,12 @@ fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared) {
             sh.counters.fast_retrans += 1;
             tcb.recover = tcb.snd.nxt;
             let flight = tcb.in_flight();
-            tcb.cc.on_enter_recovery(flight, mss);
+            tcb.cc.on_congestion(CongestionEvent::Loss, flight, mss, now);
+            let ssthresh = tcb.cc.ssthresh();
+            tcb.cc.set_cwnd(ssthresh, mss);
             tcb.ca = CaState::Recovery;
             mark_head_lost(tcb, sh);
         }
-        CaState::Recovery => tcb.cc.on_dup_ack_in_recovery(mss),
         _ => {}
     }
     mark_pending(tcb, sh);
@@ -245,5 +245,19 @@ fn fin_acked_transitions<S: SegmentSink + ?Sized>(
         State::Closing => enter_time_wait(tcb, sh, out.now),
         State::LastAck => close_tcb(tcb, sh, None),
         _ => {}
+    }
+}
+
+/// What the congestion controller learns from an ACK.
+fn ack_sample(tcb: &Tcb, r: &TcpRepr, acked: u32, in_flight_before: u32, now: Instant) -> AckSample {
+    AckSample {
+        acked,
+        mss: u32::from(tcb.snd.mss),
+        in_flight_before,
+        now,
+        rtt_ns: None,
+        min_rtt_ns: tcb.rtt.min_rtt_ns(),
+        snd_nxt: tcb.snd.nxt.0,
+        ack: r.ack.0,
     }
 }

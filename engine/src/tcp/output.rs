@@ -172,7 +172,7 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
         && tcb.sq.send_head().is_some()
         && out.now.nanos_since(tcb.last_tx) > tcb.rtt.rto_ns()
     {
-        tcb.cc.on_idle_restart(mss);
+        tcb.cc.on_idle_restart(mss, out.now);
     }
     while let Some(i) = tcb.sq.send_head() {
         let (seq, len, fin) = match tcb.sq.get(i) {

@@ -190,6 +190,11 @@ impl RttEstimator {
     }
 
     /// The smallest sample seen (all-time minimum).
+    /// The smallest sample so far in nanoseconds, `u64::MAX` before the first.
+    pub fn min_rtt_ns(&self) -> u64 {
+        self.min_rtt_ns
+    }
+
     pub fn min_rtt(&self) -> Option<Duration> {
         (self.min_rtt_ns != u64::MAX).then(|| Duration::from_nanos(self.min_rtt_ns))
     }

@@ -101,7 +101,7 @@ fn retransmit_timeout<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, o
     tcb.retries += 1;
     sh.counters.timeouts += 1;
     let flight = tcb.in_flight();
-    tcb.cc.on_rto(flight, u32::from(tcb.snd.mss));
+    tcb.cc.on_rto(flight, u32::from(tcb.snd.mss), out.now);
     tcb.sq.mark_all_lost();
     tcb.ca = CaState::Loss;
     tcb.recover = tcb.snd.nxt;

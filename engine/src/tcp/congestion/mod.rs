@@ -1,10 +1,17 @@
 //! Congestion control: a small trait the TCB drives, and an enum of algorithms held by value.
 //!
-//! The TCB owns the loss-detection state machine (dup-ACK counting, `recover`, RFC 6582's full
-//! and partial ACKs, RTO); the algorithm only owns `cwnd` and `ssthresh` and is told what
-//! happened through the trait. Every quantity is in bytes. [`Congestion`] is an enum rather than
-//! a `Box<dyn CongestionControl>` so a TCB holds it inline with no allocation; a new algorithm
-//! (CUBIC, RFC 9438) is a new variant and a new file.
+//! Division of labour (as Linux's `tcp_congestion_ops`):
+//! - Loss detection (`tcp::recovery`: SACK scoreboard, RACK-TLP, duplicate ACKs, RTO) decides
+//!   *that* a congestion event happened; the algorithm never learns *how* it was detected.
+//! - The algorithm owns `cwnd` and `ssthresh`. It grows `cwnd` on ACKs outside recovery
+//!   ([`CongestionControl::on_ack`], given the time and the RTT samples), chooses `ssthresh` at a
+//!   congestion event ([`CongestionControl::on_congestion`]), collapses the window on an RTO, and
+//!   restores its state when a reduction proves spurious ([`CongestionControl::undo`]).
+//! - During fast recovery the reduction itself is PRR's (RFC 6937, `tcp::recovery::prr`): it sets
+//!   `cwnd` each ACK through [`CongestionControl::set_cwnd`] and ends at `ssthresh`.
+//!
+//! Every quantity is in bytes. [`Congestion`] is an enum rather than a `Box<dyn ...>` so a TCB
+//! holds it inline with no allocation; an algorithm is a variant and a file.
 //!
 //! Shared rules: the initial window of RFC 6928 ([`initial_window`]), the loss window of one
 //! segment after an RTO (RFC 5681 §3.1), and the restart window after idle (RFC 5681 §4.1).
@@ -13,38 +20,70 @@ pub mod newreno;
 
 pub use self::newreno::NewReno;
 
-/// The events a congestion controller reacts to. `mss` is the sender's SMSS at the time.
+use crate::time::Instant;
+
+/// What an ACK outside recovery tells the algorithm.
+#[derive(Clone, Copy, Debug)]
+pub struct AckSample {
+    /// Bytes newly acknowledged, cumulatively or by SACK (RFC 3465 counts bytes).
+    pub acked: u32,
+    /// The sender's SMSS.
+    pub mss: u32,
+    /// Bytes in flight before this ACK: a window not in use does not grow (RFC 7661 §4.1).
+    pub in_flight_before: u32,
+    /// The time of the ACK.
+    pub now: Instant,
+    /// The RTT sample this ACK gave (Karn's rule applied), if any, nanoseconds.
+    pub rtt_ns: Option<u64>,
+    /// The smallest RTT seen on the connection, nanoseconds (`u64::MAX` before any sample).
+    pub min_rtt_ns: u64,
+    /// `snd.nxt` at this ACK, as an offset-free counter: HyStart++ rounds end when the
+    /// acknowledged sequence passes the value recorded at the round's start.
+    pub snd_nxt: u32,
+    /// The cumulative acknowledgment of this ACK (same sequence space as `snd_nxt`).
+    pub ack: u32,
+}
+
+/// What caused a reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CongestionEvent {
+    /// Loss detected by SACK, RACK or duplicate ACKs: fast recovery follows.
+    Loss,
+    /// An ECN congestion-experienced echo (RFC 3168 §6.1.2): a reduction without a loss.
+    Ecn,
+}
+
+/// The events a congestion controller reacts to.
 pub trait CongestionControl {
     /// The congestion window, bytes.
     fn cwnd(&self) -> u32;
 
-    /// The slow-start threshold, bytes (`u32::MAX` until the first loss).
+    /// The slow-start threshold, bytes (`u32::MAX` until the first congestion event).
     fn ssthresh(&self) -> u32;
 
-    /// `acked` bytes of new data were cumulatively acknowledged outside loss recovery;
-    /// `in_flight_before` is the flight size before this ACK (to tell whether the window was
-    /// in use, RFC 7661).
-    fn on_ack(&mut self, acked: u32, mss: u32, in_flight_before: u32);
+    /// Sets `cwnd` (PRR during recovery, RFC 6937; the end of recovery sets it to
+    /// `ssthresh`). Never below one `mss`.
+    fn set_cwnd(&mut self, cwnd: u32, mss: u32);
 
-    /// Third duplicate ACK: fast retransmit and enter fast recovery (RFC 6582 §3.2 step 2,
-    /// RFC 5681 §3.2 steps 2 and 3). `in_flight` is FlightSize when the loss is detected.
-    fn on_enter_recovery(&mut self, in_flight: u32, mss: u32);
+    /// An ACK of new data outside recovery and loss: grow the window (slow start, avoidance).
+    fn on_ack(&mut self, s: &AckSample);
 
-    /// A further duplicate ACK during fast recovery: window inflation (RFC 6582 §3.2 step 4).
-    fn on_dup_ack_in_recovery(&mut self, mss: u32);
+    /// A congestion event at `now` with `in_flight` bytes outstanding: remember what an
+    /// [`CongestionControl::undo`] needs, and set `ssthresh` (RFC 5681 §3.2 step 2 for NewReno,
+    /// RFC 9438 §4.6 for CUBIC). `cwnd` is left for PRR to bring down.
+    fn on_congestion(&mut self, ev: CongestionEvent, in_flight: u32, mss: u32, now: Instant);
 
-    /// A partial ACK of `acked` new bytes during fast recovery (RFC 6582 §3.2 step 5).
-    fn on_partial_ack(&mut self, acked: u32, mss: u32);
+    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4): `ssthresh` as for a loss (kept
+    /// when the timer expires again before new data is acknowledged), `cwnd = 1*SMSS`.
+    fn on_rto(&mut self, in_flight: u32, mss: u32, now: Instant);
 
-    /// A full ACK ends fast recovery (RFC 6582 §3.2 step 3); `in_flight` is FlightSize after it.
-    fn on_exit_recovery(&mut self, in_flight: u32, mss: u32);
-
-    /// The retransmission timer expired (RFC 5681 §3.1 eq. 4); `in_flight` is FlightSize
-    /// before the timeout.
-    fn on_rto(&mut self, in_flight: u32, mss: u32);
+    /// The last reduction was spurious (D-SACK, timestamps, F-RTO: RFC 3522, RFC 4015,
+    /// RFC 5682): restore `cwnd`, `ssthresh` and the algorithm's own state to what they were
+    /// before it (Linux `undo_cwnd`).
+    fn undo(&mut self);
 
     /// Sending restarts after an idle period longer than an RTO (RFC 5681 §4.1).
-    fn on_idle_restart(&mut self, mss: u32);
+    fn on_idle_restart(&mut self, mss: u32, now: Instant);
 
     /// The algorithm's name, as Linux's `tcp_congestion_control` spells it.
     fn name(&self) -> &'static str;
@@ -56,6 +95,16 @@ pub enum CcKind {
     /// RFC 5681 + RFC 6582, with RFC 3465 byte counting.
     #[default]
     NewReno,
+}
+
+impl CcKind {
+    /// Parses a name as Linux spells it (`reno`, `newreno` accepted too).
+    pub fn from_name(s: &str) -> Option<CcKind> {
+        match s {
+            "newreno" | "reno" => Some(CcKind::NewReno),
+            _ => None,
+        }
+    }
 }
 
 /// A connection's congestion controller, held by value.
@@ -95,26 +144,23 @@ impl CongestionControl for Congestion {
     fn ssthresh(&self) -> u32 {
         delegate!(self, cc => cc.ssthresh())
     }
-    fn on_ack(&mut self, acked: u32, mss: u32, in_flight_before: u32) {
-        delegate!(self, cc => cc.on_ack(acked, mss, in_flight_before))
+    fn set_cwnd(&mut self, cwnd: u32, mss: u32) {
+        delegate!(self, cc => cc.set_cwnd(cwnd, mss))
     }
-    fn on_enter_recovery(&mut self, in_flight: u32, mss: u32) {
-        delegate!(self, cc => cc.on_enter_recovery(in_flight, mss))
+    fn on_ack(&mut self, s: &AckSample) {
+        delegate!(self, cc => cc.on_ack(s))
     }
-    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        delegate!(self, cc => cc.on_dup_ack_in_recovery(mss))
+    fn on_congestion(&mut self, ev: CongestionEvent, in_flight: u32, mss: u32, now: Instant) {
+        delegate!(self, cc => cc.on_congestion(ev, in_flight, mss, now))
     }
-    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        delegate!(self, cc => cc.on_partial_ack(acked, mss))
+    fn on_rto(&mut self, in_flight: u32, mss: u32, now: Instant) {
+        delegate!(self, cc => cc.on_rto(in_flight, mss, now))
     }
-    fn on_exit_recovery(&mut self, in_flight: u32, mss: u32) {
-        delegate!(self, cc => cc.on_exit_recovery(in_flight, mss))
+    fn undo(&mut self) {
+        delegate!(self, cc => cc.undo())
     }
-    fn on_rto(&mut self, in_flight: u32, mss: u32) {
-        delegate!(self, cc => cc.on_rto(in_flight, mss))
-    }
-    fn on_idle_restart(&mut self, mss: u32) {
-        delegate!(self, cc => cc.on_idle_restart(mss))
+    fn on_idle_restart(&mut self, mss: u32, now: Instant) {
+        delegate!(self, cc => cc.on_idle_restart(mss, now))
     }
     fn name(&self) -> &'static str {
         delegate!(self, cc => cc.name())
@@ -156,23 +202,9 @@ mod tests {
     }
 
     #[test]
-    fn congestion_delegates_to_the_variant() {
-        let mut cc = Congestion::new(CcKind::default(), 1000);
-        assert_eq!(cc.kind(), CcKind::NewReno);
-        assert_eq!(cc.name(), "reno");
-        assert_eq!(cc.cwnd(), 10_000);
-        assert_eq!(cc.ssthresh(), u32::MAX);
-        cc.on_ack(2000, 1000, 10_000);
-        assert_eq!(cc.cwnd(), 12_000);
-        cc.on_enter_recovery(12_000, 1000);
-        assert_eq!((cc.cwnd(), cc.ssthresh()), (9_000, 6_000));
-        cc.on_dup_ack_in_recovery(1000);
-        cc.on_partial_ack(1000, 1000);
-        cc.on_exit_recovery(4000, 1000);
-        assert_eq!(cc.cwnd(), 5_000);
-        cc.on_rto(8000, 1000);
-        assert_eq!((cc.cwnd(), cc.ssthresh()), (1_000, 4_000));
-        cc.on_idle_restart(1000);
-        assert_eq!(cc.cwnd(), 1_000);
+    fn names_parse_as_linux_spells_them() {
+        assert_eq!(CcKind::from_name("reno"), Some(CcKind::NewReno));
+        assert_eq!(CcKind::from_name("newreno"), Some(CcKind::NewReno));
+        assert_eq!(CcKind::from_name("vegas"), None);
     }
 }

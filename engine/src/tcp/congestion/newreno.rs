@@ -1,5 +1,6 @@
-//! NewReno: RFC 5681 slow start and congestion avoidance, RFC 6582 fast recovery, with RFC 3465
-//! appropriate byte counting and the RFC 6928 initial window.
+//! NewReno: RFC 5681 slow start and congestion avoidance with RFC 3465 appropriate byte
+//! counting and the RFC 6928 initial window. The reduction during fast recovery is PRR's
+//! (RFC 6937, `tcp::recovery`), which brings `cwnd` to the `ssthresh` chosen here.
 //!
 //! - Slow start (`cwnd < ssthresh`): each ACK grows `cwnd` by the bytes it acknowledges, at most
 //!   `L = 2*SMSS` (RFC 3465 §2.2), or `L = 1*SMSS` in the slow start that follows an RTO
@@ -9,17 +10,17 @@
 //! - Growth needs a window in use (RFC 7661 §4.1, Linux `tcp_is_cwnd_limited`): in slow start
 //!   the flight before the ACK must exceed half of `cwnd`; in avoidance it must leave less than
 //!   one SMSS of `cwnd` unused. An application-limited sender keeps its window.
-//! - Fast recovery (RFC 6582 §3.2): `ssthresh = max(FlightSize/2, 2*SMSS)`,
-//!   `cwnd = ssthresh + 3*SMSS`; `+SMSS` per further duplicate ACK; a partial ACK deflates by the
-//!   bytes it acknowledges and adds back one SMSS if it covers at least one; the full ACK sets
-//!   `cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS)` (step 3, option 1).
-//! - RTO (RFC 5681 §3.1): `ssthresh = max(FlightSize/2, 2*SMSS)` (held constant when the
-//!   timer expires again before any new data is acknowledged), `cwnd = LW = 1*SMSS`.
+//! - Congestion event (RFC 5681 §3.2 step 2, RFC 6582): `ssthresh = max(FlightSize/2, 2*SMSS)`.
+//! - RTO (RFC 5681 §3.1): the same `ssthresh` (held constant when the timer expires again
+//!   before any new data is acknowledged), `cwnd = LW = 1*SMSS`.
+//! - Undo: `cwnd` and `ssthresh` as they were before the last reduction (Linux
+//!   `tcp_reno_undo_cwnd` keeps the larger of the two windows).
 //! - Idle restart (RFC 5681 §4.1): `cwnd = min(cwnd, IW)`.
 //!
 //! Invariants: `cwnd >= 1*SMSS` after any event; arithmetic saturates, nothing panics.
 
-use super::{CongestionControl, halved_flight, initial_window};
+use super::{AckSample, CongestionControl, CongestionEvent, halved_flight, initial_window};
+use crate::time::Instant;
 
 /// The NewReno state: windows in bytes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,17 +34,21 @@ pub struct NewReno {
     /// An RTO fired and no new data has been acknowledged since: a further RTO keeps
     /// `ssthresh` (RFC 5681 §3.1).
     rto_unanswered: bool,
+    /// `(cwnd, ssthresh)` before the last reduction, for `undo`.
+    prior: (u32, u32),
 }
 
 impl NewReno {
     /// Initial state: `cwnd = IW` (RFC 6928), `ssthresh` "arbitrarily high" (RFC 5681 §3.1).
     pub fn new(mss: u32) -> NewReno {
+        let cwnd = initial_window(mss);
         NewReno {
-            cwnd: initial_window(mss),
+            cwnd,
             ssthresh: u32::MAX,
             bytes_acked: 0,
             after_rto: false,
             rto_unanswered: false,
+            prior: (cwnd, u32::MAX),
         }
     }
 
@@ -98,54 +103,36 @@ impl CongestionControl for NewReno {
         self.ssthresh
     }
 
-    fn on_ack(&mut self, acked: u32, mss: u32, in_flight_before: u32) {
+    fn set_cwnd(&mut self, cwnd: u32, mss: u32) {
+        self.cwnd = cwnd.max(mss);
+    }
+
+    fn on_ack(&mut self, s: &AckSample) {
         self.rto_unanswered = false;
-        if !self.cwnd_limited(in_flight_before, mss) {
+        if !self.cwnd_limited(s.in_flight_before, s.mss) {
             return;
         }
-        let mut acked = acked;
+        let mut acked = s.acked;
         if self.in_slow_start() {
-            acked = self.slow_start(acked, mss);
+            acked = self.slow_start(acked, s.mss);
         }
         if acked > 0 && !self.in_slow_start() {
-            self.congestion_avoidance(acked, mss);
+            self.congestion_avoidance(acked, s.mss);
         }
     }
 
-    fn on_enter_recovery(&mut self, in_flight: u32, mss: u32) {
-        // RFC 6582 §3.2 step 2 (RFC 5681 §3.2 steps 2 and 3).
+    fn on_congestion(&mut self, _ev: CongestionEvent, in_flight: u32, mss: u32, _now: Instant) {
+        // RFC 5681 §3.2 step 2 (RFC 6582 §3.2 step 2).
+        self.prior = (self.cwnd, self.ssthresh);
         self.ssthresh = halved_flight(in_flight, mss);
-        self.cwnd = self.ssthresh.saturating_add(mss.saturating_mul(3));
         self.bytes_acked = 0;
         self.after_rto = false;
     }
 
-    fn on_dup_ack_in_recovery(&mut self, mss: u32) {
-        // RFC 6582 §3.2 step 4: each duplicate ACK means a segment left the network.
-        self.cwnd = self.cwnd.saturating_add(mss);
-    }
-
-    fn on_partial_ack(&mut self, acked: u32, mss: u32) {
-        // RFC 6582 §3.2 step 5: deflate by the new data acknowledged, add back one SMSS if at
-        // least one was acknowledged. Never below one segment, so the sender cannot stall.
-        let add_back = if acked >= mss { mss } else { 0 };
-        self.cwnd = self
-            .cwnd
-            .saturating_sub(acked)
-            .saturating_add(add_back)
-            .max(mss);
-    }
-
-    fn on_exit_recovery(&mut self, in_flight: u32, mss: u32) {
-        // RFC 6582 §3.2 step 3, option 1: avoids a burst when little is in flight.
-        let flight_plus_one = in_flight.max(mss).saturating_add(mss);
-        self.cwnd = self.ssthresh.min(flight_plus_one).max(mss);
-        self.bytes_acked = 0;
-    }
-
-    fn on_rto(&mut self, in_flight: u32, mss: u32) {
+    fn on_rto(&mut self, in_flight: u32, mss: u32, _now: Instant) {
         // RFC 5681 §3.1: a retransmission that times out again keeps ssthresh.
         if !self.rto_unanswered {
+            self.prior = (self.cwnd, self.ssthresh);
             self.ssthresh = halved_flight(in_flight, mss);
         }
         self.cwnd = mss;
@@ -154,7 +141,15 @@ impl CongestionControl for NewReno {
         self.rto_unanswered = true;
     }
 
-    fn on_idle_restart(&mut self, mss: u32) {
+    fn undo(&mut self) {
+        let (cwnd, ssthresh) = self.prior;
+        self.cwnd = self.cwnd.max(cwnd);
+        self.ssthresh = ssthresh;
+        self.after_rto = false;
+        self.rto_unanswered = false;
+    }
+
+    fn on_idle_restart(&mut self, mss: u32, _now: Instant) {
         // RFC 5681 §4.1: RW = min(IW, cwnd).
         self.cwnd = self.cwnd.min(initial_window(mss));
         self.bytes_acked = 0;
@@ -170,6 +165,7 @@ mod tests {
     use super::*;
 
     const MSS: u32 = 1000;
+    const T0: Instant = Instant::ZERO;
 
     /// A NewReno in congestion avoidance with the given windows.
     fn in_avoidance(cwnd: u32, ssthresh: u32) -> NewReno {
@@ -178,6 +174,20 @@ mod tests {
             ssthresh,
             ..NewReno::new(MSS)
         }
+    }
+
+    /// `cc.on_ack` of `acked` bytes with `flight` in flight before it.
+    fn ack(cc: &mut NewReno, acked: u32, flight: u32) {
+        cc.on_ack(&AckSample {
+            acked,
+            mss: MSS,
+            in_flight_before: flight,
+            now: T0,
+            rtt_ns: None,
+            min_rtt_ns: u64::MAX,
+            snd_nxt: 0,
+            ack: 0,
+        });
     }
 
     #[test]
@@ -192,16 +202,16 @@ mod tests {
     #[test]
     fn slow_start_counts_bytes_up_to_two_segments_per_ack() {
         let mut cc = NewReno::new(MSS); // cwnd 10,000
-        cc.on_ack(1000, MSS, 10_000);
+        ack(&mut cc, 1000, 10_000);
         assert_eq!(cc.cwnd(), 11_000);
         // A delayed ACK for two segments: +2000.
-        cc.on_ack(2000, MSS, 11_000);
+        ack(&mut cc, 2000, 11_000);
         assert_eq!(cc.cwnd(), 13_000);
         // A stretch ACK for five segments: capped at L = 2 * SMSS.
-        cc.on_ack(5000, MSS, 13_000);
+        ack(&mut cc, 5000, 13_000);
         assert_eq!(cc.cwnd(), 15_000);
         // A sub-MSS ACK grows by exactly its bytes.
-        cc.on_ack(100, MSS, 15_000);
+        ack(&mut cc, 100, 15_000);
         assert_eq!(cc.cwnd(), 15_100);
     }
 
@@ -209,9 +219,9 @@ mod tests {
     fn slow_start_needs_the_window_in_use() {
         let mut cc = NewReno::new(MSS); // cwnd 10,000
         // Half the window or less in flight: application-limited, no growth.
-        cc.on_ack(1000, MSS, 5_000);
+        ack(&mut cc, 1000, 5_000);
         assert_eq!(cc.cwnd(), 10_000);
-        cc.on_ack(1000, MSS, 5_001);
+        ack(&mut cc, 1000, 5_001);
         assert_eq!(cc.cwnd(), 11_000);
     }
 
@@ -222,7 +232,7 @@ mod tests {
             ssthresh: 10_000,
             ..NewReno::new(MSS)
         };
-        cc.on_ack(2000, MSS, 9_500);
+        ack(&mut cc, 2000, 9_500);
         // 500 bytes take cwnd to ssthresh; 1500 count towards the avoidance increment.
         assert_eq!(cc.cwnd(), 10_000);
         assert!(!cc.in_slow_start());
@@ -233,19 +243,19 @@ mod tests {
     fn avoidance_adds_one_segment_per_window_of_bytes() {
         let mut cc = in_avoidance(10_000, 5_000);
         for _ in 0..9 {
-            cc.on_ack(1000, MSS, 10_000);
+            ack(&mut cc, 1000, 10_000);
         }
         assert_eq!(cc.cwnd(), 10_000);
-        cc.on_ack(1500, MSS, 10_000);
+        ack(&mut cc, 1500, 10_000);
         // 10,500 bytes acked: +1 MSS, 500 carried over.
         assert_eq!(cc.cwnd(), 11_000);
         assert_eq!(cc.bytes_acked, 500);
         // The next increment needs 11,000 bytes.
         for _ in 0..10 {
-            cc.on_ack(1000, MSS, 11_000);
+            ack(&mut cc, 1000, 11_000);
         }
         assert_eq!(cc.cwnd(), 11_000);
-        cc.on_ack(500, MSS, 11_000);
+        ack(&mut cc, 500, 11_000);
         assert_eq!(cc.cwnd(), 12_000);
     }
 
@@ -254,84 +264,68 @@ mod tests {
         let mut cc = in_avoidance(10_000, 5_000);
         // 9000 in flight leaves a full segment of window unused.
         for _ in 0..20 {
-            cc.on_ack(1000, MSS, 9_000);
+            ack(&mut cc, 1000, 9_000);
         }
         assert_eq!(cc.cwnd(), 10_000);
         // 9001 in flight: another full segment would not have fit.
         for _ in 0..10 {
-            cc.on_ack(1000, MSS, 9_001);
+            ack(&mut cc, 1000, 9_001);
         }
         assert_eq!(cc.cwnd(), 11_000);
     }
 
     #[test]
-    fn fast_recovery_inflates_deflates_and_exits() {
+    fn congestion_halves_the_flight_and_leaves_cwnd_to_prr() {
         let mut cc = NewReno::new(MSS);
-        cc.on_enter_recovery(20_000, MSS);
-        // ssthresh = 20,000 / 2; cwnd = ssthresh + 3 * SMSS.
-        assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 13_000));
-        cc.on_dup_ack_in_recovery(MSS);
-        cc.on_dup_ack_in_recovery(MSS);
-        assert_eq!(cc.cwnd(), 15_000);
-        // Partial ACK of 3000: 15,000 - 3000 + 1000.
-        cc.on_partial_ack(3000, MSS);
-        assert_eq!(cc.cwnd(), 13_000);
-        // Partial ACK of less than one SMSS: no add-back.
-        cc.on_partial_ack(500, MSS);
-        assert_eq!(cc.cwnd(), 12_500);
-        // Full ACK with 4000 still in flight: min(10,000, 4000 + 1000).
-        cc.on_exit_recovery(4_000, MSS);
-        assert_eq!(cc.cwnd(), 5_000);
-        assert_eq!(cc.ssthresh(), 10_000);
-    }
-
-    #[test]
-    fn full_ack_with_a_large_flight_sets_cwnd_to_ssthresh() {
-        let mut cc = NewReno::new(MSS);
-        cc.on_enter_recovery(20_000, MSS);
-        cc.on_exit_recovery(20_000, MSS);
-        assert_eq!(cc.cwnd(), 10_000);
-        // Nothing in flight: max(0, SMSS) + SMSS.
-        cc.on_enter_recovery(20_000, MSS);
-        cc.on_exit_recovery(0, MSS);
-        assert_eq!(cc.cwnd(), 2_000);
-    }
-
-    #[test]
-    fn recovery_floors() {
-        let mut cc = NewReno::new(MSS);
-        // A tiny flight still leaves ssthresh at 2 * SMSS.
-        cc.on_enter_recovery(3_000, MSS);
-        assert_eq!((cc.ssthresh(), cc.cwnd()), (2_000, 5_000));
-        // A huge partial ACK cannot take cwnd below one segment.
-        cc.on_partial_ack(100_000, MSS);
+        cc.on_congestion(CongestionEvent::Loss, 20_000, MSS, T0);
+        assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 10_000));
+        cc.set_cwnd(7_000, MSS);
+        assert_eq!(cc.cwnd(), 7_000);
+        // PRR can never take cwnd below one segment.
+        cc.set_cwnd(0, MSS);
         assert_eq!(cc.cwnd(), MSS);
+        // A tiny flight still leaves ssthresh at 2 * SMSS.
+        cc.on_congestion(CongestionEvent::Ecn, 3_000, MSS, T0);
+        assert_eq!(cc.ssthresh(), 2_000);
+    }
+
+    #[test]
+    fn undo_restores_the_windows_before_the_reduction() {
+        let mut cc = in_avoidance(30_000, 20_000);
+        cc.on_congestion(CongestionEvent::Loss, 30_000, MSS, T0);
+        cc.set_cwnd(15_000, MSS);
+        cc.undo();
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (30_000, 20_000));
+        cc.on_rto(30_000, MSS, T0);
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (MSS, 15_000));
+        cc.undo();
+        assert_eq!((cc.cwnd(), cc.ssthresh()), (30_000, 20_000));
     }
 
     #[test]
     fn rto_sets_loss_window_and_holds_ssthresh_on_repeat() {
         let mut cc = NewReno::new(MSS);
-        cc.on_rto(20_000, MSS);
+        cc.on_rto(20_000, MSS, T0);
         assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 1_000));
         // The retransmission times out again: ssthresh is held, not halved to 2 * SMSS.
-        cc.on_rto(1_000, MSS);
+        cc.on_rto(1_000, MSS, T0);
         assert_eq!((cc.ssthresh(), cc.cwnd()), (10_000, 1_000));
         // Slow start after an RTO grows by at most one SMSS per ACK (RFC 3465 §2.3).
-        cc.on_ack(3_000, MSS, 1_000);
+        ack(&mut cc, 3_000, 1_000);
         assert_eq!(cc.cwnd(), 2_000);
         // New data was acknowledged: the next RTO is a new loss and recomputes ssthresh.
-        cc.on_rto(6_000, MSS);
+        cc.on_rto(6_000, MSS, T0);
         assert_eq!((cc.ssthresh(), cc.cwnd()), (3_000, 1_000));
     }
 
     #[test]
     fn after_rto_byte_limit_ends_with_slow_start() {
         let mut cc = NewReno::new(MSS);
-        cc.on_rto(4_000, MSS); // ssthresh 2000, cwnd 1000
-        cc.on_ack(1_000, MSS, 1_000);
+        cc.on_rto(4_000, MSS, T0); // ssthresh 2000, cwnd 1000
+        ack(&mut cc, 1_000, 1_000);
         assert_eq!(cc.cwnd(), 2_000);
         assert!(!cc.in_slow_start());
-        cc.on_ack(2_000, MSS, 2_000);
+        ack(&mut cc, 2_000, 2_000);
         assert_eq!(cc.cwnd(), 3_000);
         assert!(!cc.after_rto);
     }
@@ -339,10 +333,10 @@ mod tests {
     #[test]
     fn idle_restart_caps_at_the_initial_window() {
         let mut cc = in_avoidance(50_000, 20_000);
-        cc.on_idle_restart(MSS);
+        cc.on_idle_restart(MSS, T0);
         assert_eq!(cc.cwnd(), 10_000);
         let mut small = in_avoidance(4_000, 2_000);
-        small.on_idle_restart(MSS);
+        small.on_idle_restart(MSS, T0);
         assert_eq!(small.cwnd(), 4_000);
     }
 }
