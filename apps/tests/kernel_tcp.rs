@@ -60,7 +60,8 @@ fn notable(get: impl Fn(&str) -> Option<u64>) -> String {
         "TcpExtTsoWireSegs",
         "TcpExtTxInHeadroom",
         "TcpExtTxHeaderMbuf",
-        "TcpExtTCPSpuriousRtxHostQueues",
+        "TcpExtTCPSackRecovery",
+        "TcpExtTCPLossProbes",
         "TcpExtTCPOFOQueue",
         "TxDropped",
     ]

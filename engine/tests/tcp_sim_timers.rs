@@ -63,15 +63,31 @@ fn rto_backs_off_exponentially_to_max_then_times_out() {
         want.push(d);
         d = (d * 2).min(max_rto);
     }
+    // Before the first RTO a tail loss probe (RFC 8985 §7) resends the last segment after
+    // 2·SRTT + 2 ms, and the RTO restarts from the probe (§7.3).
+    let probes: Vec<Instant> = p
+        .segs(Side::A)
+        .into_iter()
+        .filter(|(t, s)| {
+            *t > t0 && s.is_data() && s.seq != una && rtx.get(1).is_some_and(|r| t < r)
+        })
+        .map(|(t, _)| t)
+        .collect();
     let got: Vec<Duration> = rtx.windows(2).map(|w| w[1] - w[0]).collect();
-    eprintln!("sent at {rtx:?}, intervals {got:?}, closed at {closed}");
+    eprintln!("sent at {rtx:?}, probes {probes:?}, intervals {got:?}, closed at {closed}");
     assert_eq!(
         rtx.len(),
         7,
         "the first transmission and max_retries = 6 retransmissions"
     );
     assert_eq!(rtx[0], t0, "first sent at once");
-    assert_eq!(got, want[..6], "retransmission intervals");
+    assert_eq!(probes.len(), 1, "one tail loss probe before the first RTO");
+    assert!(
+        probes[0] - t0 < rto / 10,
+        "the probe comes long before the RTO"
+    );
+    assert_eq!(rtx[1] - probes[0], rto, "the RTO counts from the probe");
+    assert_eq!(got[1..], want[1..6], "retransmission intervals");
     assert_eq!(
         closed - rtx[6],
         want[6],
@@ -79,6 +95,7 @@ fn rto_backs_off_exponentially_to_max_then_times_out() {
     );
     let c = p.a.counters();
     assert_eq!(c.tcp.timeouts, 6);
+    assert_eq!(c.tcp.loss_probes, 1);
     assert_eq!(c.tcp.abort_on_timeout, 1);
     assert_eq!(c.curr_estab, 0);
     p.a.close(a);

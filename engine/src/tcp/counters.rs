@@ -23,7 +23,31 @@ crate::mib! {
         listen_drops => "TcpExtListenDrops",
         timeouts => "TcpExtTCPTimeouts",
         reno_recovery => "TcpExtTCPRenoRecovery",
+        sack_recovery => "TcpExtTCPSackRecovery",
+        /// Retransmissions in Recovery (Linux counts each segment so resent).
         fast_retrans => "TcpExtTCPFastRetrans",
+        /// RTOs during SACK recovery, Reno recovery, and after an RTO.
+        sack_recovery_fail => "TcpExtTCPSackRecoveryFail",
+        reno_failures => "TcpExtTCPRenoFailures",
+        loss_failures => "TcpExtTCPLossFailures",
+        /// Reordering seen in SACK blocks (a never-resent segment SACKed below the highest).
+        sack_reorder => "TcpExtTCPSACKReorder",
+        /// D-SACK blocks received (RFC 2883).
+        dsack_recv => "TcpExtTCPDSACKRecv",
+        /// The receiver acknowledged up to SACKed data only (RFC 2018 §8 reneging).
+        sack_reneging => "TcpExtTCPSACKReneging",
+        /// Retransmissions deemed lost in turn (RACK).
+        lost_retransmit => "TcpExtTCPLostRetransmit",
+        /// Undo of a reduction: D-SACK, at the end of recovery, on a partial ACK, after an RTO.
+        dsack_undo => "TcpExtTCPDSACKUndo",
+        full_undo => "TcpExtTCPFullUndo",
+        partial_undo => "TcpExtTCPPartialUndo",
+        loss_undo => "TcpExtTCPLossUndo",
+        /// RTOs F-RTO found spurious (RFC 5682).
+        spurious_rtos => "TcpExtTCPSpuriousRTOs",
+        /// Tail loss probes sent, and those that repaired a loss (RFC 8985 §7).
+        loss_probes => "TcpExtTCPLossProbes",
+        loss_probe_recovery => "TcpExtTCPLossProbeRecovery",
         slow_start_retrans => "TcpExtTCPSlowStartRetrans",
         /// NewReno partial acknowledgments in recovery (RFC 6582 §3.2 step 5). The engine's
         /// own: Linux keeps no such counter.
@@ -59,9 +83,6 @@ crate::mib! {
         keepalive_probes => "TcpExtTCPKeepAlive",
         tw_recycled => "TcpExtTWRecycled",
         time_wait => "TcpExtTW",
-        /// Data segments whose previous copy was still in the TX ring: retransmission skipped
-        /// and re-armed (Linux skb_still_in_host_queue).
-        retrans_in_host_queue => "TcpExtTCPSpuriousRtxHostQueues",
         /// Segments for no connection or listener, answered with RST (RFC 9293 §3.10.7.1).
         no_port => "TcpExtNoPort",
     }

@@ -7,6 +7,7 @@ use super::ctx::{Out, Shared, set_timer};
 use super::flow::FourTuple;
 use super::options::{self, default_mss, our_mss, wscale_for};
 use super::output;
+use super::recovery::Recovery;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
 use super::segment::SegmentSink;
@@ -69,7 +70,7 @@ pub fn create(
         timers: TimerTable::default(),
         retries: 0,
         probes: 0,
-        rtx_skips: 0,
+        rec: Recovery::new(),
         quickack: sh.cfg.quickack_segments,
         dsack: None,
         listener: None,

@@ -178,8 +178,8 @@ fn synchronized<S: SegmentSink + ?Sized>(
 ///    test passes and nothing is trimmed);
 /// 4. with timestamps negotiated, the option is present and not older than TS.Recent (PAWS
 ///    passes, RFC 7323 §5.3);
-/// 5. SND.UNA =< SEG.ACK =< SND.NXT, and a segment acknowledging nothing new carries data (a
-///    bare one may be a duplicate ACK, which needs the recovery logic).
+/// 5. SND.UNA =< SEG.ACK =< SND.NXT, no SACK block, and a segment acknowledging nothing new
+///    carries data (a bare one may be a duplicate ACK, which needs the recovery logic).
 fn fast_path<S: SegmentSink + ?Sized>(
     tcb: &mut Tcb,
     sh: &mut Shared,
@@ -197,6 +197,7 @@ fn fast_path<S: SegmentSink + ?Sized>(
         && (!tcb.ts.enabled
             || r.timestamps
                 .is_some_and(|(tsval, _)| (tsval.wrapping_sub(tcb.ts.recent) as i32) >= 0))
+        && r.sack.is_empty()
         && r.ack.ge(tcb.snd.una)
         && r.ack.le(tcb.snd.nxt)
         && (plen > 0 || r.ack != tcb.snd.una);
@@ -205,7 +206,7 @@ fn fast_path<S: SegmentSink + ?Sized>(
     }
     update_ts_recent(tcb, r);
     let r = seg.repr;
-    ack::fast(tcb, sh, &r, out);
+    ack::fast(tcb, sh, &r, plen as usize, out);
     if let Some(p) = seg.payload.take() {
         queue_text(tcb, sh, r.seq, p);
     }

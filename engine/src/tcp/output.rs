@@ -21,16 +21,13 @@ use super::congestion::CongestionControl;
 use super::ctx::{Out, Shared, set_timer};
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
+use super::probe;
 use super::segment::{FlowId, OutSegment, PathCaps, Segment, SegmentSink};
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
 use crate::buf::Pkt;
 use crate::wire::{SackBlocks, SeqNum, TcpFlags, TcpRepr};
-
-/// Consecutive retransmissions skipped while the previous copy is still in the TX ring
-/// before one is sent anyway (a ring that never completes must not stall the connection).
-pub const MAX_HOST_QUEUE_SKIPS: u8 = 8;
 
 /// End-of-poll work for a connection touched during input: send what may be sent, then the
 /// ACK if one is still owed.
@@ -42,14 +39,6 @@ pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out
     if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
         send_ack(tcb, sh, out);
     }
-}
-
-/// States in which queued data and FIN may be (re)transmitted.
-fn may_send(state: State) -> bool {
-    matches!(
-        state,
-        State::Established | State::CloseWait | State::FinWait1 | State::Closing | State::LastAck
-    )
 }
 
 /// The largest unit the send queue should build: the MSS, or a TSO super-segment of whole
@@ -86,16 +75,39 @@ pub fn write_xmit<S: SegmentSink + ?Sized>(
     sh: &mut Shared,
     out: &mut Out<S>,
 ) -> usize {
-    if !may_send(tcb.state) {
+    if !tcb.state.may_transmit() {
         return 0;
     }
-    let mut sent = retransmit_lost(tcb, sh, out);
-    sent += send_new(tcb, sh, out);
+    let mut sent = 0;
+    // F-RTO step 2.b (RFC 5682 §3.1): new data first, while the RTO is being judged.
+    if !frto_sends_new(tcb) {
+        sent += retransmit_lost(tcb, sh, out);
+    }
+    let new = send_new(tcb, sh, out);
+    sent += new;
+    if frto_sends_new(tcb) && new == 0 {
+        // Nothing new could go: F-RTO cannot judge, the lost units are resent.
+        tcb.rec.frto = false;
+        sent += retransmit_lost(tcb, sh, out);
+    }
     if sent > 0 && !tcb.timers.is_set(TimerKind::Rto) {
         let at = out.now.add_nanos(tcb.rtt.rto_ns());
         set_timer(tcb, sh, TimerKind::Rto, at);
     }
+    if new > 0 {
+        probe::schedule(tcb, sh, out);
+    }
     sent
+}
+
+/// F-RTO is between its steps 2.b and 3: the RTO's retransmission was acknowledged and new
+/// data, not retransmissions, goes out next (`loss::frto_ack` moved `recover` to
+/// `snd.nxt`).
+fn frto_sends_new(tcb: &Tcb) -> bool {
+    tcb.rec.frto
+        && tcb.ca == CaState::Loss
+        && tcb.snd.nxt == tcb.recover
+        && tcb.snd.una != tcb.rec.undo.marker.unwrap_or(tcb.snd.una)
 }
 
 /// The congestion window, plus RFC 3042 limited transmit on the first two duplicate ACKs.
@@ -116,12 +128,14 @@ fn retransmit_lost<S: SegmentSink + ?Sized>(
 ) -> usize {
     let mut sent = 0;
     let mut from = 0;
-    let mss = u32::from(tcb.snd.mss);
+    // Cut where the original's wire segments ended: a TSO unit went out in segments of
+    // `tso_segsz`, which may be less than the MSS.
+    let seg = u32::from(tso_segsz(tcb, sh.path(tcb))).max(1);
     while let Some(i) = tcb.sq.first_lost_from(from) {
         if tcb.sq.send_head().is_some_and(|h| i >= h) || tcb.in_flight() >= cwnd_allowance(tcb) {
             break;
         }
-        if tcb.sq.get(i).is_some_and(|s| s.len > mss) && !tcb.sq.split(i, mss, &sh.pools.indirect) {
+        if tcb.sq.get(i).is_some_and(|s| s.len > seg) && !tcb.sq.split(i, seg, &sh.pools.indirect) {
             break;
         }
         if !retransmit_unit(tcb, sh, out, i) {
@@ -133,33 +147,34 @@ fn retransmit_lost<S: SegmentSink + ?Sized>(
     sent
 }
 
-/// Retransmits unit `i`, unless its previous copy is still in the TX ring (Linux
-/// `skb_still_in_host_queue`), a bounded number of times in a row.
+/// Retransmits unit `i` at once. (Linux skips a retransmission while the previous copy is
+/// still in the host's queue, `skb_still_in_host_queue`; a unit's refcount cannot tell that
+/// here: units split from one TSO unit share their data mbufs, and every port of this machine
+/// copies or hands over on transmit, so the skip only ever delayed repairs by up to 8 RTO
+/// quarters. A duplicate frame in a TX ring is harmless: the payload is never written.)
 pub fn retransmit_unit<S: SegmentSink + ?Sized>(
     tcb: &mut Tcb,
     sh: &mut Shared,
     out: &mut Out<S>,
     i: usize,
 ) -> bool {
-    let busy = tcb
-        .sq
-        .get(i)
-        .and_then(|s| s.pkt.as_ref())
-        .is_some_and(|p| p.max_data_refcnt() > 1);
-    if busy && tcb.rtx_skips < MAX_HOST_QUEUE_SKIPS {
-        tcb.rtx_skips += 1;
-        sh.counters.retrans_in_host_queue += 1;
-        return false;
-    }
     if !transmit_unit(tcb, sh, out, i) {
         return false;
     }
+    let space = tcb.sq.get(i).map_or(0, |u| u.space());
     tcb.sq.mark_retransmitted(i, out.now);
     tcb.retransmits += 1;
     sh.counters.retrans_segs += 1;
-    if tcb.ca == CaState::Loss {
-        sh.counters.slow_start_retrans += 1;
+    match tcb.ca {
+        CaState::Loss => sh.counters.slow_start_retrans += 1,
+        CaState::Recovery => {
+            sh.counters.fast_retrans += 1;
+            tcb.rec.prr.on_sent(space);
+        }
+        CaState::Open => {}
     }
+    let tsval = tcb.ts.enabled.then(|| tcb.tsval(out.now));
+    tcb.rec.undo.on_retransmit(space, tsval);
     true
 }
 
@@ -204,15 +219,51 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
         if !transmit_unit(tcb, sh, out, i) {
             break;
         }
-        let end = tcb.sq.get(i).map_or(seq, |s| s.end());
-        tcb.sq.advance_send_head(out.now);
-        if end.gt(tcb.snd.nxt) {
-            tcb.snd.nxt = end;
-        }
-        tcb.last_tx = out.now;
+        sent_new_unit(tcb, out, i, seq);
         sent += 1;
     }
     sent
+}
+
+/// Bookkeeping after unit `i` (at `seq`) went out for the first time.
+fn sent_new_unit<S: SegmentSink + ?Sized>(tcb: &mut Tcb, out: &Out<S>, i: usize, seq: SeqNum) {
+    let (end, space) = tcb.sq.get(i).map_or((seq, 0), |s| (s.end(), s.space()));
+    tcb.sq.advance_send_head(out.now);
+    if end.gt(tcb.snd.nxt) {
+        tcb.snd.nxt = end;
+    }
+    tcb.last_tx = out.now;
+    if tcb.ca == CaState::Recovery {
+        tcb.rec.prr.on_sent(space);
+    }
+}
+
+/// A tail loss probe of new data (RFC 8985 §7.3): one segment from `send_head` if the peer's
+/// window has room for it, whatever the congestion window. False if none could go.
+pub fn send_one_new<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+) -> bool {
+    let Some(i) = tcb.sq.send_head() else {
+        return false;
+    };
+    let Some((seq, len)) = tcb.sq.get(i).map(|s| (s.seq, s.len)) else {
+        return false;
+    };
+    let seg = u32::from(tso_segsz(tcb, sh.path(tcb))).max(1);
+    let avail = (tcb.snd.una + tcb.snd.wnd).diff(seq).max(0) as u32;
+    if avail < len.min(seg) {
+        return false;
+    }
+    if len > seg && !tcb.sq.split(i, seg, &sh.pools.indirect) {
+        return false;
+    }
+    if !transmit_unit(tcb, sh, out, i) {
+        return false;
+    }
+    sent_new_unit(tcb, out, i, seq);
+    true
 }
 
 /// Splits unit `i` so its head fits `limit` bytes, if that head is worth sending (at least
@@ -412,12 +463,7 @@ pub fn send_window_fill<S: SegmentSink + ?Sized>(
     if !transmit_unit(tcb, sh, out, i) {
         return false;
     }
-    let end = tcb.sq.get(i).map_or(seq, |s| s.end());
-    tcb.sq.advance_send_head(out.now);
-    if end.gt(tcb.snd.nxt) {
-        tcb.snd.nxt = end;
-    }
-    tcb.last_tx = out.now;
+    sent_new_unit(tcb, out, i, seq);
     true
 }
 

@@ -30,6 +30,18 @@ impl State {
         matches!(self, State::Established | State::FinWait1 | State::FinWait2)
     }
 
+    /// States in which queued data and FIN may be (re)transmitted.
+    pub fn may_transmit(self) -> bool {
+        matches!(
+            self,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        )
+    }
+
     /// The synchronized states (after the handshake), RFC 9293 §3.5.2.
     pub fn is_synchronized(self) -> bool {
         !matches!(

@@ -18,6 +18,7 @@ use std::time::Duration;
 use super::congestion::{Congestion, CongestionControl};
 use super::events::Queued;
 use super::flow::FourTuple;
+use super::recovery::Recovery;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
 use super::segment::FlowId;
@@ -84,7 +85,8 @@ pub struct Ts {
 pub enum CaState {
     /// No loss suspected.
     Open,
-    /// Fast recovery after three duplicate ACKs, until `Tcb::recover` is acknowledged.
+    /// Fast recovery after a loss was detected (RACK, or three duplicate ACKs), until
+    /// `Tcb::recover` is acknowledged.
     Recovery,
     /// After a retransmission timeout, until `Tcb::recover` is acknowledged.
     Loss,
@@ -134,6 +136,8 @@ pub struct Tcb {
     pub cc: Congestion,
     pub ca: CaState,
     pub dupacks: u16,
+    /// RACK, PRR, the SACK cache, undo and tail-loss-probe state (`tcp::recovery`).
+    pub rec: Recovery,
     /// `snd.nxt` when the last recovery or loss episode began (RFC 6582 `recover`): duplicate
     /// ACKs below it do not start another fast retransmit.
     pub recover: SeqNum,
@@ -142,8 +146,6 @@ pub struct Tcb {
     pub retries: u8,
     /// Unanswered keepalive or zero-window probes.
     pub probes: u8,
-    /// Consecutive retransmissions skipped because the last copy was still in the TX ring.
-    pub rtx_skips: u8,
     /// Segments to acknowledge at once before delayed ACKs apply (quickack mode).
     pub quickack: u8,
     /// A duplicate range to report as the first SACK block of the next ACK (RFC 2883).

@@ -14,13 +14,13 @@
 //! The wheel holds one entry per connection at its earliest deadline; after the due timers
 //! run, the entry is re-armed for the next one.
 
-use super::congestion::CongestionControl;
 use super::ctx::{Out, Shared, close_tcb, set_timer};
 use super::handshake;
+use super::loss;
 use super::output;
 use super::segment::SegmentSink;
 use super::state::State;
-use super::tcb::{CaState, Tcb, flag};
+use super::tcb::{Tcb, flag};
 use super::timer::TimerKind;
 use super::types::TcpError;
 
@@ -41,6 +41,8 @@ pub fn on_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &m
             TimerKind::Persist => on_persist(tcb, sh, out),
             TimerKind::Keepalive => on_keepalive(tcb, sh, out),
             TimerKind::TimeWait | TimerKind::FinWait2 => close_tcb(tcb, sh, None),
+            TimerKind::Reorder => loss::on_reorder_timer(tcb, sh, out),
+            TimerKind::LossProbe => loss::on_probe_timer(tcb, sh, out),
         }
     }
     if tcb.state == State::Closed {
@@ -80,36 +82,15 @@ fn on_rto<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out
 
 /// RFC 6298 §5.4-5.6 for data (and FIN) outstanding.
 fn retransmit_timeout<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
-    let head_busy = tcb
-        .sq
-        .get(0)
-        .and_then(|s| s.pkt.as_ref())
-        .is_some_and(|p| p.max_data_refcnt() > 1);
-    if head_busy && tcb.rtx_skips < output::MAX_HOST_QUEUE_SKIPS {
-        // The previous copy has not left the TX ring yet: sending another would only queue a
-        // duplicate behind it. Look again soon, without backing off (Linux re-arms the same
-        // way when skb_still_in_host_queue).
-        tcb.rtx_skips += 1;
-        sh.counters.retrans_in_host_queue += 1;
-        let at = out.now + tcb.rtt.rto() / 4;
-        return set_timer(tcb, sh, TimerKind::Rto, at);
-    }
     if tcb.retries >= sh.cfg.max_retries {
         sh.counters.abort_on_timeout += 1;
         return close_tcb(tcb, sh, Some(TcpError::TimedOut));
     }
     tcb.retries += 1;
     sh.counters.timeouts += 1;
-    let flight = tcb.in_flight();
-    tcb.cc.on_rto(flight, u32::from(tcb.snd.mss), out.now);
-    tcb.sq.mark_all_lost();
-    tcb.ca = CaState::Loss;
-    tcb.recover = tcb.snd.nxt;
-    tcb.dupacks = 0;
+    loss::on_rto(tcb, sh, out.now);
     tcb.rtt.backoff();
-    tcb.rtx_skips = output::MAX_HOST_QUEUE_SKIPS;
     output::write_xmit(tcb, sh, out);
-    tcb.rtx_skips = 0;
     let at = out.now + tcb.rtt.rto();
     set_timer(tcb, sh, TimerKind::Rto, at);
 }

@@ -409,11 +409,15 @@ pub enum TimerKind {
     FinWait2,
     /// TIME-WAIT, 2*MSL (RFC 9293 §3.6.1).
     TimeWait,
+    /// RACK's reordering window ran out for a unit not yet deemed lost (RFC 8985 §6.3).
+    Reorder,
+    /// Tail loss probe (RFC 8985 §7).
+    LossProbe,
 }
 
 impl TimerKind {
     /// The number of kinds.
-    pub const COUNT: usize = 6;
+    pub const COUNT: usize = 8;
     /// Every kind, in the order [`TimerTable::take_expired`] reports them.
     pub const ALL: [TimerKind; TimerKind::COUNT] = [
         TimerKind::Rto,
@@ -422,6 +426,8 @@ impl TimerKind {
         TimerKind::Keepalive,
         TimerKind::FinWait2,
         TimerKind::TimeWait,
+        TimerKind::Reorder,
+        TimerKind::LossProbe,
     ];
 
     const fn index(self) -> usize {

@@ -33,6 +33,10 @@
 //! Cost: O(1) per unit touched; locating a sequence number is a binary search. The deque is
 //! reserved up front and grows only occasionally.
 
+mod scoreboard;
+
+pub use self::scoreboard::SackTag;
+
 use std::collections::VecDeque;
 use std::fmt;
 
@@ -163,6 +167,46 @@ pub struct AckOutcome {
     pub fin_acked: bool,
     /// Some acknowledged unit had been retransmitted.
     pub any_retransmitted: bool,
+    /// Some acknowledged unit had never been retransmitted nor SACKed: an original
+    /// transmission arrived (F-RTO, RFC 5682 §3.1 step 3.b; Linux `FLAG_ORIG_SACK_ACKED`).
+    pub orig_acked: bool,
+    /// The most recently sent unit acknowledged (RACK, RFC 8985 §6.2 step 2).
+    pub newest: Option<Delivered>,
+}
+
+/// A delivered (acknowledged or SACKed) unit, as RACK needs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Delivered {
+    /// Its last transmission.
+    pub sent_at: Instant,
+    /// The sequence number after it.
+    pub end: SeqNum,
+    /// It was retransmitted at least once: the delivery may be of an earlier copy.
+    pub retransmitted: bool,
+}
+
+impl Delivered {
+    fn of(u: &SendSeg) -> Delivered {
+        Delivered {
+            sent_at: u.sent_at,
+            end: u.end(),
+            retransmitted: u.flags.contains(SegFlags::EVER_RETRANS),
+        }
+    }
+
+    /// RFC 8985 §6.2 `RACK_sent_after`: later sent, or sent at the same time and later in
+    /// sequence.
+    pub fn sent_after(&self, sent_at: Instant, end: SeqNum) -> bool {
+        self.sent_at > sent_at || (self.sent_at == sent_at && self.end.gt(end))
+    }
+
+    /// Whichever of `self` and `other` was sent last.
+    pub fn newest(self, other: Option<Delivered>) -> Delivered {
+        match other {
+            Some(o) if !self.sent_after(o.sent_at, o.end) => o,
+            _ => self,
+        }
+    }
 }
 
 /// The (empty) unit array of a send queue, handed from a closed connection to a new one so
@@ -637,175 +681,23 @@ impl SendQueue {
             self.retrans = self.retrans.saturating_sub(n);
         }
     }
-
-    /// Sequence space marked LOST.
-    pub fn lost_bytes(&self) -> u32 {
-        self.lost
-    }
-
-    /// Sequence space marked SACKED.
-    pub fn sacked_bytes(&self) -> u32 {
-        self.sacked
-    }
-
-    /// Sequence space with a retransmitted copy outstanding.
-    pub fn retrans_bytes(&self) -> u32 {
-        self.retrans
-    }
-
-    /// Bytes in the network (RFC 6675 `pipe`, Linux `tcp_packets_in_flight` in bytes):
-    /// `snd_nxt - head_seq - sacked - lost + retrans`, never negative.
-    pub fn in_flight(&self, snd_nxt: SeqNum) -> u32 {
-        let head = self.head_seq();
-        let out = if snd_nxt.gt(head) { snd_nxt - head } else { 0 };
-        let pipe = i64::from(out) - i64::from(self.sacked) - i64::from(self.lost)
-            + i64::from(self.retrans);
-        pipe.clamp(0, i64::from(u32::MAX)) as u32
-    }
-
-    /// Marks sent unit `i` lost (Linux `tcp_mark_skb_lost`): a SACKED unit is left alone; a
-    /// unit already LOST whose retransmission is outstanding loses its RETRANS mark (the
-    /// retransmission is lost too) and may be retransmitted again. True if anything changed.
-    pub fn mark_lost(&mut self, i: usize) -> bool {
-        if i >= self.sent {
-            return false;
-        }
-        let u = &mut self.units[i];
-        let n = u.space();
-        if u.flags.contains(SegFlags::SACKED) {
-            return false;
-        }
-        if !u.flags.contains(SegFlags::LOST) {
-            u.flags.insert(SegFlags::LOST);
-            self.lost += n;
-            return true;
-        }
-        if u.flags.contains(SegFlags::RETRANS) {
-            u.flags.remove(SegFlags::RETRANS);
-            self.retrans = self.retrans.saturating_sub(n);
-            return true;
-        }
-        false
-    }
-
-    /// Sent unit `i` has just been retransmitted: RETRANS and EVER_RETRANS set (LOST kept, see
-    /// the module doc), `tx_count` + 1, `sent_at = now`. False (no change) for a SACKED or
-    /// unsent unit.
-    pub fn mark_retransmitted(&mut self, i: usize, now: Instant) -> bool {
-        if i >= self.sent {
-            return false;
-        }
-        let u = &mut self.units[i];
-        if u.flags.contains(SegFlags::SACKED) {
-            return false;
-        }
-        if !u.flags.contains(SegFlags::RETRANS) {
-            self.retrans += u.space();
-        }
-        u.flags.insert(SegFlags::RETRANS);
-        u.flags.insert(SegFlags::EVER_RETRANS);
-        u.tx_count = u.tx_count.saturating_add(1);
-        u.sent_at = now;
-        true
-    }
-
-    /// Forgets every outstanding retransmission (RETRANS cleared; EVER_RETRANS kept).
-    pub fn clear_retrans_marks(&mut self) {
-        for u in self.units.range_mut(..self.sent) {
-            u.flags.remove(SegFlags::RETRANS);
-        }
-        self.retrans = 0;
-    }
-
-    /// Retransmission timeout (RFC 6298 §5.4, Linux `tcp_enter_loss`): RETRANS cleared and every
-    /// sent unit not SACKED marked LOST. If the head unit is SACKED the receiver has reneged
-    /// (RFC 2018 §8): all SACK marks are dropped too and every sent unit is LOST. Returns
-    /// whether reneging was detected.
-    pub fn mark_all_lost(&mut self) -> bool {
-        let sent = self.sent;
-        let reneged = self
-            .units
-            .front()
-            .is_some_and(|u| sent > 0 && u.flags.contains(SegFlags::SACKED));
-        let (mut lost, mut sacked) = (0u32, 0u32);
-        for u in self.units.range_mut(..sent) {
-            u.flags.remove(SegFlags::RETRANS);
-            if reneged {
-                u.flags.remove(SegFlags::SACKED);
-            }
-            if u.flags.contains(SegFlags::SACKED) {
-                sacked += u.space();
-            } else {
-                u.flags.insert(SegFlags::LOST);
-                lost += u.space();
-            }
-        }
-        (self.lost, self.sacked, self.retrans) = (lost, sacked, 0);
-        reneged
-    }
-
-    /// Marks SACKED every sent unit lying entirely inside `start..end` (RFC 2018; units partly
-    /// covered stay unmarked: split them first with [`SendQueue::split_at_seq`]). Following
-    /// Linux `tcp_sacktag_one`, a LOST unit loses LOST, and RETRANS too if it had both. Blocks
-    /// are clamped to the sent range. Returns the sequence space newly SACKED.
-    pub fn mark_sacked_range(&mut self, start: SeqNum, end: SeqNum) -> u32 {
-        let head = self.head_seq();
-        let span = self.sent_end() - head;
-        if !end.gt(start) || !end.gt(head) {
-            return 0;
-        }
-        let s_off = if start.gt(head) { start - head } else { 0 };
-        let e_off = (end - head).min(span);
-        let mut i = self.units.partition_point(|u| u.seq - head < s_off);
-        let mut newly = 0;
-        while i < self.sent && self.units[i].end() - head <= e_off {
-            newly += self.sack_unit(i);
-            i += 1;
-        }
-        newly
-    }
-
-    /// Marks unit `i` SACKED; returns its space if it was not already.
-    fn sack_unit(&mut self, i: usize) -> u32 {
-        let u = &mut self.units[i];
-        let n = u.space();
-        if u.flags.contains(SegFlags::SACKED) {
-            return 0;
-        }
-        if u.flags.contains(SegFlags::LOST) {
-            if u.flags.contains(SegFlags::RETRANS) {
-                u.flags.remove(SegFlags::RETRANS);
-                self.retrans = self.retrans.saturating_sub(n);
-            }
-            u.flags.remove(SegFlags::LOST);
-            self.lost = self.lost.saturating_sub(n);
-        }
-        u.flags.insert(SegFlags::SACKED);
-        self.sacked += n;
-        n
-    }
-
-    /// The first unit at or after `i` (among the sent ones) that is LOST and has no
-    /// retransmission outstanding: the retransmission cursor.
-    pub fn first_lost_from(&self, i: usize) -> Option<usize> {
-        // Nothing is marked lost outside recovery: skip the walk on the fast path.
-        if self.lost == 0 {
-            return None;
-        }
-        let want =
-            |u: &SendSeg| u.flags.contains(SegFlags::LOST) && !u.flags.contains(SegFlags::RETRANS);
-        (i..self.sent).find(|&k| want(&self.units[k]))
-    }
 }
 
 /// Records an acknowledged (fully or partly) unit in the outcome: Karn's rule (RFC 6298 §3)
 /// allows an RTT sample only from a unit never retransmitted.
 fn note_acked(out: &mut AckOutcome, u: &SendSeg, now: Instant) {
+    if u.tx_count == 0 {
+        return;
+    }
     if u.flags.contains(SegFlags::EVER_RETRANS) {
         out.any_retransmitted = true;
-    } else if u.tx_count > 0 && u.sent_at <= now {
-        out.rtt_sent_at = Some(u.sent_at);
+    } else {
+        if u.sent_at <= now {
+            out.rtt_sent_at = Some(u.sent_at);
+        }
+        out.orig_acked |= !u.flags.contains(SegFlags::SACKED);
     }
+    out.newest = Some(Delivered::of(u).newest(out.newest));
 }
 
 /// Replaces `before` mbufs of a unit by `after` in the queue's count.
