@@ -90,6 +90,12 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
     match tcb.ca {
         CaState::Recovery => recovery_ack(tcb, sh, ev, delivered, tsecr),
         CaState::Loss => loss_ack(tcb, sh, ev, tsecr),
+        CaState::Open if ev.sack.dsack.is_some() && tcb.rec.undo.all_dsacked() => {
+            // The D-SACK of a retransmission usually arrives after the original filled the
+            // hole and ended the recovery: the reduction is undone then (RFC 3708 §3.2).
+            sh.counters.dsack_undo += 1;
+            undo(tcb, sh);
+        }
         CaState::Open => {}
     }
     if tcb.ca == CaState::Open && delivered > 0 {
@@ -294,13 +300,16 @@ fn frto_ack(tcb: &mut Tcb, sh: &mut Shared, ev: &AckEvent) {
     }
 }
 
-/// Back to Open without undoing.
+/// Back to Open without undoing. The undo state of a fast recovery is kept so that the
+/// D-SACKs still to come can undo it; after an RTO it ends here (Linux keeps neither past the
+/// next episode).
 fn leave(tcb: &mut Tcb) {
     if tcb.ca == CaState::Recovery {
         tcb.rec.rack.on_recovery_end();
+    } else {
+        tcb.rec.undo.end();
     }
     tcb.ca = CaState::Open;
-    tcb.rec.undo.end();
     tcb.rec.frto = false;
     tcb.dupacks = 0;
 }
@@ -315,6 +324,7 @@ fn undo(tcb: &mut Tcb, sh: &mut Shared) {
     }
     tcb.rec.rack.reord_seen = true;
     leave(tcb);
+    tcb.rec.undo.end();
     mark_pending(tcb, sh);
 }
 

@@ -186,7 +186,8 @@ pub struct TcpConfig {
     pub congestion: CcKind,
     /// Ephemeral port range (Linux: 32768–60999).
     pub ephemeral_ports: RangeInclusive<u16>,
-    /// Out-of-order segments held per connection before new ones are dropped.
+    /// Out-of-order segments held per connection before new ones are dropped: a floor; a
+    /// connection may always hold two per MSS of its receive buffer (`input::max_ooo_segments`).
     pub max_ooo_segments: usize,
     /// Timer-wheel tick.
     pub timer_tick: Duration,

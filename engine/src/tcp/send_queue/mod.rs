@@ -244,6 +244,8 @@ pub struct SendQueue {
     lost: u32,
     sacked: u32,
     retrans: u32,
+    /// The last transmission stamp given ([`SendQueue::stamp`]).
+    last_stamp: Instant,
 }
 
 impl fmt::Debug for SendQueue {
@@ -288,6 +290,7 @@ impl SendQueue {
             lost: 0,
             sacked: 0,
             retrans: 0,
+            last_stamp: Instant::ZERO,
         }
     }
 
@@ -519,14 +522,26 @@ impl SendQueue {
     /// The unit at `send_head` has been transmitted for the first time: stamp it and move
     /// `send_head` on. False if nothing is unsent.
     pub fn advance_send_head(&mut self, now: Instant) -> bool {
-        let Some(u) = self.units.get_mut(self.sent) else {
+        if self.sent >= self.units.len() {
             return false;
-        };
-        u.sent_at = now;
+        }
+        let at = self.stamp(now);
+        let u = &mut self.units[self.sent];
+        u.sent_at = at;
         u.tx_count = 1;
         self.sent_bytes += u.len as usize;
         self.sent += 1;
         true
+    }
+
+    /// A transmission stamp for now, strictly after every earlier one: transmissions in one
+    /// poll share `now`, and RACK (RFC 8985 §6.2 `RACK_sent_after`) must still tell a
+    /// retransmission from the originals sent at the same instant. The nudge is a nanosecond
+    /// per transmission.
+    fn stamp(&mut self, now: Instant) -> Instant {
+        let at = now.max(self.last_stamp.add_nanos(1));
+        self.last_stamp = at;
+        at
     }
 
     /// Splits unit `i` after `at` payload bytes (Linux `tso_fragment`/`tcp_fragment`). The

@@ -81,7 +81,8 @@ impl SendQueue {
         u.flags.insert(SegFlags::RETRANS);
         u.flags.insert(SegFlags::EVER_RETRANS);
         u.tx_count = u.tx_count.saturating_add(1);
-        u.sent_at = now;
+        let at = self.stamp(now);
+        self.units[i].sent_at = at;
         true
     }
 
