@@ -13,7 +13,6 @@
 //! - out-of-order data: a window's worth behind one hole is kept, not dropped, whatever the
 //!   configured floor of out-of-order segments.
 
-#[allow(dead_code)]
 mod harness;
 
 use std::time::Duration;
