@@ -227,3 +227,40 @@ fn a_window_of_out_of_order_data_behind_one_hole_is_kept() {
     );
     assert_eq!(h.read_all().expect("read"), data, "everything, in order");
 }
+
+#[test]
+fn an_rto_whose_originals_are_then_acknowledged_is_undone_by_frto() {
+    let (mut h, _) = sent_segments(6);
+    let before = h.info();
+    // The ACKs are held up somewhere: a probe, then the RTO resends the first segment.
+    h.advance(before.rto + before.rto / 2);
+    assert_eq!(resent(&mut h), vec![5, 0], "the tail probe, then the RTO");
+    assert_eq!(counter(&h, "TcpExtTCPTimeouts"), 1);
+    assert_eq!(h.info().cwnd, SEND_MSS as u32, "the loss window");
+    // The ACK for the originals arrives: it covers data never retransmitted (RFC 5682 §3.1
+    // step 3.b, SACK-enhanced): the RTO was spurious.
+    h.send(sack_ack(&h, 4, &[], 65535));
+    assert_eq!(counter(&h, "TcpExtTCPSpuriousRTOs"), 1);
+    assert_eq!(counter(&h, "TcpExtTCPLossUndo"), 1);
+    let after = h.info();
+    assert_eq!(after.ssthresh, before.ssthresh, "ssthresh restored");
+    assert!(after.cwnd >= before.cwnd, "cwnd restored");
+    assert!(resent(&mut h).is_empty(), "segments 1 to 4 are not resent");
+    h.send(sack_ack(&h, 6, &[], 65535));
+    assert_eq!(h.info().unacked_bytes, 0);
+}
+
+#[test]
+fn a_real_rto_is_not_undone_and_resends_in_order() {
+    let (mut h, _) = sent_segments(4);
+    let rto = h.info().rto;
+    h.advance(rto + rto / 2);
+    assert_eq!(resent(&mut h), vec![3, 0]);
+    // Only the retransmission got through: the ACK covers exactly it, F-RTO sends nothing new
+    // (there is none) and goes back to retransmitting.
+    h.send(sack_ack(&h, 1, &[], 65535));
+    assert_eq!(counter(&h, "TcpExtTCPSpuriousRTOs"), 0);
+    let again = resent(&mut h);
+    assert_eq!(again.first(), Some(&1), "slow start resends from snd.una: {again:?}");
+    assert!(counter(&h, "TcpExtTCPSlowStartRetrans") >= 2);
+}
