@@ -261,6 +261,10 @@ fn a_real_rto_is_not_undone_and_resends_in_order() {
     h.send(sack_ack(&h, 1, &[], 65535));
     assert_eq!(counter(&h, "TcpExtTCPSpuriousRTOs"), 0);
     let again = resent(&mut h);
-    assert_eq!(again.first(), Some(&1), "slow start resends from snd.una: {again:?}");
+    assert_eq!(
+        again.first(),
+        Some(&1),
+        "slow start resends from snd.una: {again:?}"
+    );
     assert!(counter(&h, "TcpExtTCPSlowStartRetrans") >= 2);
 }

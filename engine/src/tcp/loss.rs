@@ -76,6 +76,16 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
     out: &mut Out<S>,
 ) {
     let now = out.now;
+    if is_clean(tcb, ev) {
+        // The common ACK: in order, nothing marked, nothing probed. Only the window grows
+        // (RACK's state is refreshed by the first SACK, which delivers newer data).
+        let delivered = tcb.snd.una - prior.una;
+        if delivered > 0 {
+            let sample = ack_sample(tcb, r, delivered, prior.in_flight, ev.rtt_ns, now);
+            tcb.cc.on_ack(&sample);
+        }
+        return probe::schedule(tcb, sh, out);
+    }
     note_deliveries(tcb, sh, ev, now);
     probe_acked(tcb, sh, r.ack, ev, now);
     if ev.advanced {
@@ -103,6 +113,21 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
         tcb.cc.on_ack(&sample);
     }
     probe::schedule(tcb, sh, out);
+}
+
+/// An ACK that needs none of the recovery machinery: Open, no duplicate, no SACK block, no
+/// probe out, an empty scoreboard (nothing SACKed, lost or retransmitted) and no
+/// retransmission ever made on this episode's data (so no undo or reordering to learn).
+fn is_clean(tcb: &Tcb, ev: &AckEvent) -> bool {
+    tcb.ca == CaState::Open
+        && !ev.dupack
+        && ev.sack.newly == 0
+        && ev.sack.dsack.is_none()
+        && !ev.acked.any_retransmitted
+        && tcb.rec.tlp.high_seq.is_none()
+        && tcb.sq.sacked_bytes() == 0
+        && tcb.sq.lost_bytes() == 0
+        && tcb.sq.retrans_bytes() == 0
 }
 
 /// RACK learns of the deliveries; D-SACKs and reordering are noted (RFC 8985 §6.2 steps 2-4).
