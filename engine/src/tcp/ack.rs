@@ -248,14 +248,27 @@ fn fin_acked_transitions<S: SegmentSink + ?Sized>(
     }
 }
 
-/// What the congestion controller learns from an ACK.
-fn ack_sample(tcb: &Tcb, r: &TcpRepr, acked: u32, in_flight_before: u32, now: Instant) -> AckSample {
+/// What the congestion controller learns from an ACK. The RTT sample is the timestamp
+/// echo's (RFC 7323 §4.1: unambiguous, one per ACK, 1 ms granularity), computed here as
+/// `sample_rtt` computes its fallback; HyStart++ (RFC 9406) counts these samples.
+fn ack_sample(
+    tcb: &Tcb,
+    r: &TcpRepr,
+    acked: u32,
+    in_flight_before: u32,
+    now: Instant,
+) -> AckSample {
+    let rtt_ns = r
+        .timestamps
+        .filter(|_| tcb.ts.enabled)
+        .and_then(|(_, tsecr)| tcb.ts_rtt(now, tsecr))
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
     AckSample {
         acked,
         mss: u32::from(tcb.snd.mss),
         in_flight_before,
         now,
-        rtt_ns: None,
+        rtt_ns,
         min_rtt_ns: tcb.rtt.min_rtt_ns(),
         snd_nxt: tcb.snd.nxt.0,
         ack: r.ack.0,
