@@ -16,7 +16,8 @@
 //!   (§4.5) regions are the same rule below and above `W_max`.
 //! - Reno-friendly region (§4.3): `W_est` starts at `cwnd_epoch` and grows by
 //!   `alpha * segments_acked / cwnd`, `alpha = 3(1-beta)/(1+beta) = 9/17`, then `alpha = 1`
-//!   once `W_est >= cwnd_prior`; when `W_cubic(t) < W_est`, `cwnd = W_est`.
+//!   once `W_est >= cwnd_prior`; when `W_cubic(t) < W_est`, `cwnd = W_est` (never lowered:
+//!   `W_cubic(t + RTT)` may have taken `cwnd` above `W_est` earlier).
 //! - Multiplicative decrease (§4.6): `ssthresh = max(cwnd*beta, 2*SMSS)`, `beta = 0.7`. This
 //!   uses `cwnd`, as Linux `cubictcp_recalc_ssthresh` does, not the flight size; with the
 //!   RFC 7661 rule below, a window in use is close to the flight anyway.

@@ -17,6 +17,10 @@
 //!   reduction ([`HyStart::stop`]). HyStart++ runs for the initial slow start only (§4.3):
 //!   once stopped it stays stopped, and later slow starts are classic ones.
 //!
+//! RTT samples are `AckSample::rtt_ns`, one per ACK that carries one (today the timestamp
+//! echo's, at 1 ms granularity: `tcp::ack::ack_sample`); an ACK without one counts for rounds
+//! and growth only.
+//!
 //! Invariants: `current_round_min_rtt` and `last_round_min_rtt` are `u64::MAX` ("infinity")
 //! until a sample arrives; a round without an RTT sample leaves `last_round_min_rtt`
 //! infinite, which disables the check for the next round. Nothing allocates; nothing panics.
