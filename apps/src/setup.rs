@@ -22,11 +22,7 @@ pub fn parse_cidr(s: &str) -> Result<IpCidr, String> {
 /// the bad value and the choices.
 pub fn parse_cc(s: &str) -> Result<CcKind, String> {
     CcKind::from_name(s).ok_or_else(|| {
-        let names: Vec<&str> = CcKind::ALL.iter().map(|k| k.name()).collect();
-        format!(
-            "unknown congestion control `{s}`: choose {} (newreno is accepted for reno)",
-            names.join(" or ")
-        )
+        format!("unknown congestion control `{s}`: use cubic or newreno (reno is the same)")
     })
 }
 

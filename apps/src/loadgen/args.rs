@@ -268,9 +268,9 @@ pub struct OptPortArgs {
     /// and tests only: without it they come from the operating system (RFC 6528, RFC 6056).
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Congestion control of the engine's connections (and of the embedded server's): cubic
-    /// (the default: RFC 9438 with HyStart++) or newreno (RFC 5681, RFC 6582; also spelt
-    /// reno). Engine stack only.
+    /// Congestion control of the engine's connections (and of loadgen's embedded server):
+    /// cubic (the default: RFC 9438 with HyStart++) or newreno (RFC 5681, RFC 6582; also
+    /// spelt reno). Engine stack only.
     #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
     pub cc: Option<CcKind>,
 }
