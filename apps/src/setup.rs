@@ -10,12 +10,25 @@ use engine::dev::dpdk::{Port, PortConfig, PortError, Want};
 use engine::dev::spec::{PortSpec, SpecError};
 use engine::eal::{self, Eal, EalConfig, EalError};
 pub use engine::ip::IpCidr;
+pub use engine::tcp::congestion::CcKind;
 
 /// Parses `--ip ADDR/PREFIX` (either family) with the engine's parser, whose error names the
 /// bad value and the expected form in one line.
 pub fn parse_cidr(s: &str) -> Result<IpCidr, String> {
     s.parse().map_err(|e: engine::ip::BadCidr| e.to_string())
 }
+
+/// Parses `--cc NAME` with the engine's names (`cubic`, `newreno` or `reno`); the error names
+/// the bad value and the choices.
+pub fn parse_cc(s: &str) -> Result<CcKind, String> {
+    CcKind::from_name(s).ok_or_else(|| {
+        format!("unknown congestion control `{s}`: use cubic or newreno (reno is the same)")
+    })
+}
+
+/// The message for `--cc` given with `--stack kernel`.
+pub const CC_KERNEL: &str = "--cc is for the engine stack; the kernel's algorithm is the sysctl \
+                             net.ipv4.tcp_congestion_control";
 
 /// The text of a list of addresses, `10.0.0.2/24 fd00::2/64`.
 pub fn cidrs(addrs: &[IpCidr]) -> String {
@@ -182,6 +195,10 @@ pub struct PortArgs {
     /// tests only: without it the secrets come from the operating system (RFC 6528, RFC 6056).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Congestion control of the engine's connections: cubic (the default: RFC 9438 with
+    /// HyStart++) or newreno (RFC 5681, RFC 6582; also spelt reno).
+    #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
+    pub cc: Option<CcKind>,
 }
 
 fn parse_spec(s: &str) -> Result<PortSpec, String> {
@@ -194,7 +211,7 @@ impl PortArgs {
         Gateways::new(&self.gateway, &self.ip, "--gateway")
     }
 
-    /// The stack's configuration: every `--ip`, the gateways, `--seed`, `--rx-burst`.
+    /// The stack's configuration: every `--ip`, the gateways, `--seed`, `--rx-burst`, `--cc`.
     pub fn stack_config(&self) -> Result<StackConfig, SetupError> {
         let gw = self.gateways()?;
         let mut cfg = StackConfig::with_addrs(self.ip.clone());
@@ -203,6 +220,9 @@ impl PortArgs {
         cfg.seed = self.seed;
         if let Some(b) = self.rx_burst {
             cfg.rx_burst = b;
+        }
+        if let Some(cc) = self.cc {
+            cfg.tcp.congestion = cc;
         }
         Ok(cfg)
     }

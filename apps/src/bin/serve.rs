@@ -105,6 +105,9 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
     let mode = cli.mode.ok_or_else(|| {
         SetupError::Other("--stack kernel needs a mode (echo, sink or http)".into())
     })?;
+    if cli.port.cc.is_some() {
+        return Err(SetupError::Other(setup::CC_KERNEL.into()));
+    }
     let port = cli.listen.unwrap_or(mode.default_port());
     let addrs: Vec<SocketAddr> = if cli.port.ip.is_empty() {
         kernel_servers::any_addrs(port)

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use engine::dev::spec::PortSpec;
 
 use crate::servers::Mode as ServerMode;
-use crate::setup::{IpCidr, PortArgs, WantArg, parse_cidr};
+use crate::setup::{CcKind, IpCidr, PortArgs, WantArg, parse_cc, parse_cidr};
 
 use super::proto::Proto;
 use super::workload::stream::Direction;
@@ -268,6 +268,11 @@ pub struct OptPortArgs {
     /// and tests only: without it they come from the operating system (RFC 6528, RFC 6056).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Congestion control of the engine's connections (and of loadgen's embedded server):
+    /// cubic (the default: RFC 9438 with HyStart++) or newreno (RFC 5681, RFC 6582; also
+    /// spelt reno). Engine stack only.
+    #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
+    pub cc: Option<CcKind>,
 }
 
 fn parse_spec(s: &str) -> Result<PortSpec, String> {
@@ -289,6 +294,7 @@ impl OptPortArgs {
             eal_args: self.eal_args.clone(),
             rx_burst: self.rx_burst,
             seed: self.seed,
+            cc: self.cc,
         }
     }
 

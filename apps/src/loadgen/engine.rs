@@ -355,6 +355,9 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             .map(|i| {
                 let mut cfg = crate::servers::server_config(server_addrs());
                 cfg.seed = port_args.seed.map(|s| s.wrapping_add(1000 + i as u64));
+                if let Some(cc) = port_args.cc {
+                    cfg.tcp.congestion = cc;
+                }
                 cfg.rx_burst = burst;
                 ClientParts {
                     queue: sp.queue(i as u16),

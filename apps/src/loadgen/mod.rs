@@ -36,6 +36,9 @@ pub fn execute(cmd: &Cmd) -> Result<(report::Report, run::Outcome), SetupError> 
                         .into(),
                 ));
             }
+            if plan.common.engine.cc.is_some() {
+                return Err(SetupError::Other(crate::setup::CC_KERNEL.into()));
+            }
             kernel::run(&plan)?
         }
     };

@@ -451,6 +451,7 @@ impl Tcp {
             rcv_wnd: t.rcv.adv.diff(t.rcv.nxt).max(0) as u32,
             cwnd: t.cwnd(),
             ssthresh: t.cc.ssthresh(),
+            congestion: t.cc.name(),
             srtt: t.rtt.srtt(),
             rto: t.rtt.rto(),
             timestamps: t.ts.enabled,

@@ -64,7 +64,7 @@ pub fn create(
         sq: SendQueue::with_storage(iss + 1, storage.send),
         rq: RecvQueue::with_storage(storage.recv),
         rtt: RttEstimator::new(sh.cfg.rtt),
-        cc: Congestion::new(sh.cfg.congestion, u32::from(mss)),
+        cc: Congestion::new(opts.congestion.unwrap_or(sh.cfg.congestion), u32::from(mss)),
         ca: CaState::Open,
         dupacks: 0,
         timers: TimerTable::default(),
@@ -103,7 +103,8 @@ pub fn negotiate(tcb: &mut Tcb, sh: &Shared, r: &TcpRepr, now: Instant) {
         tcb.set(flag::SACK_OK);
     }
     tcb.snd.mss = a.snd_mss;
-    tcb.cc = Congestion::new(sh.cfg.congestion, u32::from(tcb.snd.mss));
+    let kind = tcb.opts.congestion.unwrap_or(sh.cfg.congestion);
+    tcb.cc = Congestion::new(kind, u32::from(tcb.snd.mss));
     tcb.snd.wnd = a.snd_wnd;
     tcb.snd.max_wnd = a.snd_wnd;
 }

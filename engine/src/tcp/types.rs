@@ -119,6 +119,10 @@ pub struct ConnOptions {
     pub sndbuf: u32,
     /// Receive buffer limit, bytes held (in order and out of order); sets the window.
     pub rcvbuf: u32,
+    /// Congestion control of this connection (`None`: the stack's `TcpConfig::congestion`).
+    /// Taken when the connection is opened (connect, or the listener's options for an
+    /// accepted one); changing it later with `set_options` does not switch algorithms.
+    pub congestion: Option<CcKind>,
 }
 
 impl Default for ConnOptions {
@@ -131,6 +135,7 @@ impl Default for ConnOptions {
             keepalive: None,
             sndbuf: 1 << 20,
             rcvbuf: 1 << 20,
+            congestion: None,
         }
     }
 }
@@ -182,7 +187,7 @@ pub struct TcpConfig {
     pub window_scaling: bool,
     /// Clamp on the MSS we advertise and use (None: the MTU's).
     pub mss_clamp: Option<u16>,
-    /// Congestion control algorithm.
+    /// Congestion control of connections whose options name none (default: CUBIC).
     pub congestion: CcKind,
     /// Ephemeral port range (Linux: 32768–60999).
     pub ephemeral_ports: RangeInclusive<u16>,
@@ -217,7 +222,7 @@ impl Default for TcpConfig {
             sack: true,
             window_scaling: true,
             mss_clamp: None,
-            congestion: CcKind::NewReno,
+            congestion: CcKind::default(),
             ephemeral_ports: 32768..=60999,
             max_ooo_segments: 512,
             timer_tick: Duration::from_micros(100),
@@ -245,6 +250,8 @@ pub struct ConnInfo {
     pub rcv_wnd: u32,
     pub cwnd: u32,
     pub ssthresh: u32,
+    /// The congestion control algorithm, as Linux spells it (`cubic`, `reno`).
+    pub congestion: &'static str,
     pub srtt: Option<Duration>,
     pub rto: Duration,
     pub timestamps: bool,

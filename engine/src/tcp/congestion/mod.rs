@@ -13,11 +13,19 @@
 //! Every quantity is in bytes. [`Congestion`] is an enum rather than a `Box<dyn ...>` so a TCB
 //! holds it inline with no allocation; an algorithm is a variant and a file.
 //!
+//! Algorithms: CUBIC (RFC 9438, the default, with HyStart++ of RFC 9406 for its initial slow
+//! start) and NewReno (RFC 5681, RFC 6582, classic slow start), chosen per connection
+//! ([`CcKind`]; `ConnOptions::congestion`, else `TcpConfig::congestion`).
+//!
 //! Shared rules: the initial window of RFC 6928 ([`initial_window`]), the loss window of one
-//! segment after an RTO (RFC 5681 §3.1), and the restart window after idle (RFC 5681 §4.1).
+//! segment after an RTO (RFC 5681 §3.1), the restart window after idle (RFC 5681 §4.1), and
+//! no growth of a window not in use (RFC 7661, [`cwnd_limited`]).
 
+pub mod cubic;
+pub mod hystart;
 pub mod newreno;
 
+pub use self::cubic::Cubic;
 pub use self::newreno::NewReno;
 
 use crate::time::Instant;
@@ -92,17 +100,31 @@ pub trait CongestionControl {
 /// Which algorithm a connection uses (a configuration value).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum CcKind {
-    /// RFC 5681 + RFC 6582, with RFC 3465 byte counting.
+    /// RFC 9438 with HyStart++ (RFC 9406), as Linux's default.
     #[default]
+    Cubic,
+    /// RFC 5681 + RFC 6582, with RFC 3465 byte counting.
     NewReno,
 }
 
 impl CcKind {
-    /// Parses a name as Linux spells it (`reno`, `newreno` accepted too).
+    /// Every algorithm, for help texts and error messages.
+    pub const ALL: [CcKind; 2] = [CcKind::Cubic, CcKind::NewReno];
+
+    /// Parses a name as Linux spells it (`cubic`, `reno`; `newreno` accepted too).
     pub fn from_name(s: &str) -> Option<CcKind> {
         match s {
+            "cubic" => Some(CcKind::Cubic),
             "newreno" | "reno" => Some(CcKind::NewReno),
             _ => None,
+        }
+    }
+
+    /// The name as Linux's `tcp_congestion_control` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            CcKind::Cubic => "cubic",
+            CcKind::NewReno => "reno",
         }
     }
 }
@@ -110,6 +132,7 @@ impl CcKind {
 /// A connection's congestion controller, held by value.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Congestion {
+    Cubic(Cubic),
     NewReno(NewReno),
 }
 
@@ -117,12 +140,14 @@ impl Congestion {
     /// A controller of `kind` for a connection whose SMSS is `mss`.
     pub fn new(kind: CcKind, mss: u32) -> Congestion {
         match kind {
+            CcKind::Cubic => Congestion::Cubic(Cubic::new(mss)),
             CcKind::NewReno => Congestion::NewReno(NewReno::new(mss)),
         }
     }
 
     pub fn kind(&self) -> CcKind {
         match self {
+            Congestion::Cubic(_) => CcKind::Cubic,
             Congestion::NewReno(_) => CcKind::NewReno,
         }
     }
@@ -132,6 +157,7 @@ impl Congestion {
 macro_rules! delegate {
     ($self:expr, $cc:ident => $body:expr) => {
         match $self {
+            Congestion::Cubic($cc) => $body,
             Congestion::NewReno($cc) => $body,
         }
     };
@@ -173,6 +199,17 @@ pub fn initial_window(mss: u32) -> u32 {
         .min(mss.saturating_mul(2).max(14_600))
 }
 
+/// RFC 7661 §4.1 (Linux `tcp_is_cwnd_limited`): only a sender that fills its window may grow
+/// it. In slow start the flight before the ACK must exceed half of `cwnd`; in avoidance it
+/// must leave less than one SMSS of `cwnd` unused.
+pub fn cwnd_limited(slow_start: bool, cwnd: u32, in_flight: u32, mss: u32) -> bool {
+    if slow_start {
+        in_flight.saturating_mul(2) > cwnd
+    } else {
+        in_flight.saturating_add(mss) > cwnd
+    }
+}
+
 /// RFC 5681 §3.1 eq. (4) (and §3.2 step 2): `max(FlightSize / 2, 2*SMSS)`.
 pub fn halved_flight(in_flight: u32, mss: u32) -> u32 {
     (in_flight / 2).max(mss.saturating_mul(2))
@@ -203,8 +240,41 @@ mod tests {
 
     #[test]
     fn names_parse_as_linux_spells_them() {
+        assert_eq!(CcKind::from_name("cubic"), Some(CcKind::Cubic));
         assert_eq!(CcKind::from_name("reno"), Some(CcKind::NewReno));
         assert_eq!(CcKind::from_name("newreno"), Some(CcKind::NewReno));
         assert_eq!(CcKind::from_name("vegas"), None);
+        assert_eq!(CcKind::from_name("CUBIC"), None);
+        for k in CcKind::ALL {
+            assert_eq!(CcKind::from_name(k.name()), Some(k));
+            assert_eq!(Congestion::new(k, 1000).name(), k.name());
+            assert_eq!(Congestion::new(k, 1000).kind(), k);
+        }
+    }
+
+    #[test]
+    fn cubic_is_the_default() {
+        assert_eq!(CcKind::default(), CcKind::Cubic);
+        let cc = Congestion::new(CcKind::default(), 1460);
+        assert_eq!(
+            (cc.name(), cc.cwnd(), cc.ssthresh()),
+            ("cubic", 14_600, u32::MAX)
+        );
+    }
+
+    #[test]
+    fn the_controller_stays_small_enough_to_hold_inline() {
+        // Every TCB holds one by value (no Box): Linux keeps 104 bytes of private state.
+        assert!(std::mem::size_of::<Congestion>() <= 200);
+    }
+
+    #[test]
+    fn cwnd_limited_per_rfc7661() {
+        // Slow start: more than half the window in flight.
+        assert!(!cwnd_limited(true, 10_000, 5_000, 1000));
+        assert!(cwnd_limited(true, 10_000, 5_001, 1000));
+        // Avoidance: less than one segment of the window unused.
+        assert!(!cwnd_limited(false, 10_000, 9_000, 1000));
+        assert!(cwnd_limited(false, 10_000, 9_001, 1000));
     }
 }

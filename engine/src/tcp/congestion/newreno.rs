@@ -16,10 +16,14 @@
 //! - Undo: `cwnd` and `ssthresh` as they were before the last reduction (Linux
 //!   `tcp_reno_undo_cwnd` keeps the larger of the two windows).
 //! - Idle restart (RFC 5681 §4.1): `cwnd = min(cwnd, IW)`.
+//! - No HyStart++: NewReno stays the textbook algorithm it is selected for; CUBIC, the
+//!   default, runs HyStart++ (RFC 9406) in its initial slow start.
 //!
 //! Invariants: `cwnd >= 1*SMSS` after any event; arithmetic saturates, nothing panics.
 
-use super::{AckSample, CongestionControl, CongestionEvent, halved_flight, initial_window};
+use super::{
+    AckSample, CongestionControl, CongestionEvent, cwnd_limited, halved_flight, initial_window,
+};
 use crate::time::Instant;
 
 /// The NewReno state: windows in bytes.
@@ -54,15 +58,6 @@ impl NewReno {
 
     pub fn in_slow_start(&self) -> bool {
         self.cwnd < self.ssthresh
-    }
-
-    /// RFC 7661 §4.1: only a sender that fills its window may grow it.
-    fn cwnd_limited(&self, in_flight: u32, mss: u32) -> bool {
-        if self.in_slow_start() {
-            in_flight.saturating_mul(2) > self.cwnd
-        } else {
-            in_flight.saturating_add(mss) > self.cwnd
-        }
     }
 
     /// RFC 3465 §2.2 and §2.3; returns the acknowledged bytes left over once `ssthresh` is hit.
@@ -109,7 +104,7 @@ impl CongestionControl for NewReno {
 
     fn on_ack(&mut self, s: &AckSample) {
         self.rto_unanswered = false;
-        if !self.cwnd_limited(s.in_flight_before, s.mss) {
+        if !cwnd_limited(self.in_slow_start(), self.cwnd, s.in_flight_before, s.mss) {
             return;
         }
         let mut acked = s.acked;
