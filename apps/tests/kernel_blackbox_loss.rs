@@ -33,7 +33,7 @@
 //! asserted. Linux uses Reno (its RFC 5681 congestion control, with PRR, SACK and RACK-TLP),
 //! set in its namespace before each script, not the default (BBR here).
 //!
-//! The scripts take a lock, so that two devices never run at once on this 2-CPU machine.
+//! Each test takes a file lock, so that two of them never run at once on this 2-CPU machine.
 
 #[path = "common/blackbox.rs"]
 mod blackbox;
@@ -43,12 +43,15 @@ mod blackbox_conn;
 mod blackbox_loss;
 mod common;
 
-use std::sync::{Mutex, MutexGuard};
+use std::fs::File;
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use blackbox::{Dut, Fam, on_both};
 use blackbox_conn::full_syn_options;
-use blackbox_loss::{RECOVERY, Range, Receiver, ms, overlaps, pattern, syn_options, within};
+use blackbox_loss::{
+    Arrival, RECOVERY, Range, Receiver, ms, overlaps, pattern, syn_options, within,
+};
 use common::packets::{ACK, Tcp};
 
 /// Our MSS: small, so that an echo of a few KB comes in many segments.
@@ -66,10 +69,15 @@ const GAP: Duration = Duration::from_millis(20);
 /// The window field of our ACKs (scaled by 2^7: 128000 bytes).
 const WINDOW: u16 = 1000;
 
-static SERIAL: Mutex<()> = Mutex::new(());
-
-fn serial() -> MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+/// A locked file, held while a test runs (unlocked when dropped): one device at a time on this
+/// 2-CPU machine, whether the tests run as threads (cargo test) or processes (cargo nextest).
+fn serial() -> File {
+    let path = "/tmp/kernel_blackbox_loss.lock";
+    let f = File::create(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    // SAFETY: flock on a descriptor we own; the lock goes with it when the file is closed.
+    let rc = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) };
+    assert_eq!(rc, 0, "flock {path}: {}", std::io::Error::last_os_error());
+    f
 }
 
 /// The device's segment size: our MSS less the timestamps option if negotiated.
@@ -141,7 +149,11 @@ fn two_holes_script(d: &Dut, fam: Fam, grow: u16) -> TwoHoles {
                 hold = None;
                 r.ack();
             }
-        } else if !held_once && resend_of(0) && r.first_resend_of(holes[1]).is_none() {
+        } else if !held_once
+            && holes.len() == 2
+            && resend_of(0)
+            && r.first_resend_of(holes[1]).is_none()
+        {
             held_once = true;
             hold = Some(Instant::now() + HOLD);
         } else {
@@ -172,7 +184,7 @@ fn two_holes_outcome(r: &Receiver, holes: Vec<Range>, data: &[u8]) -> TwoHoles {
         .at;
     r.print_timeline(&format!("{:?}, two holes", d.kind), third_dup);
     let resends = [r.first_resend_of(holes[0]), r.first_resend_of(holes[1])];
-    let before_rto = |a: Option<&blackbox_loss::Arrival>| {
+    let before_rto = |a: Option<&Arrival>| {
         a.is_some_and(|a| {
             let last = r.last_advance_before(a.at).expect("an ACK before");
             eprintln!(

@@ -1,6 +1,7 @@
-//! Declared by each black-box test crate (`kernel_blackbox_ip.rs`, `kernel_blackbox_tcp.rs`)
-//! as `#[path = "common/blackbox.rs"] mod blackbox;` beside `mod common;` and
-//! `#[path = "common/blackbox_conn.rs"] mod blackbox_conn;` (it refers to `crate::common`).
+//! Declared by each black-box test crate (`kernel_blackbox_ip.rs`, `kernel_blackbox_tcp.rs`,
+//! `kernel_blackbox_loss.rs`) as `#[path = "common/blackbox.rs"] mod blackbox;` beside
+//! `mod common;` and `#[path = "common/blackbox_conn.rs"] mod blackbox_conn;` (it refers to
+//! `crate::common`).
 //!
 //! The devices of the black-box scripts, scapy-style, run against the engine AND the Linux
 //! kernel: hand-made Ethernet frames go in from the kernel's side of a tap, the frames that
