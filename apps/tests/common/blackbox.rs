@@ -1,6 +1,7 @@
-//! Declared by each black-box test crate (`kernel_blackbox_ip.rs`, `kernel_blackbox_tcp.rs`)
-//! as `#[path = "common/blackbox.rs"] mod blackbox;` beside `mod common;` and
-//! `#[path = "common/blackbox_conn.rs"] mod blackbox_conn;` (it refers to `crate::common`).
+//! Declared by each black-box test crate (`kernel_blackbox_ip.rs`, `kernel_blackbox_tcp.rs`,
+//! `kernel_blackbox_loss.rs`) as `#[path = "common/blackbox.rs"] mod blackbox;` beside
+//! `mod common;` and `#[path = "common/blackbox_conn.rs"] mod blackbox_conn;` (it refers to
+//! `crate::common`).
 //!
 //! The devices of the black-box scripts, scapy-style, run against the engine AND the Linux
 //! kernel: hand-made Ethernet frames go in from the kernel's side of a tap, the frames that
@@ -330,6 +331,14 @@ impl Dut {
         seen
     }
 
+    /// Sets `setting` (`name=value`) with sysctl in Linux's namespace, e.g. the congestion
+    /// control of the connections accepted after it; nothing on the engine.
+    pub fn linux_sysctl(&self, setting: &str) {
+        if self.kind == Kind::Linux {
+            self._ns.exec_ok(&["sysctl", "-qw", setting]);
+        }
+    }
+
     pub fn fail(&self, msg: &str) -> ! {
         panic!(
             "{:?}: {msg}\nframes so far:\n{}",
@@ -465,15 +474,27 @@ pub fn is_na_for(p: &Parsed, target: Ipv6Addr) -> bool {
 
 /// Runs `script` on Linux, then on the engine (fresh devices), prints both observations and
 /// both frame logs, and asserts the engine's equals Linux's; returns it.
+///
+/// With `BLACKBOX_LINUX_ONLY` set in the environment, runs it on Linux alone and returns
+/// Linux's observation (to validate a new script against Linux before the engine meets it).
 pub fn on_both<O: Debug + PartialEq>(what: &str, script: impl Fn(&Dut) -> O) -> O {
+    let linux_only = std::env::var_os("BLACKBOX_LINUX_ONLY").is_some();
+    let kinds: &[Kind] = if linux_only {
+        &[Kind::Linux]
+    } else {
+        &[Kind::Linux, Kind::Engine]
+    };
     let mut runs = Vec::new();
-    for kind in [Kind::Linux, Kind::Engine] {
+    for &kind in kinds {
         let d = Dut::start(kind);
         let obs = script(&d);
         let log = d.log_text();
         eprintln!("== {what}: {kind:?}\n{log}\n{kind:?} observed: {obs:#?}");
         d.finish();
         runs.push((obs, log));
+    }
+    if linux_only {
+        return runs.pop().expect("linux").0;
     }
     let (engine, linux) = (runs.pop().expect("engine"), runs.pop().expect("linux"));
     assert_eq!(

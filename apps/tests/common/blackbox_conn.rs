@@ -74,7 +74,8 @@ impl<'a> Conn<'a> {
         }
     }
 
-    fn next_tsval(&mut self) -> u32 {
+    /// Our next TSval (recorded in `tsvals`).
+    pub fn next_tsval(&mut self) -> u32 {
         let v = FIRST_TSVAL + self.tsvals.len() as u32;
         self.tsvals.push(v);
         v
