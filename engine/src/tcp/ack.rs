@@ -9,6 +9,7 @@ use super::ctx::{
     Out, Shared, Step, close_tcb, enter_time_wait, mark_pending, notify_writable, oow_ack,
     set_state, set_timer,
 };
+use super::ecn;
 use super::segment::SegmentSink;
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
@@ -28,6 +29,7 @@ pub fn process<S: SegmentSink + ?Sized>(
     out: &mut Out<S>,
 ) -> Step {
     let (una, nxt) = (tcb.snd.una, tcb.snd.nxt);
+    let before = ecn::before_ack(tcb);
     // RFC 9293: an ACK for something not yet sent is answered with an ACK and dropped.
     if r.ack.gt(nxt) {
         oow_ack(tcb, sh, payload_len > 0);
@@ -50,6 +52,7 @@ pub fn process<S: SegmentSink + ?Sized>(
     } else if is_duplicate(tcb, r, payload_len, wnd) {
         duplicate_ack(tcb, sh, out.now);
     }
+    ecn::on_ack(tcb, sh, r, before, payload_len, out.now);
     update_window(tcb, sh, r, wnd, advanced);
     fin_acked_transitions(tcb, sh, out);
     Step::Continue
@@ -101,7 +104,9 @@ fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr,
     tcb.rtx_skips = 0;
     let mss = u32::from(tcb.snd.mss);
     match tcb.ca {
-        CaState::Open => tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now)),
+        CaState::Open => tcb
+            .cc
+            .on_ack(&ack_sample(tcb, r, acked, flight_before, now)),
         CaState::Recovery if r.ack.ge(tcb.recover) => {
             // RFC 6582 §3.2 step 3, full acknowledgment: deflate and leave recovery.
             let ssthresh = tcb.cc.ssthresh();
@@ -115,7 +120,8 @@ fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr,
             mark_head_lost(tcb, sh);
         }
         CaState::Loss => {
-            tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now));
+            tcb.cc
+                .on_ack(&ack_sample(tcb, r, acked, flight_before, now));
             if r.ack.ge(tcb.recover) {
                 tcb.ca = CaState::Open;
             }
@@ -171,7 +177,8 @@ fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, now: Instant) {
             sh.counters.fast_retrans += 1;
             tcb.recover = tcb.snd.nxt;
             let flight = tcb.in_flight();
-            tcb.cc.on_congestion(CongestionEvent::Loss, flight, mss, now);
+            tcb.cc
+                .on_congestion(CongestionEvent::Loss, flight, mss, now);
             let ssthresh = tcb.cc.ssthresh();
             tcb.cc.set_cwnd(ssthresh, mss);
             tcb.ca = CaState::Recovery;
@@ -249,7 +256,13 @@ fn fin_acked_transitions<S: SegmentSink + ?Sized>(
 }
 
 /// What the congestion controller learns from an ACK.
-fn ack_sample(tcb: &Tcb, r: &TcpRepr, acked: u32, in_flight_before: u32, now: Instant) -> AckSample {
+fn ack_sample(
+    tcb: &Tcb,
+    r: &TcpRepr,
+    acked: u32,
+    in_flight_before: u32,
+    now: Instant,
+) -> AckSample {
     AckSample {
         acked,
         mss: u32::from(tcb.snd.mss),

@@ -42,6 +42,7 @@ pub mod api;
 pub mod congestion;
 pub mod counters;
 pub mod ctx;
+pub mod ecn;
 pub mod events;
 pub mod flow;
 pub mod handshake;
@@ -71,6 +72,8 @@ pub use counters::TcpCounters;
 pub use ctx::Out;
 pub use flow::FourTuple;
 pub use layer::Tcp;
-pub use segment::{FlowId, LinkCaps, OutSegment, PathCaps, Segment, SegmentSink, TsoCaps};
+pub use segment::{Ecn, FlowId, LinkCaps, OutSegment, PathCaps, Segment, SegmentSink, TsoCaps};
 pub use state::State;
-pub use types::{ConnId, ConnInfo, ConnOptions, Event, Keepalive, ListenerId, TcpConfig, TcpError};
+pub use types::{
+    ConnId, ConnInfo, ConnOptions, EcnMode, Event, Keepalive, ListenerId, TcpConfig, TcpError,
+};
