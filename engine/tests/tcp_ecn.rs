@@ -143,6 +143,7 @@ fn an_active_open_asks_only_when_told_and_takes_ece_alone_as_yes() {
             !c.tcp.info(conn).unwrap().ecn,
             "{f:?}: ECE on a SYN-ACK not asked for"
         );
+        c.take_events();
         // Asked for: ECE and CWR on the SYN; the SYN-ACK's ECE alone completes it (a SYN-ACK
         // with both is a peer reflecting flags it does not know).
         for (answer, agreed) in [(ECE, true), (ECE | CWR, false), (NONE, false)] {
@@ -160,27 +161,20 @@ fn an_active_open_asks_only_when_told_and_takes_ece_alone_as_yes() {
             assert_eq!(c.take_events(), [Event::Connected(conn)]);
             assert_eq!(c.tcp.info(conn).unwrap().ecn, agreed, "{f:?} {answer:?}");
         }
-    }
-}
-
-#[test]
-fn a_syn_sent_again_goes_without_ece_and_cwr() {
-    let mut c = Core::new("enr", TcpConfig::default(), 4);
-    for f in Family::BOTH {
-        let (us, peer) = (f.addr(1), f.addr(2));
+        // RFC 3168 §6.1.1.1: the first SYN may have been dropped for its flags; the one sent
+        // again is plain. A SYN-ACK with ECE (the first SYN's answer) still agrees, as Linux.
         let conn = c.connect_with(us, (peer, 7), Some(ecn_opts(EcnMode::On)));
         assert_eq!(c.one().repr.flags, SYN | ECE | CWR);
-        // RFC 3168 §6.1.1.1: the first SYN may have been dropped for its flags.
         c.advance(Duration::from_millis(1100));
         let again = c.one();
         assert_eq!(
             again.repr.flags, SYN,
             "{f:?}: the retransmitted SYN is plain"
         );
-        // A SYN-ACK with ECE (the first SYN's answer) still agrees, as with Linux.
         c.deliver(peer, us, syn_ack_to(&again, ECE), &[]);
         c.take_sent();
         assert!(c.tcp.info(conn).unwrap().ecn, "{f:?}");
+        c.take_events();
     }
 }
 
@@ -230,19 +224,6 @@ impl Peer {
         self.seq += data.len() as u32;
     }
 
-    /// Sends a duplicate ACK with the SACK block `block` (RFC 2018).
-    fn send_sack(&mut self, c: &mut Core, block: (SeqNum, SeqNum)) {
-        let mut r = TcpRepr {
-            src_port: self.port,
-            dst_port: 80,
-            seq: self.seq,
-            ack: self.ack,
-            ..PEER_TEMPL
-        };
-        r.sack.push(block);
-        c.deliver(self.f.addr(1), self.f.addr(2), r, &[]);
-    }
-
     /// Sends `data` and returns the one segment that answers it.
     #[track_caller]
     fn exchange(&mut self, c: &mut Core, extra: TcpFlags, ecn: Ecn, data: &[u8]) -> Sent {
@@ -252,7 +233,7 @@ impl Peer {
 }
 
 #[test]
-fn a_ce_mark_is_echoed_on_every_segment_until_cwr() {
+fn a_ce_mark_is_echoed_on_every_segment_until_cwr_and_only_with_ecn() {
     let mut c = Core::new("enc", TcpConfig::default(), 5);
     let l = c.listen(80);
     for f in Family::BOTH {
@@ -295,15 +276,8 @@ fn a_ce_mark_is_echoed_on_every_segment_until_cwr() {
         assert!(!echoes(&oow) && oow.repr.ack == p.seq, "{f:?}: {oow:?}");
         assert!(!echoes(&p.exchange(&mut c, NONE, Ecn::Ect0, b"eight")));
         assert_eq!(c.read(conn).len(), 32, "every in-window byte delivered");
-    }
-}
-
-#[test]
-fn without_ecn_a_ce_mark_is_not_echoed() {
-    let mut c = Core::new("enn", TcpConfig::default(), 5);
-    let l = c.listen(80);
-    for f in Family::BOTH {
-        let (conn, mut p) = accepted(&mut c, l, f, 40000, false);
+        // Without ECN, a CE mark is nothing to TCP, and nothing goes out ECT.
+        let (conn, mut p) = accepted(&mut c, l, f, 40001, false);
         assert!(
             !has(&p.exchange(&mut c, NONE, Ecn::Ce, b"data"), ECE),
             "{f:?}"
@@ -409,47 +383,42 @@ fn an_echo_reduces_the_window_once_per_window_of_data() {
 }
 
 #[test]
-fn no_echo_reduction_during_loss_recovery_whose_cwr_announces_both() {
+fn no_echo_reduction_during_fast_recovery_whose_cwr_announces_both() {
     let mut c = Core::new("enq", TcpConfig::default(), 6);
     let l = c.listen(80);
     for f in Family::BOTH {
         let reduced = ecn_counts(&c).0;
+        let fast = c.tcp.counters().fast_retrans;
         let (conn, mut p, first) = sending(&mut c, l, f, 100_000);
-        let mss = u32::from(c.tcp.info(conn).unwrap().mss);
-        let (head, end_of_window) = (first[0].repr.seq, first[9].repr.seq + mss);
-        // The first segment is lost: duplicate ACKs SACKing the others, until it is sent again.
-        let mut out = Vec::new();
-        for n in 1..10 {
-            p.send_sack(&mut c, (head + mss, head + (n + 1) * mss));
-            out.extend(c.take_sent());
-            if out.iter().any(|s| s.repr.seq == head) {
-                break;
-            }
+        // The first segment is lost: three duplicate ACKs start fast recovery (RFC 5681 §3.2;
+        // the first two let new data out, RFC 3042, before any reduction).
+        let mut sent = first;
+        for _ in 0..3 {
+            p.send(&mut c, NONE, Ecn::NotEct, &[]);
+            sent.extend(c.take_sent());
         }
-        let rtx = out.iter().find(|s| s.repr.seq == head);
-        let rtx = rtx.unwrap_or_else(|| panic!("{f:?}: fast retransmit: {out:?}"));
-        assert_eq!(
-            rtx.ecn,
-            Ecn::NotEct,
-            "{f:?}: a retransmission is not ECT (§6.1.5)"
-        );
-        assert!(!has(rtx, CWR), "CWR goes on new data only");
+        assert_eq!(c.tcp.counters().fast_retrans, fast + 1, "{f:?}");
         let ssthresh = c.tcp.info(conn).unwrap().ssthresh;
+        let mut out = Vec::new();
         // ECE during recovery: the loss reduction stands for it.
-        p.send_sack(&mut c, (head + mss, end_of_window));
         p.send(&mut c, ECE, Ecn::NotEct, &[]);
         out.extend(c.take_sent());
         assert_eq!(ecn_counts(&c).0, reduced, "{f:?}");
         assert_eq!(c.tcp.info(conn).unwrap().ssthresh, ssthresh);
-        // The whole window acknowledged, with ECE still on: still the same window.
-        p.ack = end_of_window;
+        // Everything sent so far acknowledged, with ECE still on: recovery is over, but this
+        // is still the window the loss reduction answered.
+        let high = sent
+            .iter()
+            .map(|s| s.repr.seq + s.seq_len())
+            .fold(p.ack, later);
+        p.ack = high;
         p.send(&mut c, ECE, Ecn::NotEct, &[]);
         out.extend(c.take_sent());
         assert_eq!(ecn_counts(&c).0, reduced, "{f:?}");
         // The first new data after the loss reduction carries CWR, and no other segment.
         let new: Vec<&Sent> = out
             .iter()
-            .filter(|s| !s.payload.is_empty() && s.repr.seq.ge(end_of_window))
+            .filter(|s| !s.payload.is_empty() && s.repr.seq.ge(high))
             .collect();
         assert!(!new.is_empty(), "{f:?}: {out:?}");
         assert!(
@@ -457,8 +426,17 @@ fn no_echo_reduction_during_loss_recovery_whose_cwr_announces_both() {
             "{f:?}: {new:?}"
         );
         assert_eq!(out.iter().filter(|s| has(s, CWR)).count(), 1, "{f:?}");
+        assert!(
+            sent.iter().all(|s| !has(s, CWR)),
+            "none before the reduction"
+        );
         done(&mut c, conn);
     }
+}
+
+/// The later of two sequence numbers.
+fn later(a: SeqNum, b: SeqNum) -> SeqNum {
+    if b.gt(a) { b } else { a }
 }
 
 #[test]
@@ -504,22 +482,57 @@ fn cwr_goes_alone_not_on_a_tso_frame() {
 }
 
 #[test]
-fn a_zero_window_probe_is_not_ect() {
-    let mut c = Core::new("enz", TcpConfig::default(), 6);
+fn retransmissions_and_probes_are_not_ect_and_a_timeout_is_announced() {
+    let mut c = Core::new("eno", TcpConfig::default(), 6);
     let l = c.listen(80);
     for f in Family::BOTH {
-        let (conn, p, first) = sending(&mut c, l, f, 100_000);
+        let reduced = ecn_counts(&c).0;
+        let (conn, mut p, first) = sending(&mut c, l, f, 100_000);
         let mss = u32::from(c.tcp.info(conn).unwrap().mss);
-        // Everything acknowledged, window closed.
-        let r = TcpRepr {
+        let high = first
+            .iter()
+            .map(|s| s.repr.seq + s.seq_len())
+            .fold(p.ack, later);
+        // Nothing acknowledged: the retransmission timeout (1 s, RFC 6298) sends the first
+        // segment again, Not-ECT (§6.1.5), without CWR (new data only).
+        c.advance(Duration::from_millis(1100));
+        let rtx = c.take_sent();
+        assert!(!rtx.is_empty(), "{f:?}: a retransmission");
+        for s in &rtx {
+            assert!(
+                s.repr.seq.lt(high) && s.ecn == Ecn::NotEct && !has(s, CWR),
+                "{s:?}"
+            );
+        }
+        // ECE while the timeout's recovery is under way: no second reduction.
+        p.ack += mss;
+        p.send(&mut c, ECE, Ecn::NotEct, &[]);
+        assert_eq!(ecn_counts(&c).0, reduced, "{f:?}");
+        // Everything acknowledged: the first new data announces the timeout's reduction.
+        p.ack = high;
+        p.send(&mut c, NONE, Ecn::NotEct, &[]);
+        let out = c.take_sent();
+        let new: Vec<&Sent> = out.iter().filter(|s| s.repr.seq.ge(high)).collect();
+        assert!(!new.is_empty(), "{f:?}: {out:?}");
+        assert!(
+            has(new[0], CWR) && new[0].ecn == Ecn::Ect0,
+            "{f:?}: {new:?}"
+        );
+        assert_eq!(new.iter().filter(|s| has(s, CWR)).count(), 1);
+        // A zero-window probe is no data: Not-ECT (§6.1.4).
+        let end = out
+            .iter()
+            .map(|s| s.repr.seq + s.seq_len())
+            .fold(high, later);
+        let closed = TcpRepr {
             src_port: p.port,
             dst_port: 80,
             seq: p.seq,
-            ack: first[9].repr.seq + mss,
+            ack: end,
             window: 0,
             ..PEER_TEMPL
         };
-        c.deliver(f.addr(1), f.addr(2), r, &[]);
+        c.deliver(f.addr(1), f.addr(2), closed, &[]);
         c.expect_nothing();
         c.advance(Duration::from_secs(2));
         let probes = c.take_sent();
@@ -550,17 +563,16 @@ impl Trace {
     }
 }
 
-/// Runs `p` until every byte of `data` A sends reaches B's application, marking CE on A's
-/// `ce_at`-th data segment and dropping its `drop_at`-th (1-based; 0: none); returns the trace.
-fn transfer(
-    p: &mut Pair,
-    (c, s): (ConnId, ConnId),
-    data: &[u8],
-    ce_at: usize,
-    drop_at: usize,
-) -> Trace {
+/// Runs `p` until every byte of `data` A sends reaches B's application; returns the trace.
+fn transfer(p: &mut Pair, conns: (ConnId, ConnId), data: &[u8]) -> Trace {
+    transfer_marking(p, conns, data, 0)
+}
+
+/// [`transfer`] through a router that marks CE on A's `ce_at`-th data segment (1-based; 0:
+/// none).
+fn transfer_marking(p: &mut Pair, (c, s): (ConnId, ConnId), data: &[u8], ce_at: usize) -> Trace {
     let trace = std::cell::RefCell::new(Trace::default());
-    let (mut sent, mut got, mut n_drop, mut n_mark) = (0, Vec::new(), 0, 0);
+    let (mut sent, mut got, mut n_mark) = (0, Vec::new(), 0);
     for _ in 0..10_000 {
         if sent < data.len() {
             sent += p.a.send(c, &data[sent..]);
@@ -569,16 +581,15 @@ fn transfer(
         if got.len() == data.len() {
             break;
         }
-        let drop = |side: char, seg: &Sent| {
+        let record = |side: char, seg: &Sent| {
             trace.borrow_mut().segs.push((side, seg.clone()));
-            n_drop += usize::from(side == 'a' && !seg.payload.is_empty());
-            side == 'a' && !seg.payload.is_empty() && n_drop == drop_at
+            false
         };
         let mark = |side: char, seg: &Sent| {
             n_mark += usize::from(side == 'a' && !seg.payload.is_empty());
             side == 'a' && !seg.payload.is_empty() && n_mark == ce_at
         };
-        p.run_marking(Duration::from_millis(50), drop, mark);
+        p.run_marking(Duration::from_millis(50), record, mark);
     }
     assert!(got == data, "{} of {} bytes", got.len(), data.len());
     trace.into_inner()
@@ -626,29 +637,17 @@ fn ect0_marks_new_data_and_nothing_else_both_ways() {
     for f in Family::BOTH {
         let (c, s) = ecn_connect(&mut p, l, f);
         let up: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        let t = transfer(&mut p, (c, s), &up, 0, 7);
-        assert!(
-            ect_on_new_data_only(&t, 'a') >= 1,
-            "{f:?}: a retransmission seen"
-        );
-        // The loss reduction is announced: CWR on the first new data after the retransmission.
-        let a: Vec<&Sent> = t.of('a').collect();
-        let rtx = a
-            .iter()
-            .position(|s| !s.payload.is_empty() && s.ecn == Ecn::NotEct);
-        let after = &a[rtx.expect("a retransmission")..];
-        let first_new = after
-            .iter()
-            .find(|s| s.ecn == Ecn::Ect0)
-            .expect("new data after");
-        assert!(has(first_new, CWR), "{f:?}: {first_new:?}");
-        assert_eq!(a.iter().filter(|s| has(s, CWR)).count(), 1, "{f:?}");
+        let t = transfer(&mut p, (c, s), &up);
+        assert_eq!(ect_on_new_data_only(&t, 'a'), 0, "{f:?}");
+        assert_eq!(ect_on_new_data_only(&t, 'b'), 0, "{f:?}");
+        assert!(t.of('a').all(|s| !has(s, CWR)) && t.of('b').all(|s| !has(s, ECE)));
         // And back: B's data is ECT(0) too; its FIN and every pure ACK are not.
         let down: Vec<u8> = (0..50_000u32).map(|i| (i % 241) as u8).collect();
         std::mem::swap(&mut p.a, &mut p.b);
-        let t = transfer(&mut p, (s, c), &down, 0, 0);
+        let t = transfer(&mut p, (s, c), &down);
         assert_eq!(ect_on_new_data_only(&t, 'a'), 0, "{f:?}");
         assert_eq!(ect_on_new_data_only(&t, 'b'), 0, "{f:?}");
+        assert!(t.of('a').any(|s| s.ecn == Ecn::Ect0), "{f:?}");
         p.a.shutdown(s);
         p.run(Duration::from_millis(10), |side, seg| {
             assert_eq!(seg.ecn, Ecn::NotEct, "{side}: {seg:?}");
@@ -666,7 +665,7 @@ fn a_marked_segment_costs_one_reduction_and_the_echo_stops_at_cwr() {
         let retrans = p.a.tcp.counters().retrans_segs;
         let (c, s) = ecn_connect(&mut p, l, f);
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
-        let t = transfer(&mut p, (c, s), &data, 20, 0);
+        let t = transfer_marking(&mut p, (c, s), &data, 20);
         assert_eq!(ecn_counts(&p.a).0 - reduced, 1, "{f:?}");
         assert!(ecn_counts(&p.a).1 > delivered, "{f:?}");
         assert_eq!(p.a.tcp.counters().retrans_segs, retrans, "{f:?}");
