@@ -27,6 +27,8 @@
 //!   step, RTT (RFC 6298), NewReno recovery (RFC 5681, RFC 6582);
 //! - [`handshake`]: creating a TCB, SYN and SYN-ACK; [`output`]: `write_xmit` and its gates
 //!   (congestion window, peer window, Nagle, cork), ACKs, probes and RSTs;
+//! - [`ecn`]: Explicit Congestion Notification (RFC 3168): negotiation, the CE echo, the window
+//!   reduction and CWR, called from `handshake`, `input`, `ack` and `output`;
 //! - [`ctx`]: the per-core context (`Shared`, `Out`) and the operations every step needs:
 //!   `set_state` (every state change, and the gauges), timers, pending output, events,
 //!   `close_tcb`;
