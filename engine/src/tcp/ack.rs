@@ -104,9 +104,7 @@ fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr,
     tcb.rtx_skips = 0;
     let mss = u32::from(tcb.snd.mss);
     match tcb.ca {
-        CaState::Open => tcb
-            .cc
-            .on_ack(&ack_sample(tcb, r, acked, flight_before, now)),
+        CaState::Open => tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now)),
         CaState::Recovery if r.ack.ge(tcb.recover) => {
             // RFC 6582 §3.2 step 3, full acknowledgment: deflate and leave recovery.
             let ssthresh = tcb.cc.ssthresh();
@@ -120,8 +118,7 @@ fn new_ack<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, r: &TcpRepr,
             mark_head_lost(tcb, sh);
         }
         CaState::Loss => {
-            tcb.cc
-                .on_ack(&ack_sample(tcb, r, acked, flight_before, now));
+            tcb.cc.on_ack(&ack_sample(tcb, r, acked, flight_before, now));
             if r.ack.ge(tcb.recover) {
                 tcb.ca = CaState::Open;
             }
@@ -177,8 +174,7 @@ fn duplicate_ack(tcb: &mut Tcb, sh: &mut Shared, now: Instant) {
             sh.counters.fast_retrans += 1;
             tcb.recover = tcb.snd.nxt;
             let flight = tcb.in_flight();
-            tcb.cc
-                .on_congestion(CongestionEvent::Loss, flight, mss, now);
+            tcb.cc.on_congestion(CongestionEvent::Loss, flight, mss, now);
             let ssthresh = tcb.cc.ssthresh();
             tcb.cc.set_cwnd(ssthresh, mss);
             tcb.ca = CaState::Recovery;
@@ -256,13 +252,7 @@ fn fin_acked_transitions<S: SegmentSink + ?Sized>(
 }
 
 /// What the congestion controller learns from an ACK.
-fn ack_sample(
-    tcb: &Tcb,
-    r: &TcpRepr,
-    acked: u32,
-    in_flight_before: u32,
-    now: Instant,
-) -> AckSample {
+fn ack_sample(tcb: &Tcb, r: &TcpRepr, acked: u32, in_flight_before: u32, now: Instant) -> AckSample {
     AckSample {
         acked,
         mss: u32::from(tcb.snd.mss),
