@@ -169,6 +169,33 @@ fn embedded_rpc_matches_the_servers_counts() {
     );
     assert_eq!(u(&v, "/server/stats/accepted"), 8, "{v:#}");
     assert!(f(&v, "/latency_us/p50") > 0.0 && f(&v, "/latency_us/max") >= f(&v, "/latency_us/p99"));
+    // ECN is not asked for by default (as Linux's tcp_ecn=2): nothing goes out ECT.
+    assert_eq!(v["ecn"], Value::Bool(false), "{v:#}");
+    for c in [&v["engine_counters"], &v["server"]["counters"]] {
+        assert_eq!(c["IpExtInECT0Pkts"].as_u64(), Some(0), "{v:#}");
+    }
+}
+
+#[test]
+fn embedded_rpc_with_ecn_sends_data_ect0_both_ways() {
+    // The client asks (RFC 3168 §6.1.1), the embedded server accepts as Linux does by default:
+    // requests and responses go out ECT(0); no router marks them here.
+    let v = embedded(&["rpc", "--conns", "4", "--ecn"]);
+    assert_eq!(v["ecn"], Value::Bool(true), "{v:#}");
+    let requests = u(&v, "/totals/requests_sent");
+    for (who, c) in [
+        ("client", &v["engine_counters"]),
+        ("server", &v["server"]["counters"]),
+    ] {
+        let ect0 = c["IpExtInECT0Pkts"].as_u64().unwrap_or(0);
+        assert!(ect0 >= requests, "{who} received ECT(0) data: {v:#}");
+        assert_eq!(c["IpExtInCEPkts"].as_u64(), Some(0), "{who}: {v:#}");
+        assert_eq!(
+            c["TcpExtTCPECNReductions"].as_u64(),
+            Some(0),
+            "{who}: {v:#}"
+        );
+    }
 }
 
 #[test]

@@ -51,8 +51,22 @@ fn tcp_with_header(header: Vec<u8>, data: &[u8]) -> Vec<u8> {
 
 const ETH: &[&str] = &["EthInFrames"];
 const IP_IN: &[&str] = &["EthInFrames", "IpInReceives"];
-const ICMP_IN: &[&str] = &["EthInFrames", "IpInReceives", "IpInDelivers", "IcmpInMsgs"];
-const TCP_IN: &[&str] = &["EthInFrames", "IpInReceives", "IpInDelivers"];
+/// Past the version and header length checks, a datagram is counted by its ECN field, as
+/// Linux's `ip_rcv_core` counts it (RFC 3168 §5); these frames are Not-ECT.
+const IP_OK: &[&str] = &["EthInFrames", "IpInReceives", "IpExtInNoECTPkts"];
+const ICMP_IN: &[&str] = &[
+    "EthInFrames",
+    "IpInReceives",
+    "IpExtInNoECTPkts",
+    "IpInDelivers",
+    "IcmpInMsgs",
+];
+const TCP_IN: &[&str] = &[
+    "EthInFrames",
+    "IpInReceives",
+    "IpExtInNoECTPkts",
+    "IpInDelivers",
+];
 
 fn bad_frames() -> Vec<Case> {
     let mut v = Vec::new();
@@ -146,7 +160,7 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "IHL 15 past the frame",
         f,
-        with(IP_IN, &["IpInHdrErrors"]),
+        with(IP_OK, &["IpInHdrErrors"]),
     ));
     let mut f = good_ping();
     let len = (f.len() - IP) as u16;
@@ -155,7 +169,7 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "total length past the frame",
         f,
-        with(IP_IN, &["IpExtInTruncatedPkts"]),
+        with(IP_OK, &["IpExtInTruncatedPkts"]),
     ));
     let mut f = good_ping();
     f[IP + 2..IP + 4].copy_from_slice(&19u16.to_be_bytes());
@@ -163,19 +177,19 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "total length below the header",
         f,
-        with(IP_IN, &["IpInHdrErrors"]),
+        with(IP_OK, &["IpInHdrErrors"]),
     ));
     let mut f = good_ping();
     f[IP + 11] ^= 1;
     v.push(case(
         "IPv4 header checksum",
         f,
-        with(IP_IN, &["IpInHdrErrors", "IpExtInCsumErrors"]),
+        with(IP_OK, &["IpInHdrErrors", "IpExtInCsumErrors"]),
     ));
     v.push(case(
         "for another IP",
         ipv4(US, OTHER_IP, 1, &icmp(8, 1, 1, 8)),
-        with(IP_IN, &["IpInAddrErrors"]),
+        with(IP_OK, &["IpInAddrErrors"]),
     ));
     let mut f = good_ping();
     f[IP + 6] = 0x20; // MF, offset 0
@@ -183,7 +197,7 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "first fragment",
         f,
-        with(IP_IN, &["IpReasmReqds", "IpReasmFails"]),
+        with(IP_OK, &["IpReasmReqds", "IpReasmFails"]),
     ));
     let mut f = good_ping();
     f[IP + 6..IP + 8].copy_from_slice(&0x0003u16.to_be_bytes()); // offset 24, last
@@ -191,12 +205,12 @@ fn bad_frames() -> Vec<Case> {
     v.push(case(
         "last fragment",
         f,
-        with(IP_IN, &["IpReasmReqds", "IpReasmFails"]),
+        with(IP_OK, &["IpReasmReqds", "IpReasmFails"]),
     ));
     v.push(case(
         "UDP (unknown protocol)",
         ipv4(US, US_IP, 17, &[0x30, 0x39, 0, 53, 0, 8, 0, 0]),
-        with(IP_IN, &["IpInUnknownProtos"]),
+        with(IP_OK, &["IpInUnknownProtos"]),
     ));
 
     // ICMP
@@ -224,6 +238,20 @@ fn bad_frames() -> Vec<Case> {
         ipv4(US, US_IP, 1, &icmp(13, 1, 1, 12)),
         ICMP_IN,
     ));
+    // The same, with each ECN codepoint (and a DSCP) in the TOS byte: counted by codepoint.
+    let marked: [(u8, &'static [&'static str]); 3] = [
+        (0xb9, &["IpExtInECT1Pkts"]),
+        (0xba, &["IpExtInECT0Pkts"]),
+        (0xbb, &["IpExtInCEPkts"]),
+    ];
+    for (tos, counter) in marked {
+        let mut f = ipv4(US, US_IP, 1, &icmp(13, 1, 1, 12));
+        f[IP + 1] = tos;
+        fix_ip_checksum(&mut f);
+        let base: &'static [&'static str] = &["EthInFrames", "IpInReceives", "IpInDelivers"];
+        let counts = with(with(base, &["IcmpInMsgs"]), counter);
+        v.push(case("ICMP timestamp request, ECN-marked", f, counts));
+    }
 
     // TCP (dropped before the TCP layer sees them)
     let mut f = tcp_with_header(tcp_header(5, &[]), b"");

@@ -39,12 +39,27 @@ use ifin::{
 // ---- bad frames ----
 
 const ETH: &[&str] = &["EthInFrames"];
-const IP6_IN: &[&str] = &["EthInFrames", "Ip6InReceives"];
-const IP6_MC: &[&str] = &["EthInFrames", "Ip6InReceives", "Ip6InMcastPkts"];
-const DELIVERED: &[&str] = &["EthInFrames", "Ip6InReceives", "Ip6InDelivers"];
+/// Not IPv6 at all (too short, another version): dropped before the ECN field is counted.
+const IP6_PRE: &[&str] = &["EthInFrames", "Ip6InReceives"];
+/// Past the version check, a datagram is counted by its ECN field, as Linux's `ip6_rcv_core`
+/// counts it (RFC 3168 §5); these frames are Not-ECT.
+const IP6_IN: &[&str] = &["EthInFrames", "Ip6InReceives", "Ip6InNoECTPkts"];
+const IP6_MC: &[&str] = &[
+    "EthInFrames",
+    "Ip6InReceives",
+    "Ip6InNoECTPkts",
+    "Ip6InMcastPkts",
+];
+const DELIVERED: &[&str] = &[
+    "EthInFrames",
+    "Ip6InReceives",
+    "Ip6InNoECTPkts",
+    "Ip6InDelivers",
+];
 const ICMP6_IN: &[&str] = &[
     "EthInFrames",
     "Ip6InReceives",
+    "Ip6InNoECTPkts",
     "Ip6InDelivers",
     "Icmp6InMsgs",
 ];
@@ -60,19 +75,20 @@ fn bad_frames() -> Vec<Case> {
     let mut v = Vec::new();
     let good = || ping6(0x1111, 1);
     let hdr_err = with(IP6_IN, &["Ip6InHdrErrors"]);
+    let not_v6 = with(IP6_PRE, &["Ip6InHdrErrors"]);
 
     // The fixed header (RFC 8200 §3, RFC 4291)
     v.push(case(
         "IPv6 header truncated to 39 bytes",
         good().build()[..IP + 39].to_vec(),
-        hdr_err,
+        not_v6,
     ));
     let mut f = good().build();
     f[IP] = 0x40;
-    v.push(case("version 4 under the IPv6 EtherType", f, hdr_err));
+    v.push(case("version 4 under the IPv6 EtherType", f, not_v6));
     let mut f = good().build();
     f[IP] = 0x70;
-    v.push(case("version 7", f, hdr_err));
+    v.push(case("version 7", f, not_v6));
     let mut f = good().build();
     let plen = (f.len() - L4) as u16;
     f[IP + 4..IP + 6].copy_from_slice(&(plen + 1).to_be_bytes());
@@ -494,6 +510,7 @@ fn every_class_of_bad_ipv6_input_is_dropped_and_counted() {
 const NS_IN: &[&str] = &[
     "EthInFrames",
     "Ip6InReceives",
+    "Ip6InNoECTPkts",
     "Ip6InDelivers",
     "Icmp6InMsgs",
     "Icmp6InNeighborSolicits",

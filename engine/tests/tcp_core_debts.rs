@@ -169,6 +169,7 @@ fn readiness_does_not_pile_up_while_the_application_does_not_poll_events() {
         let seg = engine::tcp::Segment {
             src: f.addr(1),
             dst: f.addr(2),
+            ecn: engine::tcp::Ecn::NotEct,
             repr: d,
             payload,
         };

@@ -10,6 +10,8 @@
 //! serve echo --stack kernel --listen 7007                     # over Linux sockets
 //! ```
 //!
+//! ECN (RFC 3168) is accepted when a client asks, as Linux's default; `--no-ecn` refuses it.
+//!
 //! With `--stack kernel` the servers run over Linux sockets (`apps::kernel_servers`), on
 //! `--threads` threads sharing the port (SO_REUSEPORT), bound to each `--ip` address, or
 //! without `--ip` to 0.0.0.0 and [::] (one socket per family); `--port` is not used.
@@ -24,6 +26,7 @@ use apps::servers::{Mode, Server, ServerStats};
 use apps::setup::{self, PortArgs, SetupError};
 use apps::{report, signal};
 use engine::Stack;
+use engine::tcp::EcnMode;
 
 /// Answer ARP, Neighbor Discovery and ping on a DPDK port and, with a mode, serve TCP on every
 /// --ip address (IPv4 and IPv6 on the same port).
@@ -47,6 +50,10 @@ struct Cli {
     /// Print every counter at exit, zeros included.
     #[arg(long)]
     all_counters: bool,
+    /// Refuse ECN (RFC 3168): answer a SYN asking for it with a plain SYN-ACK, as Linux does
+    /// with `sysctl net.ipv4.tcp_ecn=0`. By default it is accepted, as Linux's default (2).
+    #[arg(long)]
+    no_ecn: bool,
 }
 
 fn run(cli: &Cli) -> Result<(), SetupError> {
@@ -57,7 +64,10 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
         SetupError::Other("the engine stack needs --port and --ip (or use --stack kernel)".into())
     })?;
     let args: &PortArgs = &port_args;
-    let cfg = args.stack_config()?;
+    let mut cfg = args.stack_config()?;
+    if cli.no_ecn {
+        cfg.tcp.default_options.ecn = EcnMode::Off;
+    }
     let eal = setup::start_eal(args, None)?;
     let (port, mut pools) = setup::open_port(eal, args, 1, "srv")?;
     let mut stack = Stack::new(port.queue(0), pools.remove(0), cfg);
@@ -107,6 +117,13 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
     })?;
     if cli.port.cc.is_some() {
         return Err(SetupError::Other(setup::CC_KERNEL.into()));
+    }
+    if cli.no_ecn {
+        return Err(SetupError::Other(
+            "--no-ecn is for the engine stack; Linux sockets follow `sysctl net.ipv4.tcp_ecn` \
+             (0 refuses ECN)"
+                .into(),
+        ));
     }
     let port = cli.listen.unwrap_or(mode.default_port());
     let addrs: Vec<SocketAddr> = if cli.port.ip.is_empty() {

@@ -129,6 +129,12 @@ pub struct Common {
     /// that, connects fail with no_ports); `--close rst` leaves no TIME_WAIT.
     #[arg(long, default_value_t = 1000)]
     pub tw_reuse_ms: u64,
+    /// Engine: ask for ECN (RFC 3168) on every connection, as Linux does with `sysctl
+    /// net.ipv4.tcp_ecn=1`: data then goes out ECT(0) and congestion marks reduce the window
+    /// without a loss. Without it the client, like Linux's default (`tcp_ecn=2`), never asks
+    /// (its embedded server accepts either way).
+    #[arg(long)]
+    pub ecn: bool,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -24,7 +24,7 @@ use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::dev::spec::PortSpec;
 use engine::eal::{self, Eal};
-use engine::tcp::{ConnId, Event, TcpError};
+use engine::tcp::{ConnId, EcnMode, Event, TcpError};
 use engine::wire::MacAddr;
 use engine::{Counters, Stack, StackConfig};
 
@@ -340,6 +340,9 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             cfg.seed = port_args.seed.map(|s| s.wrapping_add(i as u64));
             cfg.rx_burst = burst;
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
+            if c.ecn {
+                cfg.tcp.default_options.ecn = EcnMode::On;
+            }
             if n > 1 {
                 cfg.tcp.steering = Some((i as u16, n as u16));
             }

@@ -39,6 +39,13 @@ pub fn execute(cmd: &Cmd) -> Result<(report::Report, run::Outcome), SetupError> 
             if plan.common.engine.cc.is_some() {
                 return Err(SetupError::Other(crate::setup::CC_KERNEL.into()));
             }
+            if plan.common.ecn {
+                return Err(SetupError::Other(
+                    "--ecn is for the engine stack; Linux sockets ask for ECN when `sysctl \
+                     net.ipv4.tcp_ecn` is 1 (leave out --ecn and set it)"
+                        .into(),
+                ));
+            }
             kernel::run(&plan)?
         }
     };

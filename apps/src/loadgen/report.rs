@@ -96,6 +96,8 @@ pub struct ServerJson {
 pub struct Report {
     pub mode: &'static str,
     pub stack: StackKind,
+    /// The client asked for ECN (`--ecn`).
+    pub ecn: bool,
     pub setup: String,
     pub target: String,
     pub embedded: bool,
@@ -158,6 +160,7 @@ impl Report {
         Report {
             mode: plan.mode,
             stack: plan.common.stack,
+            ecn: plan.common.ecn,
             setup: o.setup.clone(),
             target: o.target.clone(),
             embedded: o.embedded,

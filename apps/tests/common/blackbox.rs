@@ -378,6 +378,7 @@ impl Dut {
                     **v != 0
                         && [
                             "Tcp", "Icmp6", "Ip6", "Arp", "IpReasm", "IpInAddr", "IpInDel",
+                            "IpExtIn",
                         ]
                         .iter()
                         .any(|p| k.starts_with(p))

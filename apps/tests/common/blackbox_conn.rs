@@ -49,9 +49,13 @@ pub struct Conn<'a> {
     pub received: Vec<u8>,
     /// Every segment of this connection the device sent.
     pub segs: Vec<Tcp>,
+    /// The ECN field of the IP header of each of `segs`.
+    pub ecn: Vec<u8>,
     pub bad_checksums: usize,
     /// The device's FIN arrived in order.
     pub fin_received: bool,
+    /// Flags added to the ACKs [`Conn::take`] sends (ECE, to echo a congestion mark).
+    pub ack_flags: u8,
 }
 
 impl<'a> Conn<'a> {
@@ -69,8 +73,10 @@ impl<'a> Conn<'a> {
             tsvals: Vec::new(),
             received: Vec::new(),
             segs: Vec::new(),
+            ecn: Vec::new(),
             bad_checksums: 0,
             fin_received: false,
+            ack_flags: 0,
         }
     }
 
@@ -109,13 +115,18 @@ impl<'a> Conn<'a> {
     }
 
     /// Sends a SYN with `options` (their timestamps option, if any, takes our next TSval).
-    pub fn send_syn(&mut self, mut options: Vec<TcpOpt>) -> Tcp {
+    pub fn send_syn(&mut self, options: Vec<TcpOpt>) -> Tcp {
+        self.send_syn_flags(0, options)
+    }
+
+    /// [`Conn::send_syn`] with `extra` flags (ECE and CWR: an ECN-setup SYN, RFC 3168).
+    pub fn send_syn_flags(&mut self, extra: u8, mut options: Vec<TcpOpt>) -> Tcp {
         for o in &mut options {
             if let TcpOpt::Timestamps { val, .. } = o {
                 *val = self.next_tsval();
             }
         }
-        let t = self.segment(SYN, options, &[]);
+        let t = self.segment(SYN | extra, options, &[]);
         self.d.send(&self.frame(&t));
         self.snd_nxt = self.snd_nxt.wrapping_add(1);
         t
@@ -126,8 +137,19 @@ impl<'a> Conn<'a> {
         self.send_with(flags, payload, self.ts)
     }
 
+    /// Sends a segment with `flags` and `payload` in a datagram whose ECN field is `ecn` (ECT(0)
+    /// as an ECN sender marks data, CE as a router marks it then), with the timestamps option
+    /// once negotiated.
+    pub fn send_marked(&mut self, flags: u8, payload: &[u8], ecn: u8) {
+        self.send_full(flags, payload, self.ts, ecn)
+    }
+
     /// Sends a segment with `flags` and `payload`, with the timestamps option if `ts`.
     pub fn send_with(&mut self, flags: u8, payload: &[u8], ts: bool) {
+        self.send_full(flags, payload, ts, pk::NOT_ECT)
+    }
+
+    fn send_full(&mut self, flags: u8, payload: &[u8], ts: bool, ecn: u8) {
         let options = if ts {
             let val = self.next_tsval();
             vec![
@@ -142,7 +164,9 @@ impl<'a> Conn<'a> {
             Vec::new()
         };
         let t = self.segment(flags, options, payload);
-        self.d.send(&self.frame(&t));
+        let mut frame = self.frame(&t);
+        pk::set_ecn(&mut frame, ecn);
+        self.d.send(&frame);
         self.snd_nxt = self.snd_nxt.wrapping_add(t.seg_len());
     }
 
@@ -175,10 +199,11 @@ impl<'a> Conn<'a> {
                 self.fin_received = true;
             }
             if !t.has(RST) {
-                self.send(ACK, &[]);
+                self.send(ACK | self.ack_flags, &[]);
             }
         }
         self.segs.push(t);
+        self.ecn.push(p.ip.as_ref().map_or(0, |ip| ip.tclass & 3));
     }
 
     /// Reads the device's segments of this connection, taking each in, until `done` holds;
@@ -201,7 +226,12 @@ impl<'a> Conn<'a> {
     /// Sends the SYN with `options`, waits for the SYN-ACK (or RST), and if it is a SYN-ACK,
     /// completes the handshake with an ACK. Returns the answer.
     pub fn connect(&mut self, options: Vec<TcpOpt>) -> Tcp {
-        let syn = self.send_syn(options);
+        self.connect_flags(0, options)
+    }
+
+    /// [`Conn::connect`] with `extra` flags on the SYN.
+    pub fn connect_flags(&mut self, extra: u8, options: Vec<TcpOpt>) -> Tcp {
+        let syn = self.send_syn_flags(extra, options);
         let answer = self.wait("SYN-ACK", |t| t.has(SYN) || t.has(RST));
         if answer.has(SYN | ACK) {
             self.rcv_nxt = answer.seq.wrapping_add(1);

@@ -41,6 +41,16 @@ pub const RST: u8 = 0x04;
 pub const PSH: u8 = 0x08;
 pub const ACK: u8 = 0x10;
 pub const URG: u8 = 0x20;
+/// ECN-Echo and Congestion Window Reduced (RFC 3168 §6.1).
+pub const ECE: u8 = 0x40;
+pub const CWR: u8 = 0x80;
+
+/// The ECN field of an IP header (RFC 3168 §5): the low two bits of the IPv4 TOS byte or of
+/// the IPv6 traffic class.
+pub const NOT_ECT: u8 = 0;
+pub const ECT1: u8 = 1;
+pub const ECT0: u8 = 2;
+pub const CE: u8 = 3;
 
 pub const ARP_REQUEST: u16 = 1;
 pub const ARP_REPLY: u16 = 2;
@@ -181,6 +191,24 @@ pub fn ip_frame(
     }
 }
 
+/// Sets the ECN field of the IP datagram in Ethernet frame `frame` (built by [`ip_frame`] or
+/// [`ethernet`]) to `ecn`, keeping the DSCP; the IPv4 header checksum is made right again.
+pub fn set_ecn(frame: &mut [u8], ecn: u8) {
+    let ip = &mut frame[14..];
+    match ip[0] >> 4 {
+        4 => {
+            ip[1] = (ip[1] & !3) | (ecn & 3);
+            let ihl = usize::from(ip[0] & 0x0f) * 4;
+            ip[10..12].fill(0);
+            let c = checksum_with(0, &ip[..ihl]);
+            ip[10..12].copy_from_slice(&c.to_be_bytes());
+        }
+        // The traffic class spans the low nibble of byte 0 and the high nibble of byte 1.
+        6 => ip[1] = (ip[1] & !0x30) | ((ecn & 3) << 4),
+        v => panic!("set_ecn: IP version {v}"),
+    }
+}
+
 /// An ARP message for Ethernet and IPv4 (RFC 826), 28 bytes.
 pub fn arp(op: u16, sha: Mac, spa: Ipv4Addr, tha: Mac, tpa: Ipv4Addr) -> Vec<u8> {
     let mut a = vec![0, 1, 0x08, 0, 6, 4];
@@ -311,7 +339,7 @@ pub struct IpHeader {
     pub ident: u16,
     /// IPv6: the flow label.
     pub flow_label: u32,
-    /// The traffic class (IPv6) or TOS byte (IPv4).
+    /// The traffic class (IPv6) or TOS byte (IPv4); its low two bits are the ECN field.
     pub tclass: u8,
     /// IPv6: the extension headers' types, in order.
     pub ext: Vec<u8>,
@@ -593,6 +621,13 @@ impl fmt::Display for Parsed {
             return write!(f, "ethertype {:#06x} len {}", self.ethertype, self.len);
         };
         write!(f, "{} > {} hlim {}", ip.src, ip.dst, ip.hop_limit)?;
+        if ip.tclass & 3 != 0 {
+            write!(
+                f,
+                " {}",
+                ["", "ECT(1)", "ECT(0)", "CE"][usize::from(ip.tclass & 3)]
+            )?;
+        }
         if ip.src.is_ipv4() {
             write!(f, " id {}{}", ip.ident, if ip.df { " DF" } else { "" })?;
         } else if ip.flow_label != 0 {

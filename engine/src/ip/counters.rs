@@ -2,6 +2,8 @@
 //! `Icmp6*`, plus the engine's own Ethernet, neighbour and frame-building counters (Linux keeps
 //! no MIB for those).
 
+use crate::tcp::Ecn;
+
 crate::mib! {
     /// One core's Ethernet, ARP, IPv4, IPv6, ICMP and ICMPv6 counters, and how TCP's frames
     /// were built.
@@ -48,6 +50,18 @@ crate::mib! {
         ip_reasm_fails => "IpReasmFails",
         ip_ext_in_truncated_pkts => "IpExtInTruncatedPkts",
         ip_ext_in_csum_errors => "IpExtInCsumErrors",
+        /// IPv4 datagrams received, by the ECN field (RFC 3168 §5), counted as Linux's
+        /// `ip_rcv_core` counts them: once version and header length are valid.
+        ip_ext_in_no_ect_pkts => "IpExtInNoECTPkts",
+        ip_ext_in_ect1_pkts => "IpExtInECT1Pkts",
+        ip_ext_in_ect0_pkts => "IpExtInECT0Pkts",
+        ip_ext_in_ce_pkts => "IpExtInCEPkts",
+        /// IPv6 datagrams received, by the ECN field, counted as Linux's `ip6_rcv_core`
+        /// counts them: once the version is valid.
+        ip6_in_no_ect_pkts => "Ip6InNoECTPkts",
+        ip6_in_ect1_pkts => "Ip6InECT1Pkts",
+        ip6_in_ect0_pkts => "Ip6InECT0Pkts",
+        ip6_in_ce_pkts => "Ip6InCEPkts",
         icmp_in_msgs => "IcmpInMsgs",
         icmp_in_errors => "IcmpInErrors",
         icmp_in_csum_errors => "IcmpInCsumErrors",
@@ -105,6 +119,22 @@ crate::mib! {
 }
 
 impl IpCounters {
+    /// A datagram of the family (`v6`) received with codepoint `ecn`.
+    #[inline]
+    pub fn in_ecn(&mut self, v6: bool, ecn: Ecn) {
+        let c = match (v6, ecn) {
+            (false, Ecn::NotEct) => &mut self.ip_ext_in_no_ect_pkts,
+            (false, Ecn::Ect1) => &mut self.ip_ext_in_ect1_pkts,
+            (false, Ecn::Ect0) => &mut self.ip_ext_in_ect0_pkts,
+            (false, Ecn::Ce) => &mut self.ip_ext_in_ce_pkts,
+            (true, Ecn::NotEct) => &mut self.ip6_in_no_ect_pkts,
+            (true, Ecn::Ect1) => &mut self.ip6_in_ect1_pkts,
+            (true, Ecn::Ect0) => &mut self.ip6_in_ect0_pkts,
+            (true, Ecn::Ce) => &mut self.ip6_in_ce_pkts,
+        };
+        *c += 1;
+    }
+
     /// `segs` datagrams handed down for sending, in their family's `OutRequests`.
     #[inline]
     pub fn out_requests(&mut self, v6: bool, segs: u64) {

@@ -13,7 +13,7 @@ use super::tx::pseudo_header;
 use super::{ETH, IP4, IpLayer};
 use crate::buf::{CsumVerdict, Pkt, Pools};
 use crate::dev::TxBatch;
-use crate::tcp::Segment;
+use crate::tcp::{Ecn, Segment};
 use crate::time::Instant;
 use crate::wire::{
     Checksum, EtherType, EthernetFrame, IpProtocol, Ipv4Packet, TcpPacket, TcpRepr, checksum,
@@ -127,7 +127,14 @@ impl IpLayer {
             return None;
         };
         let hlen = usize::from(ver_ihl & 0x0f) * 4;
-        if ver_ihl >> 4 != 4 || hlen < IP4 || hlen > data.len() {
+        if ver_ihl >> 4 != 4 || hlen < IP4 {
+            self.counters.ip_in_hdr_errors += 1;
+            return None;
+        }
+        // RFC 3168 §5: the ECN field, counted where Linux counts it (before the rest).
+        let ecn = Ecn::from_bits(data[1]);
+        self.counters.in_ecn(false, ecn);
+        if hlen > data.len() {
             self.counters.ip_in_hdr_errors += 1;
             return None;
         }
@@ -167,7 +174,7 @@ impl IpLayer {
             }
             IpProtocol::Tcp => {
                 self.counters.ip_in_delivers += 1;
-                self.tcp_input(frame, src.into(), dst.into(), ETH + hlen)
+                self.tcp_input(frame, src.into(), dst.into(), ecn, ETH + hlen)
             }
             _ => {
                 self.counters.ip_in_unknown_protos += 1;
@@ -177,12 +184,14 @@ impl IpLayer {
     }
 
     /// A TCP segment at offset `off` of `frame` (after the IP header and any extension
-    /// headers), from `src` to `dst` of either family: checksum, header, then the segment.
+    /// headers), from `src` to `dst` of either family, in a datagram whose ECN field was
+    /// `ecn`: checksum, header, then the segment.
     pub(super) fn tcp_input(
         &mut self,
         mut frame: Pkt,
         src: IpAddr,
         dst: IpAddr,
+        ecn: Ecn,
         off: usize,
     ) -> Option<Segment> {
         let seg_len = frame.len() - off;
@@ -219,6 +228,7 @@ impl IpLayer {
         Some(Segment {
             src,
             dst,
+            ecn,
             repr,
             payload,
         })

@@ -26,7 +26,7 @@ use super::IpLayer;
 use super::{ETH, IP6};
 use crate::buf::{Pkt, Pools};
 use crate::dev::TxBatch;
-use crate::tcp::Segment;
+use crate::tcp::{Ecn, Segment};
 use crate::time::Instant;
 use crate::wire::ipv6_addr::{ALL_NODES, multicast_mac, solicited_node};
 use crate::wire::{IpProtocol, Ipv6Packet, Ipv6Repr, MacAddr, walk_ext_headers};
@@ -60,6 +60,9 @@ impl IpLayer {
             traffic_class: p.traffic_class(),
             flow_label: p.flow_label(),
         };
+        // RFC 3168 §5: the ECN field, counted where Linux counts it (before the rest).
+        let ecn = Ecn::from_bits(ip.traffic_class);
+        self.counters.in_ecn(true, ecn);
         if ip.check_addrs().is_err() {
             self.counters.ip6_in_hdr_errors += 1;
             return None;
@@ -100,8 +103,8 @@ impl IpLayer {
                 self.counters.ip6_in_delivers += 1;
                 // TCP is unicast (RFC 9293 §3.9.1): a segment to a group is dropped.
                 let unicast = !ip.dst.is_multicast();
-                unicast
-                    .then(|| self.tcp_input(frame, IpAddr::V6(ip.src), IpAddr::V6(ip.dst), off))?
+                let (src, dst) = (IpAddr::V6(ip.src), IpAddr::V6(ip.dst));
+                unicast.then(|| self.tcp_input(frame, src, dst, ecn, off))?
             }
             IpProtocol::Icmpv6 => {
                 self.counters.ip6_in_delivers += 1;

@@ -10,7 +10,8 @@
 //! Prediction only *accepts*: a frame that fails any check is handed back untouched, no counter
 //! having moved, and the general path decides and counts as it always does. An accepted frame
 //! gives the very `Segment` and counter increments the general path would (`EthInFrames`,
-//! `IpInReceives`, `IpInDelivers`), which a unit test checks on generated and mutated frames.
+//! `IpInReceives`, `IpInDelivers`, the ECN field's `IpExtIn*Pkts`), which a unit test checks
+//! on generated and mutated frames.
 
 use std::net::Ipv4Addr;
 
@@ -18,7 +19,7 @@ use super::IpLayer;
 use super::input::chain_sum;
 use crate::buf::CsumVerdict;
 use crate::buf::Pkt;
-use crate::tcp::Segment;
+use crate::tcp::{Ecn, Segment};
 use crate::wire::{Checksum, SeqNum, TcpFlags, TcpRepr, checksum};
 
 use super::{ETH, IP4, TCP, TCP_TS};
@@ -32,6 +33,8 @@ const TS_LEAD: [u8; 4] = [1, 1, 8, 10];
 pub(super) struct Predicted {
     src: Ipv4Addr,
     dst: Ipv4Addr,
+    /// The IPv4 header's ECN field (RFC 3168 §5).
+    ecn: Ecn,
     repr: TcpRepr,
     /// The IPv4 total length.
     total: usize,
@@ -56,6 +59,7 @@ impl IpLayer {
         self.counters.eth_in_frames += 1;
         self.counters.ip_in_receives += 1;
         self.counters.ip_in_delivers += 1;
+        self.counters.in_ecn(false, p.ecn);
         // Drop Ethernet padding beyond the datagram, then the headers.
         frame.trim_back(frame.len() - ETH - p.total);
         let payload = if p.total - IP4 > p.thlen {
@@ -67,6 +71,7 @@ impl IpLayer {
         Segment {
             src: p.src.into(),
             dst: p.dst.into(),
+            ecn: p.ecn,
             repr: p.repr,
             payload,
         }
@@ -125,6 +130,7 @@ impl IpLayer {
         Some(Predicted {
             src,
             dst,
+            ecn: Ecn::from_bits(d[ETH + 1]),
             repr,
             total,
             thlen,
@@ -250,6 +256,13 @@ mod tests {
                 }
             }
         }
+        // Every ECN codepoint (RFC 3168 §5), under a DSCP, on every fifth frame.
+        for (i, f) in v.clone().iter().enumerate().step_by(5) {
+            let mut g = f.clone();
+            g[ETH + 1] = 0xb8 | (i % 4) as u8;
+            fix(&mut g);
+            v.push(g);
+        }
         v
     }
 
@@ -287,7 +300,7 @@ mod tests {
         let predicted = a.predict(&pkt(pool, bytes)).is_some();
         let x = a.input(now, pkt(pool, bytes), pools, &mut tx);
         let y = b.input_general(now, pkt(pool, bytes), pools, &mut tx);
-        let key = |s: &Option<Segment>| s.as_ref().map(|s| (s.src, s.dst, s.repr));
+        let key = |s: &Option<Segment>| s.as_ref().map(|s| (s.src, s.dst, s.ecn, s.repr));
         assert_eq!(key(&x), key(&y), "{bytes:02x?}");
         let px = x.and_then(|s| s.payload);
         let py = y.and_then(|s| s.payload);

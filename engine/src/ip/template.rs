@@ -2,11 +2,14 @@
 //! the same in every segment of a connection, built once with the generic emitters and then
 //! copied and patched per segment, instead of emitting every field of every header every time.
 //!
-//! Patched per segment: the IP length (IPv4 total length, IPv6 payload length) and the IPv4
-//! identification; TCP sequence and acknowledgment numbers, flags, window and the timestamp
-//! values. Everything else (MAC addresses, addresses and ports, TTL or hop limit, DF, the data
+//! Patched per segment: the IP length (IPv4 total length, IPv6 payload length), the IPv4
+//! identification and the ECN field (RFC 3168 §5: the low two bits of the IPv4 TOS byte or of
+//! the IPv6 traffic class; ECT(0) on new data of an ECN connection, Not-ECT on everything
+//! else); TCP sequence and acknowledgment numbers, flags, window and the timestamp values.
+//! Everything else (MAC addresses, addresses and ports, TTL or hop limit, DF, DSCP 0, the data
 //! offset and the `NOP NOP TS` option layout of RFC 7323 appendix A) comes from the template.
-//! Checksums are left zero, as by the generic path, for `tx` to fill or offload.
+//! Checksums are left zero, as by the generic path, for `tx` to fill or offload once the
+//! header is final (so a patched ECN field is covered by the IPv4 header checksum).
 //!
 //! The IP layer keeps one template per connection in [`Templates`], indexed by the
 //! connection's [`FlowId`] (a slab index): TCP carries no header bytes (ARCHITECTURE decision
@@ -16,7 +19,7 @@
 //! SACK-permitted or SACK option and no urgent pointer (every segment but the SYNs and those
 //! with SACK blocks). Anything else takes the generic path, which also (re)builds the template.
 
-use crate::tcp::{FlowId, FourTuple};
+use crate::tcp::{Ecn, FlowId, FourTuple};
 use crate::wire::{
     EtherType, EthernetRepr, IpProtocol, Ipv4Repr, Ipv6Repr, MacAddr, SeqNum, TcpFlags, TcpRepr,
 };
@@ -30,8 +33,15 @@ const MAX_LEN: usize = ETH + IP6 + TCP_TS;
 /// Hop limit (IPv6) and TTL (IPv4) of our packets: Linux's default of 64.
 pub const HOP_LIMIT: u8 = 64;
 
-/// The IPv4 header every TCP segment of ours carries (TTL 64, DF, no DSCP/ECN).
-pub fn ipv4_repr(src: IpAddr, dst: IpAddr, payload_len: u16, ident: u16) -> Option<Ipv4Repr> {
+/// The IPv4 header every TCP segment of ours carries (TTL 64, DF, DSCP 0, the ECN field
+/// `ecn`).
+pub fn ipv4_repr(
+    src: IpAddr,
+    dst: IpAddr,
+    payload_len: u16,
+    ident: u16,
+    ecn: Ecn,
+) -> Option<Ipv4Repr> {
     match (src, dst) {
         (IpAddr::V4(src), IpAddr::V4(dst)) => Some(Ipv4Repr {
             src,
@@ -41,15 +51,16 @@ pub fn ipv4_repr(src: IpAddr, dst: IpAddr, payload_len: u16, ident: u16) -> Opti
             ttl: HOP_LIMIT,
             ident,
             dont_frag: true,
-            dscp_ecn: 0,
+            dscp_ecn: ecn.bits(),
         }),
         _ => None,
     }
 }
 
-/// The IPv6 header every TCP segment of ours carries (RFC 8200 §3: traffic class 0, flow
-/// label 0, hop limit 64, no extension header). `None` unless both addresses are IPv6.
-pub fn ipv6_repr(src: IpAddr, dst: IpAddr, payload_len: u16) -> Option<Ipv6Repr> {
+/// The IPv6 header every TCP segment of ours carries (RFC 8200 §3: traffic class DSCP 0 and
+/// the ECN field `ecn`, flow label 0, hop limit 64, no extension header). `None` unless both
+/// addresses are IPv6.
+pub fn ipv6_repr(src: IpAddr, dst: IpAddr, payload_len: u16, ecn: Ecn) -> Option<Ipv6Repr> {
     match (src, dst) {
         (IpAddr::V6(src), IpAddr::V6(dst)) => Some(Ipv6Repr {
             src,
@@ -57,7 +68,7 @@ pub fn ipv6_repr(src: IpAddr, dst: IpAddr, payload_len: u16) -> Option<Ipv6Repr>
             next_header: IpProtocol::Tcp,
             payload_len,
             hop_limit: HOP_LIMIT,
-            traffic_class: 0,
+            traffic_class: ecn.bits(),
             flow_label: 0,
         }),
         _ => None,
@@ -69,15 +80,24 @@ pub fn ip_header_len(tuple: &FourTuple) -> usize {
     if tuple.is_ipv6() { IP6 } else { IP4 }
 }
 
-/// Writes Ethernet and IP headers (IPv4 checksum left zero) for a TCP segment of
-/// `l4_len` bytes into `head`, returning the bytes written; the TCP header goes after them.
+/// The IP header fields that change from segment to segment of a connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct IpFields {
+    /// TCP header and payload bytes.
+    pub l4_len: u16,
+    /// IPv4 identification (ignored for IPv6).
+    pub ident: u16,
+    pub ecn: Ecn,
+}
+
+/// Writes Ethernet and IP headers (IPv4 checksum left zero) for a TCP segment into `head`,
+/// returning the bytes written; the TCP header goes after them.
 pub fn emit_l2_l3(
     head: &mut [u8],
     src: MacAddr,
     dst: MacAddr,
     tuple: &FourTuple,
-    l4_len: u16,
-    ident: u16,
+    ip: IpFields,
 ) -> usize {
     let ethertype = if tuple.is_ipv6() {
         EtherType::Ipv6
@@ -90,12 +110,12 @@ pub fn emit_l2_l3(
         ethertype,
     }
     .emit(&mut head[..ETH]);
-    let (src, dst) = (tuple.local_ip, tuple.remote_ip);
-    if let Some(ip) = ipv4_repr(src, dst, l4_len, ident) {
+    let (src, dst, f) = (tuple.local_ip, tuple.remote_ip, ip);
+    if let Some(ip) = ipv4_repr(src, dst, f.l4_len, f.ident, f.ecn) {
         ip.emit(&mut head[ETH..ETH + IP4], false);
         return ETH + IP4;
     }
-    if let Some(ip) = ipv6_repr(src, dst, l4_len) {
+    if let Some(ip) = ipv6_repr(src, dst, f.l4_len, f.ecn) {
         ip.emit(&mut head[ETH..ETH + IP6]);
     }
     ETH + IP6
@@ -177,7 +197,7 @@ impl HeaderTemplate {
     pub fn build(&mut self, flow: FlowId, src: MacAddr, dst: MacAddr, t: &FourTuple, ts: bool) {
         let b = &mut self.bytes;
         b.fill(0);
-        let l4 = emit_l2_l3(b, src, dst, t, 0, 0);
+        let l4 = emit_l2_l3(b, src, dst, t, IpFields::default());
         let tcp = TcpRepr {
             src_port: t.local_port,
             dst_port: t.remote_port,
@@ -191,20 +211,19 @@ impl HeaderTemplate {
     }
 
     /// Writes the headers of `repr` into `head` (at least `header_len` bytes): the template,
-    /// then the per-segment fields. `l4_len` is the TCP header and payload length; `ident`
-    /// the IPv4 identification (ignored for IPv6).
+    /// then the per-segment fields `ip`.
     /// Precondition: [`HeaderTemplate::fits`] and [`HeaderTemplate::matches`] hold for `repr`.
     #[inline]
-    pub fn write(&self, head: &mut [u8], repr: &TcpRepr, ident: u16, l4_len: u16) {
+    pub fn write(&self, head: &mut [u8], repr: &TcpRepr, ip: IpFields) {
         // One copy of a constant size per layout (no call to memcpy, no bounds check per
         // field); `build` makes only these four.
         const V4: usize = ETH + IP4;
         const V6: usize = ETH + IP6;
         match (usize::from(self.l4), usize::from(self.len)) {
-            (V4, 54) => self.write_at::<V4, 54>(head, repr, ident, l4_len),
-            (V4, 66) => self.write_at::<V4, 66>(head, repr, ident, l4_len),
-            (V6, 74) => self.write_at::<V6, 74>(head, repr, ident, l4_len),
-            (V6, 86) => self.write_at::<V6, 86>(head, repr, ident, l4_len),
+            (V4, 54) => self.write_at::<V4, 54>(head, repr, ip),
+            (V4, 66) => self.write_at::<V4, 66>(head, repr, ip),
+            (V6, 74) => self.write_at::<V6, 74>(head, repr, ip),
+            (V6, 86) => self.write_at::<V6, 86>(head, repr, ip),
             _ => {}
         }
     }
@@ -214,8 +233,7 @@ impl HeaderTemplate {
         &self,
         head: &mut [u8],
         repr: &TcpRepr,
-        ident: u16,
-        l4_len: u16,
+        ip: IpFields,
     ) {
         let (Some(h), Some(t)) = (
             head.first_chunk_mut::<LEN>(),
@@ -224,11 +242,17 @@ impl HeaderTemplate {
             return;
         };
         *h = *t;
+        let ecn = ip.ecn.bits();
         if L4 == ETH + IP4 {
-            put16(h, ETH + 2, l4_len.saturating_add(IP4 as u16));
-            put16(h, ETH + 4, ident);
+            // The TOS byte: DSCP 0 from the template, the ECN field in its low bits.
+            h[ETH + 1] = ecn;
+            put16(h, ETH + 2, ip.l4_len.saturating_add(IP4 as u16));
+            put16(h, ETH + 4, ip.ident);
         } else {
-            put16(h, ETH + 4, l4_len);
+            // The traffic class's low nibble is the high nibble of the second byte (the flow
+            // label, 0, fills the rest): its low two bits are the ECN field.
+            h[ETH + 1] = ecn << 4;
+            put16(h, ETH + 4, ip.l4_len);
         }
         put_seq(h, L4 + 4, repr.seq);
         put_seq(h, L4 + 8, repr.ack);
@@ -292,6 +316,7 @@ impl Templates {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::{Ipv4Packet, Ipv6Packet};
     use std::net::{Ipv4Addr, Ipv6Addr};
 
     const SRC: MacAddr = MacAddr([2, 0, 0, 0, 0, 1]);
@@ -316,10 +341,9 @@ mod tests {
     }
 
     /// What the generic emitters write for the same segment.
-    fn generic(t: &FourTuple, repr: &TcpRepr, ident: u16, payload: u16) -> Vec<u8> {
+    fn generic(t: &FourTuple, repr: &TcpRepr, ip: IpFields) -> Vec<u8> {
         let mut b = vec![0u8; ETH + ip_header_len(t) + repr.header_len()];
-        let l4_len = repr.header_len() as u16 + payload;
-        let l4 = emit_l2_l3(&mut b, SRC, DST, t, l4_len, ident);
+        let l4 = emit_l2_l3(&mut b, SRC, DST, t, ip);
         repr.emit(&mut b[l4..]);
         b
     }
@@ -351,11 +375,24 @@ mod tests {
                     ..FLOW
                 };
                 assert!(!tm.matches(later, SRC, DST, ts.is_some()));
-                let want = generic(&t, &repr, 77, 64);
-                assert_eq!(tm.header_len(), want.len());
-                let mut got = vec![0xffu8; want.len()];
-                tm.write(&mut got, &repr, 77, repr.header_len() as u16 + 64);
-                assert_eq!(got, want, "v6 {v6} timestamps {ts:?}");
+                // Each codepoint in turn from the same template: a mark never sticks.
+                for ecn in [Ecn::Ect0, Ecn::NotEct, Ecn::Ce, Ecn::Ect1, Ecn::NotEct] {
+                    let ip = IpFields {
+                        l4_len: repr.header_len() as u16 + 64,
+                        ident: 77,
+                        ecn,
+                    };
+                    let want = generic(&t, &repr, ip);
+                    assert_eq!(tm.header_len(), want.len());
+                    let mut got = vec![0xffu8; want.len()];
+                    tm.write(&mut got, &repr, ip);
+                    assert_eq!(got, want, "v6 {v6} timestamps {ts:?} {ecn:?}");
+                    let field = match v6 {
+                        false => Ipv4Packet::new_unchecked(&got[ETH..]).dscp_ecn(),
+                        true => Ipv6Packet::new_unchecked(&got[ETH..]).traffic_class(),
+                    };
+                    assert_eq!(field, ecn.bits(), "DSCP 0 and the ECN field");
+                }
             }
         }
     }

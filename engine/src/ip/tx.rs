@@ -15,6 +15,9 @@
 //!
 //! The queued payload itself never leaves the send queue and is never modified.
 //!
+//! The IP header's ECN field is TCP's choice per segment (`OutSegment::ecn`, RFC 3168 §6.1.1),
+//! written before any checksum is computed or offloaded.
+//!
 //! Checksums: with offload, the IPv4 checksum is left to the port and the TCP checksum field
 //! holds the pseudo-header sum (without the length for TSO, as DPDK requires); without, both
 //! are computed here over all segments. On a port whose offload gets chains with odd-length
@@ -30,7 +33,7 @@ use super::ETH;
 use super::IpLayer;
 use super::Route;
 use super::tap_csum::tx_csum_offload_safe;
-use super::template::{HeaderTemplate, emit_l2_l3, ip_header_len};
+use super::template::{HeaderTemplate, IpFields, emit_l2_l3, ip_header_len};
 use crate::buf::{L4, Pkt, Pools, TxRequest};
 use crate::dev::TxBatch;
 use crate::tcp::{FlowId, OutSegment, SegmentSink};
@@ -115,7 +118,12 @@ impl TcpTx<'_> {
         }
         let l4_off = t.l4_offset();
         let tcp_len = hdr_len - l4_off;
-        t.write(buf, seg.repr, ip.ident.next(), (tcp_len + plen) as u16);
+        let fields = IpFields {
+            l4_len: (tcp_len + plen) as u16,
+            ident: ip.ident.next(),
+            ecn: seg.ecn,
+        };
+        t.write(buf, seg.repr, fields);
         if ip.caps.trusted {
             // The common frame on an in-process link: no checksum, one segment, resolved.
             ip.counters.out_requests(seg.tuple.is_ipv6(), 1);
@@ -209,8 +217,11 @@ impl TcpTx<'_> {
         // SAFETY: the first hdr_len bytes of this frame are its own header bytes: a fresh header
         // mbuf, or the reserved headroom of a clone_into_headroom frame.
         let head = unsafe { pkt.head_mut() };
-        let l4_len = (tcp_len + plen).min(usize::from(u16::MAX) - l4_off) as u16;
-        let ident = self.ip.ident.next();
+        let fields = IpFields {
+            l4_len: (tcp_len + plen).min(usize::from(u16::MAX) - l4_off) as u16,
+            ident: self.ip.ident.next(),
+            ecn: seg.ecn,
+        };
         let mac = self.ip.mac;
         match flow {
             Some(flow) => {
@@ -218,10 +229,10 @@ impl TcpTx<'_> {
                 if !t.matches(flow, mac, dst_mac, ts) {
                     t.build(flow, mac, dst_mac, seg.tuple, ts);
                 }
-                t.write(head, seg.repr, ident, l4_len);
+                t.write(head, seg.repr, fields);
             }
             None => {
-                let at = emit_l2_l3(head, mac, dst_mac, seg.tuple, l4_len, ident);
+                let at = emit_l2_l3(head, mac, dst_mac, seg.tuple, fields);
                 seg.repr.emit(&mut head[at..]);
             }
         }

@@ -9,6 +9,7 @@ use super::ctx::{
     Out, Shared, Step, close_tcb, enter_time_wait, mark_pending, notify_writable, oow_ack,
     set_state, set_timer,
 };
+use super::ecn;
 use super::loss::{self, AckEvent, Prior};
 use super::recovery;
 use super::segment::SegmentSink;
@@ -73,6 +74,7 @@ fn acknowledge<S: SegmentSink + ?Sized>(
     out: &mut Out<S>,
 ) {
     let prior = Prior::of(tcb);
+    let before = ecn::before_ack(tcb);
     let mut ev = AckEvent::default();
     if tcb.sack_ok() && !r.sack.is_empty() {
         let st = &mut tcb.rec.sack;
@@ -87,6 +89,8 @@ fn acknowledge<S: SegmentSink + ?Sized>(
     }
     ev.win_update = update_window(tcb, sh, r, wnd, ev.advanced);
     loss::on_ack(tcb, sh, r, &prior, &ev, out);
+    // After loss recovery's decisions: a reduction for a loss covers an echoed CE too.
+    ecn::on_ack(tcb, sh, r, before, payload_len, out.now);
     if ev.dupack || ev.sack.newly > 0 {
         // Lost units or room in the window for limited transmit (RFC 3042).
         mark_pending(tcb, sh);

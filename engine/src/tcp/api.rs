@@ -456,6 +456,7 @@ impl Tcp {
             rto: t.rtt.rto(),
             timestamps: t.ts.enabled,
             sack: t.sack_ok(),
+            ecn: t.ecn.ok,
             rcv_wscale: t.rcv.wscale,
             snd_wscale: t.snd.wscale,
             unsent_bytes: t.sq.unsent_bytes(),

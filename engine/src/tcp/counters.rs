@@ -85,5 +85,11 @@ crate::mib! {
         time_wait => "TcpExtTW",
         /// Segments for no connection or listener, answered with RST (RFC 9293 §3.10.7.1).
         no_port => "TcpExtNoPort",
+        /// Segments acknowledged by ACKs carrying ECE (RFC 3168; Linux `tcp_count_delivered`),
+        /// counted as MSS-sized pieces of the bytes they acknowledged.
+        delivered_ce => "TcpExtTCPDeliveredCE",
+        /// Window reductions for ECN echoes (RFC 3168 §6.1.2). The engine's own: Linux counts
+        /// none.
+        ecn_reductions => "TcpExtTCPECNReductions",
     }
 }

@@ -1,9 +1,11 @@
 //! Opening handshake pieces shared by active and passive opens: creating a TCB, taking the
 //! options the SYNs agreed on (`options`: RFC 9293 §3.7.1 MSS; RFC 7323 window scale and
-//! timestamps; RFC 2018 SACK-permitted) into it, and sending SYN / SYN-ACK.
+//! timestamps; RFC 2018 SACK-permitted; `ecn`: RFC 3168 §6.1.1) into it, and sending SYN /
+//! SYN-ACK.
 
 use super::congestion::Congestion;
 use super::ctx::{Out, Shared, set_timer};
+use super::ecn;
 use super::flow::FourTuple;
 use super::options::{self, default_mss, our_mss, wscale_for};
 use super::output;
@@ -59,6 +61,7 @@ pub fn create(
             offset: ts_offset,
             ..Ts::default()
         },
+        ecn: ecn::initial(opts.ecn, state == State::SynSent, iss),
         flags: 0,
         opts,
         sq: SendQueue::with_storage(iss + 1, storage.send),
@@ -102,6 +105,7 @@ pub fn negotiate(tcb: &mut Tcb, sh: &Shared, r: &TcpRepr, now: Instant) {
     if a.sack {
         tcb.set(flag::SACK_OK);
     }
+    ecn::negotiate(tcb, r);
     tcb.snd.mss = a.snd_mss;
     let kind = tcb.opts.congestion.unwrap_or(sh.cfg.congestion);
     tcb.cc = Congestion::new(kind, u32::from(tcb.snd.mss));
@@ -126,7 +130,7 @@ pub fn syn_repr(tcb: &mut Tcb, sh: &Shared, now: Instant, ack: bool) -> TcpRepr 
             TcpFlags::SYN | TcpFlags::ACK
         } else {
             TcpFlags::SYN
-        },
+        } | ecn::syn_flags(tcb, ack),
         window,
         urgent: 0,
         mss: Some(tcb.rcv.mss),

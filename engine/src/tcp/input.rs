@@ -15,6 +15,7 @@ use super::ctx::{
     Out, Promotion, Shared, Step, ack_now, arm_keepalive, close_tcb, enter_time_wait,
     notify_connected, notify_readable, oow_ack, set_state, set_timer,
 };
+use super::ecn;
 use super::handshake;
 use super::memory::MemLevel;
 use super::options::TS_OPTION_LEN;
@@ -208,6 +209,7 @@ fn fast_path<S: SegmentSink + ?Sized>(
     let r = seg.repr;
     ack::fast(tcb, sh, &r, plen as usize, out);
     if let Some(p) = seg.payload.take() {
+        ecn::on_data(tcb, sh, seg.ecn);
         queue_text(tcb, sh, r.seq, p);
     }
     true
@@ -513,6 +515,7 @@ fn text_and_fin<S: SegmentSink + ?Sized>(
             close_tcb(tcb, sh, None);
             return Step::Drop;
         }
+        ecn::on_data(tcb, sh, seg.ecn);
         queue_text(tcb, sh, seg.repr.seq, p);
     }
     if seg.repr.flags.contains(TcpFlags::FIN) {

@@ -27,6 +27,8 @@
 //!   step, RTT (RFC 6298), NewReno recovery (RFC 5681, RFC 6582);
 //! - [`handshake`]: creating a TCB, SYN and SYN-ACK; [`output`]: `write_xmit` and its gates
 //!   (congestion window, peer window, Nagle, cork), ACKs, probes and RSTs;
+//! - [`ecn`]: Explicit Congestion Notification (RFC 3168): negotiation, the CE echo, the window
+//!   reduction and CWR, called from `handshake`, `input`, `ack` and `output`;
 //! - [`ctx`]: the per-core context (`Shared`, `Out`) and the operations every step needs:
 //!   `set_state` (every state change, and the gauges), timers, pending output, events,
 //!   `close_tcb`;
@@ -42,6 +44,7 @@ pub mod api;
 pub mod congestion;
 pub mod counters;
 pub mod ctx;
+pub mod ecn;
 pub mod events;
 pub mod flow;
 pub mod handshake;
@@ -74,6 +77,8 @@ pub use counters::TcpCounters;
 pub use ctx::Out;
 pub use flow::FourTuple;
 pub use layer::Tcp;
-pub use segment::{FlowId, LinkCaps, OutSegment, PathCaps, Segment, SegmentSink, TsoCaps};
+pub use segment::{Ecn, FlowId, LinkCaps, OutSegment, PathCaps, Segment, SegmentSink, TsoCaps};
 pub use state::State;
-pub use types::{ConnId, ConnInfo, ConnOptions, Event, Keepalive, ListenerId, TcpConfig, TcpError};
+pub use types::{
+    ConnId, ConnInfo, ConnOptions, EcnMode, Event, Keepalive, ListenerId, TcpConfig, TcpError,
+};

@@ -15,14 +15,16 @@
 //!
 //! Every segment we send carries the current ACK, window and timestamp, and SACK blocks when
 //! out-of-order data is held (RFC 2018), a D-SACK block first when a duplicate arrived
-//! (RFC 2883).
+//! (RFC 2883); on an ECN connection (`ecn`, RFC 3168), ECE while a CE mark is being echoed,
+//! and new data goes out ECT(0), with CWR after a window reduction.
 
 use super::congestion::CongestionControl;
 use super::ctx::{Out, Shared, set_timer};
+use super::ecn;
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
 use super::probe;
-use super::segment::{FlowId, OutSegment, PathCaps, Segment, SegmentSink};
+use super::segment::{Ecn, FlowId, OutSegment, PathCaps, Segment, SegmentSink};
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
 use super::timer::TimerKind;
@@ -216,6 +218,7 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
         if sh.path(tcb).tso.is_none() && len > mss && !tcb.sq.split(i, mss, &sh.pools.indirect) {
             break;
         }
+        ecn::cwr_alone(tcb, &sh.pools.indirect, i);
         if !transmit_unit(tcb, sh, out, i) {
             break;
         }
@@ -351,14 +354,35 @@ fn transmit_unit<S: SegmentSink + ?Sized>(
     while !repr.sack.is_empty() && repr.header_len() + wire_payload > usize::from(limit) {
         repr.sack.truncate(repr.sack.len() - 1);
     }
+    let ecn = ecn::data_marks(tcb, &mut repr, seg_len);
     let flow = Some(tcb.flow_id());
     let payload = tcb.sq.get(i).and_then(|s| s.pkt.as_ref());
-    let ok = send(out, sh, &tcb.tuple, flow, &repr, payload, tso);
+    let body = Body {
+        payload,
+        tso_segsz: tso,
+        ecn,
+    };
+    let ok = send(out, sh, &tcb.tuple, flow, &repr, body);
     if ok {
         acked_now(tcb);
+        ecn::sent(tcb, &repr);
     }
     ok
 }
+
+/// What a segment carries besides its header (see [`OutSegment`]).
+struct Body<'a> {
+    payload: Option<&'a Pkt>,
+    tso_segsz: Option<u16>,
+    ecn: Ecn,
+}
+
+/// A segment without payload, Not-ECT.
+const BARE: Body<'static> = Body {
+    payload: None,
+    tso_segsz: None,
+    ecn: Ecn::NotEct,
+};
 
 /// Hands one segment to the sink and counts what went out (RFC 4022 tcpOutSegs counts
 /// wire segments: a TSO frame of N segments is N, as Linux's `tcp_skb_pcount`).
@@ -368,15 +392,20 @@ fn send<S: SegmentSink + ?Sized>(
     tuple: &FourTuple,
     flow: Option<FlowId>,
     repr: &TcpRepr,
-    payload: Option<&Pkt>,
-    tso_segsz: Option<u16>,
+    body: Body<'_>,
 ) -> bool {
+    let Body {
+        payload,
+        tso_segsz,
+        ecn,
+    } = body;
     let seg = OutSegment {
         tuple,
         flow,
         repr,
         payload,
         tso_segsz,
+        ecn,
     };
     let ok = out.sink.send(&seg);
     if ok {
@@ -398,6 +427,8 @@ fn header<S: SegmentSink + ?Sized>(
     if tcb.sack_ok() && (tcb.dsack.is_some() || tcb.rq.ooo_segs() > 0) {
         tcb.rq.sack_blocks(tcb.dsack.take(), &mut sack);
     }
+    let mut flags = flags;
+    ecn::echo(tcb, &mut flags);
     TcpRepr {
         src_port: tcb.tuple.local_port,
         dst_port: tcb.tuple.remote_port,
@@ -435,7 +466,7 @@ fn send_bare_ack<S: SegmentSink + ?Sized>(
     seq: SeqNum,
 ) {
     let repr = header(tcb, sh, out, seq, TcpFlags::ACK);
-    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, None, None) {
+    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, BARE) {
         acked_now(tcb);
     }
 }
@@ -478,7 +509,7 @@ pub fn send_rst<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &m
     let mut repr = header(tcb, sh, out, tcb.snd.nxt, TcpFlags::RST | TcpFlags::ACK);
     repr.sack = SackBlocks::default();
     repr.window = 0;
-    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, None, None) {
+    if send(out, sh, &tcb.tuple, Some(tcb.flow_id()), &repr, BARE) {
         sh.counters.out_rsts += 1;
     }
 }
@@ -490,7 +521,7 @@ pub fn emit<S: SegmentSink + ?Sized>(
     out: &mut Out<S>,
     repr: &TcpRepr,
 ) -> bool {
-    send(out, sh, &tcb.tuple, Some(tcb.flow_id()), repr, None, None)
+    send(out, sh, &tcb.tuple, Some(tcb.flow_id()), repr, BARE)
 }
 
 /// The reset for a segment that belongs to no connection (RFC 9293 §3.10.7.1): if it had an
@@ -518,7 +549,7 @@ pub fn reset_for<S: SegmentSink + ?Sized>(seg: &Segment, sh: &mut Shared, out: &
         ..TcpRepr::default()
     };
     let tuple = FourTuple::new((seg.dst, r.dst_port), (seg.src, r.src_port));
-    if send(out, sh, &tuple, None, &repr, None, None) {
+    if send(out, sh, &tuple, None, &repr, BARE) {
         sh.counters.out_rsts += 1;
     }
 }

@@ -2,14 +2,16 @@
 //! (ARCHITECTURE decision 13).
 //!
 //! In: a [`Segment`], parsed and checksummed by the layer below: the two addresses (IPv4 or
-//! IPv6), the TCP header as a [`TcpRepr`], the payload as the mbufs it arrived in.
+//! IPv6), the ECN field of the IP header it came in ([`Ecn`], RFC 3168 §5), the TCP header as a
+//! [`TcpRepr`], the payload as the mbufs it arrived in.
 //!
 //! Out: an [`OutSegment`] handed to a [`SegmentSink`] that TCP does not own. The IP layer
 //! implements the sink for a stack (routes, neighbour resolution, Ethernet and IP headers,
 //! identification, offloads, port quirks); tests implement it in memory. TCP says what it
-//! wants of the layer below as plain fields: the TSO segment size of a large segment, and the
-//! connection's [`FlowId`], under which the layer below may cache per-connection work (its
-//! header template). What the layer below can carry is told once, as [`PathCaps`] per address
+//! wants of the layer below as plain fields: the TSO segment size of a large segment, the ECN
+//! codepoint to put in the IP header (ECT(0) on new data of an ECN connection, RFC 3168
+//! §6.1.1), and the connection's [`FlowId`], under which the layer below may cache
+//! per-connection work (its header template). What the layer below can carry is told once, as [`PathCaps`] per address
 //! family, when the TCP layer is created.
 //!
 //! Invariants: TCP never sees a device, a port, a MAC address or a DPDK constant; a segment's
@@ -22,11 +24,48 @@ use crate::wire::TcpRepr;
 
 use super::flow::FourTuple;
 
+/// The ECN field of an IP header (RFC 3168 §5): the two low bits of the IPv4 TOS byte or of
+/// the IPv6 traffic class.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Ecn {
+    /// Not ECN-Capable Transport (00).
+    #[default]
+    NotEct = 0,
+    /// ECN-Capable Transport, ECT(1) (01).
+    Ect1 = 1,
+    /// ECN-Capable Transport, ECT(0) (10): what an RFC 3168 sender marks.
+    Ect0 = 2,
+    /// Congestion Experienced (11): a router's mark.
+    Ce = 3,
+}
+
+impl Ecn {
+    /// The codepoint in the two low bits of `field` (a TOS byte or a traffic class).
+    #[inline]
+    pub const fn from_bits(field: u8) -> Ecn {
+        match field & 3 {
+            0 => Ecn::NotEct,
+            1 => Ecn::Ect1,
+            2 => Ecn::Ect0,
+            _ => Ecn::Ce,
+        }
+    }
+
+    /// The two bits.
+    #[inline]
+    pub const fn bits(self) -> u8 {
+        self as u8
+    }
+}
+
 /// An arriving segment that passed the layer below's checks.
 #[derive(Debug)]
 pub struct Segment {
     pub src: IpAddr,
     pub dst: IpAddr,
+    /// The ECN field of the IP header it arrived in.
+    pub ecn: Ecn,
     pub repr: TcpRepr,
     /// The frame trimmed to the TCP payload; `None` when the segment carries no data.
     pub payload: Option<Pkt>,
@@ -61,6 +100,9 @@ pub struct OutSegment<'a> {
     /// Cut the payload into wire segments of this many bytes (TSO; only asked for when
     /// [`PathCaps::tso`] allows it and the payload exceeds one segment).
     pub tso_segsz: Option<u16>,
+    /// The ECN field to put in the IP header: [`Ecn::Ect0`] on new data of an ECN connection
+    /// (every wire segment of a TSO frame carries it), else [`Ecn::NotEct`].
+    pub ecn: Ecn,
 }
 
 impl OutSegment<'_> {

@@ -80,6 +80,28 @@ pub struct Ts {
     pub offset: u32,
 }
 
+/// Explicit Congestion Notification state (RFC 3168 §6.1; Linux's `ecn_flags`), driven by
+/// `tcp::ecn`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EcnState {
+    /// Our SYN asked for ECN (ECE and CWR set, §6.1.1).
+    pub asked: bool,
+    /// Both ends agreed: new data goes out ECT(0), ECE and CWR carry their §6.1 meanings.
+    pub ok: bool,
+    /// A CE mark arrived: every segment but a SYN carries ECE until the peer's CWR (§6.1.3;
+    /// Linux `TCP_ECN_DEMAND_CWR`).
+    pub echo: bool,
+    /// The window was reduced: the next new data segment carries CWR (§6.1.2; Linux
+    /// `TCP_ECN_QUEUE_CWR`).
+    pub send_cwr: bool,
+    /// `snd.nxt` at the last ECE reduction: none more until SND.UNA passes it (§6.1.2, once per
+    /// window of data). `None` when no reduction is under way.
+    pub reduce_end: Option<SeqNum>,
+    /// `Tcb::recover` of the last loss episode whose reduction a CWR announced (§6.1.2: CWR
+    /// follows every reduction, loss ones included).
+    pub announced_recover: SeqNum,
+}
+
 /// Loss-recovery state (RFC 5681 §3.2, RFC 6582, Linux's `icsk_ca_state` names).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CaState {
@@ -128,6 +150,7 @@ pub struct Tcb {
     pub snd: Snd,
     pub rcv: Rcv,
     pub ts: Ts,
+    pub ecn: EcnState,
     pub flags: u16,
     pub opts: ConnOptions,
     pub sq: SendQueue,

@@ -104,6 +104,21 @@ impl Default for Keepalive {
     }
 }
 
+/// Explicit Congestion Notification (RFC 3168) for a connection, as Linux's `tcp_ecn` sysctl
+/// chooses it (0, 2, 1).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum EcnMode {
+    /// Neither ask for ECN nor accept it: an ECN-setup SYN gets a SYN-ACK without ECE.
+    Off,
+    /// Accept ECN when the peer's SYN asks for it (RFC 3168 §6.1.1), never ask: Linux's
+    /// default (`tcp_ecn=2`).
+    #[default]
+    Accept,
+    /// Ask for ECN on active opens (an ECN-setup SYN: ECE and CWR) and accept it on passive
+    /// ones (`tcp_ecn=1`).
+    On,
+}
+
 /// Per-connection options (set at connect/accept time or changed later).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnOptions {
@@ -123,10 +138,14 @@ pub struct ConnOptions {
     /// Taken when the connection is opened (connect, or the listener's options for an
     /// accepted one); changing it later with `set_options` does not switch algorithms.
     pub congestion: Option<CcKind>,
+    /// ECN (RFC 3168): asked for on active opens with [`EcnMode::On`], accepted on passive
+    /// opens unless [`EcnMode::Off`]. Read when the connection opens (a listener's options
+    /// decide for its children).
+    pub ecn: EcnMode,
 }
 
 impl Default for ConnOptions {
-    /// Low latency: no Nagle, no delayed ACK, 1 MiB buffers.
+    /// Low latency: no Nagle, no delayed ACK, 1 MiB buffers; ECN accepted, not asked for.
     fn default() -> Self {
         ConnOptions {
             nodelay: true,
@@ -136,6 +155,7 @@ impl Default for ConnOptions {
             sndbuf: 1 << 20,
             rcvbuf: 1 << 20,
             congestion: None,
+            ecn: EcnMode::Accept,
         }
     }
 }
@@ -256,6 +276,8 @@ pub struct ConnInfo {
     pub rto: Duration,
     pub timestamps: bool,
     pub sack: bool,
+    /// ECN negotiated (RFC 3168 §6.1.1).
+    pub ecn: bool,
     /// Our and the peer's window-scale shifts.
     pub rcv_wscale: u8,
     pub snd_wscale: u8,

@@ -359,6 +359,7 @@ pub fn check_na(r: &[u8], mac: [u8; 6], ip: Ipv6Addr, flags: u8) {
 pub const PING6: &[&str] = &[
     "EthInFrames",
     "Ip6InReceives",
+    "Ip6InNoECTPkts",
     "Ip6InDelivers",
     "Icmp6InMsgs",
     "Icmp6InEchos",

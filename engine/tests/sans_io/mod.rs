@@ -17,7 +17,7 @@ use engine::buf::{Mempool, Pkt, PoolSizes, Pools};
 use engine::eal;
 use engine::rand::Rng;
 use engine::tcp::{
-    ConnId, Event, FourTuple, LinkCaps, Out, OutSegment, Segment, SegmentSink, Tcp, TcpConfig,
+    ConnId, Ecn, Event, FourTuple, LinkCaps, Out, OutSegment, Segment, SegmentSink, Tcp, TcpConfig,
 };
 use engine::time::Instant;
 use engine::wire::{SeqNum, TcpFlags, TcpRepr};
@@ -56,6 +56,8 @@ pub struct Sent {
     pub repr: TcpRepr,
     pub payload: Vec<u8>,
     pub tso_segsz: Option<u16>,
+    /// The ECN field asked of the IP header.
+    pub ecn: Ecn,
     pub at: Instant,
 }
 
@@ -85,6 +87,7 @@ impl SegmentSink for MemSink {
             repr: *seg.repr,
             payload,
             tso_segsz: seg.tso_segsz,
+            ecn: seg.ecn,
             at: self.now,
         });
         true
@@ -122,6 +125,11 @@ macro_rules! with_out {
 impl Core {
     /// A core named `name` (pool names must be unique per process) with `cfg`.
     pub fn new(name: &str, cfg: TcpConfig, seed: u64) -> Core {
+        Core::with_caps(name, cfg, seed, LinkCaps::ethernet())
+    }
+
+    /// [`Core::new`] over a layer below that carries `caps` (TSO, say).
+    pub fn with_caps(name: &str, cfg: TcpConfig, seed: u64, caps: LinkCaps) -> Core {
         eal::init_for_tests();
         let sizes = PoolSizes {
             data: 2047,
@@ -131,7 +139,7 @@ impl Core {
         let pools = Pools::create(name, &sizes).expect("pools");
         let pool = Mempool::create(&format!("{name}p"), 2047, 0, 2176).expect("pool");
         let mut rng = Rng::new(seed);
-        let tcp = Tcp::new(cfg, LinkCaps::ethernet(), pools, &mut rng, T0);
+        let tcp = Tcp::new(cfg, caps, pools, &mut rng, T0);
         Core {
             tcp,
             sink: MemSink {
@@ -147,11 +155,17 @@ impl Core {
 
     /// Hands `seg` (with `payload` in a fresh mbuf) to the core, then runs the end of the poll.
     pub fn deliver(&mut self, src: IpAddr, dst: IpAddr, repr: TcpRepr, payload: &[u8]) {
-        let payload = (!payload.is_empty())
-            .then(|| Pkt::from_slice(&self.pool, payload).expect("payload mbuf"));
+        self.deliver_ecn(src, dst, Ecn::NotEct, repr, payload);
+    }
+
+    /// [`Core::deliver`] in a datagram whose ECN field is `ecn`.
+    pub fn deliver_ecn(&mut self, src: IpAddr, dst: IpAddr, ecn: Ecn, repr: TcpRepr, data: &[u8]) {
+        let payload =
+            (!data.is_empty()).then(|| Pkt::from_slice(&self.pool, data).expect("payload mbuf"));
         let seg = Segment {
             src,
             dst,
+            ecn,
             repr,
             payload,
         };
@@ -215,7 +229,17 @@ impl Core {
     }
 
     pub fn connect(&mut self, local: IpAddr, remote: (IpAddr, u16)) -> ConnId {
-        let c = with_out!(self, |tcp, out| tcp.connect(local, remote, None, out)).expect("connect");
+        self.connect_with(local, remote, None)
+    }
+
+    /// [`Core::connect`] with `opts` instead of the configured defaults.
+    pub fn connect_with(
+        &mut self,
+        local: IpAddr,
+        remote: (IpAddr, u16),
+        opts: Option<engine::tcp::ConnOptions>,
+    ) -> ConnId {
+        let c = with_out!(self, |tcp, out| tcp.connect(local, remote, opts, out)).expect("connect");
         self.end_of_poll();
         c
     }
@@ -286,9 +310,14 @@ pub struct Pair {
 
 impl Pair {
     pub fn new(name: &str, family: Family) -> Pair {
+        Pair::with(name, family, TcpConfig::default(), TcpConfig::default())
+    }
+
+    /// [`Pair::new`] with A configured by `a` and B by `b`.
+    pub fn with(name: &str, family: Family, a: TcpConfig, b: TcpConfig) -> Pair {
         Pair {
-            a: Core::new(&format!("{name}a"), TcpConfig::default(), 1),
-            b: Core::new(&format!("{name}b"), TcpConfig::default(), 2),
+            a: Core::new(&format!("{name}a"), a, 1),
+            b: Core::new(&format!("{name}b"), b, 2),
             family,
             dropped: 0,
             delay: Duration::from_micros(100),
@@ -297,7 +326,18 @@ impl Pair {
 
     /// Moves segments both ways until neither core has anything in flight or due within
     /// `horizon`, dropping those `drop` says to (given the sender, 'a' or 'b', and the segment).
-    pub fn run(&mut self, horizon: Duration, mut drop: impl FnMut(char, &Sent) -> bool) {
+    pub fn run(&mut self, horizon: Duration, drop: impl FnMut(char, &Sent) -> bool) {
+        self.run_marking(horizon, drop, |_, _| false);
+    }
+
+    /// [`Pair::run`] through a router that marks CE (RFC 3168 §5) on the ECN-capable
+    /// segments `mark` says to; the others arrive with the ECN field they were sent with.
+    pub fn run_marking(
+        &mut self,
+        horizon: Duration,
+        mut drop: impl FnMut(char, &Sent) -> bool,
+        mut mark: impl FnMut(char, &Sent) -> bool,
+    ) {
         let end = self.a.now.max(self.b.now) + horizon;
         let mut wire: Vec<(Instant, char, Sent)> = Vec::new();
         loop {
@@ -306,6 +346,10 @@ impl Pair {
                     if drop(side, &s) {
                         self.dropped += 1;
                     } else {
+                        let mut s = s;
+                        if s.ecn != Ecn::NotEct && mark(side, &s) {
+                            s.ecn = Ecn::Ce;
+                        }
                         wire.push((s.at + self.delay, side, s));
                     }
                 }
@@ -335,7 +379,7 @@ impl Pair {
                     &mut self.a
                 };
                 let (src, dst) = (s.tuple.local_ip, s.tuple.remote_ip);
-                to.deliver(src, dst, s.repr, &s.payload);
+                to.deliver_ecn(src, dst, s.ecn, s.repr, &s.payload);
             }
             self.a.end_of_poll();
             self.b.end_of_poll();

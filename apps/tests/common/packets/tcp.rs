@@ -2,12 +2,12 @@
 //! items it re-exports): [`Tcp`], its header fields, options ([`TcpOpt`]: MSS, window scale,
 //! SACK-permitted, SACK, timestamps, RFC 9293 §3.1, RFC 7323, RFC 2018) and payload, emitted
 //! with its checksum and parsed with the checksum checked; [`flag_str`], flags as tcpdump
-//! writes them.
+//! writes them (ECE and CWR of RFC 3168 included).
 
 use std::fmt;
 use std::net::IpAddr;
 
-use super::{ACK, FIN, PROTO_TCP, PSH, RST, SYN, URG, l4_checksum};
+use super::{ACK, CWR, ECE, FIN, PROTO_TCP, PSH, RST, SYN, URG, l4_checksum};
 
 /// A TCP option (RFC 9293 §3.1, RFC 7323, RFC 2018). NOP and End of Option List are layout,
 /// not content: the parser leaves them out.
@@ -212,7 +212,8 @@ impl Tcp {
     }
 }
 
-/// The flags as tcpdump writes them: `S.` for SYN,ACK, `R` for RST, `P.` for PSH,ACK.
+/// The flags as tcpdump writes them: `S.` for SYN,ACK, `R` for RST, `P.` for PSH,ACK, `E` for
+/// ECE and `W` for CWR (`SEW`: an ECN-setup SYN; `S.E`: an ECN-setup SYN-ACK).
 pub fn flag_str(flags: u8) -> String {
     let mut s: String = [(SYN, 'S'), (FIN, 'F'), (RST, 'R'), (PSH, 'P'), (URG, 'U')]
         .iter()
@@ -222,8 +223,10 @@ pub fn flag_str(flags: u8) -> String {
     if flags & ACK != 0 {
         s.push('.');
     }
-    if flags & !0x3f != 0 {
-        s.push_str(&format!("[{:#04x}]", flags & !0x3f));
+    for (f, c) in [(ECE, 'E'), (CWR, 'W')] {
+        if flags & f != 0 {
+            s.push(c);
+        }
     }
     if s.is_empty() { "none".into() } else { s }
 }
