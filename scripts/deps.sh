@@ -9,11 +9,11 @@
 
 # Build: libdpdk-dev pkg-config clang libclang-dev (bindgen) build-essential (cc, the linker).
 # Tests and the main job: iproute2 (ip netns, ip link), iputils-ping, util-linux (setpriv),
-# nftables (loss on the kernel's side), tcpdump (pcap read-back), python3 and curl (kernel-side
-# peers), ca-certificates (rustup over https).
+# nftables (loss on the kernel's side), ethtool (kernel-side offloads off), tcpdump (pcap
+# read-back), python3 and curl (kernel-side peers), ca-certificates (rustup over https).
 DEPS_APT_PACKAGES=(
     libdpdk-dev pkg-config clang libclang-dev build-essential
-    iproute2 iputils-ping util-linux nftables tcpdump python3 curl ca-certificates
+    iproute2 iputils-ping util-linux nftables ethtool tcpdump python3 curl ca-certificates
 )
 
 # Oldest Rust the workspace builds with (Cargo.toml rust-version; edition 2024).

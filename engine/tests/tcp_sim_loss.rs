@@ -23,7 +23,8 @@ use sim::{Pair, PairConfig, Side, Stream};
 
 const BULK: usize = 16 << 20;
 
-/// One run: goodput (Mbit/s), RTOs, retransmissions, data segments the link dropped.
+/// One run: goodput (Mbit/s), RTOs, retransmissions, data segments the link dropped, SACK
+/// recoveries, loss probes, and reordering the sender saw in SACK blocks.
 #[derive(Debug, PartialEq)]
 struct Run {
     elapsed: Duration,
@@ -33,6 +34,7 @@ struct Run {
     dropped: u64,
     sack_recoveries: u64,
     loss_probes: u64,
+    reorder: u64,
 }
 
 fn run(name: &str, cc: CcKind, loss: f64, seed: u64) -> Run {
@@ -62,6 +64,7 @@ fn run(name: &str, cc: CcKind, loss: f64, seed: u64) -> Run {
         dropped: o.fault_a.dropped,
         sack_recoveries: o.a.tcp.sack_recovery,
         loss_probes: o.a.tcp.loss_probes,
+        reorder: o.a.tcp.sack_reorder,
     };
     eprintln!("{cc:?} loss {:.1} % seed {seed}: {r:?}", loss * 100.0);
     r
@@ -79,6 +82,7 @@ fn meets_the_mathis_bound(tag: &str, cc: CcKind) {
     for seed in [1, 2] {
         let r = run(&format!("{tag}s{seed}"), cc, 0.01, seed);
         assert_eq!(r.rtos, 0, "no RTO");
+        assert_eq!(r.reorder, 0, "no reordering on this link, none seen");
         assert!(
             r.sack_recoveries > 0,
             "losses were repaired by SACK recovery"

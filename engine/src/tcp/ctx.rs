@@ -86,6 +86,9 @@ pub struct Shared {
     pub gauges: Gauges,
     /// Connections needing output at the end of this poll.
     pub pending: Vec<u32>,
+    /// The other buffer of `pending`, swapped in while a batch is flushed so that connections
+    /// queued during the flush are kept (no allocation).
+    pub pending_spare: Vec<u32>,
     /// Connections that reached CLOSED and must be reaped.
     pub reap: Vec<u32>,
     /// Scratch for expired timers.

@@ -45,6 +45,9 @@ pub struct Tcp {
     pub(crate) sh: Shared,
 }
 
+/// Rounds of `flush_pending` per poll.
+const FLUSH_ROUNDS: usize = 4;
+
 impl Tcp {
     /// A TCP layer over a link that carries `caps`, queueing payload in `pools`, drawing its
     /// secrets from `rng`.
@@ -61,6 +64,7 @@ impl Tcp {
             counters: TcpCounters::default(),
             gauges: Gauges::default(),
             pending: Vec::with_capacity(256),
+            pending_spare: Vec::with_capacity(256),
             reap: Vec::with_capacity(64),
             expired: Vec::with_capacity(256),
             spares: Spares::new(),
@@ -136,16 +140,26 @@ impl Tcp {
 
     /// Sends what connections touched in this poll owe: data the windows now allow, and
     /// coalesced ACKs.
+    ///
+    /// Flushing may queue a connection again (a data segment too full for its SACK blocks
+    /// owes a pure ACK after it): a few rounds serve those; what is still queued then (its
+    /// `PENDING` flag set, so the list and the flags agree) waits for the next poll.
     pub fn flush_pending<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
-        let mut pending = std::mem::take(&mut self.sh.pending);
-        for &idx in &pending {
-            if let Some(tcb) = self.conns.get_by_index_mut(idx) {
-                tcb.clear(flag::PENDING);
-                output::push_pending(tcb, &mut self.sh, out);
+        for _ in 0..FLUSH_ROUNDS {
+            if self.sh.pending.is_empty() {
+                break;
             }
+            let spare = std::mem::take(&mut self.sh.pending_spare);
+            let mut batch = std::mem::replace(&mut self.sh.pending, spare);
+            for &idx in &batch {
+                if let Some(tcb) = self.conns.get_by_index_mut(idx) {
+                    tcb.clear(flag::PENDING);
+                    output::push_pending(tcb, &mut self.sh, out);
+                }
+            }
+            batch.clear();
+            self.sh.pending_spare = batch;
         }
-        pending.clear();
-        self.sh.pending = pending;
         self.reap();
     }
 

@@ -19,7 +19,7 @@
 //! and new data goes out ECT(0), with CWR after a window reduction.
 
 use super::congestion::CongestionControl;
-use super::ctx::{Out, Shared, set_timer};
+use super::ctx::{Out, Shared, mark_pending, set_timer};
 use super::ecn;
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
@@ -339,21 +339,26 @@ fn transmit_unit<S: SegmentSink + ?Sized>(
     if fin {
         flags |= TcpFlags::FIN;
     }
+    let dsack = tcb.dsack;
     let mut repr = header(tcb, sh, out, seq, flags);
     let path = *sh.path(tcb);
     // TSO only for units beyond one MSS: a unit of at most one MSS is one ordinary segment
     // even where the TSO segment size is smaller.
     let tso = (seg_len > u32::from(tcb.snd.mss)).then(|| tso_segsz(tcb, &path));
     // The MSS leaves room for the timestamp option only: SACK blocks that would push a wire
-    // segment past what the path carries are left off (pure ACKs carry them; Linux shrinks
-    // the MSS instead, tcp_current_mss).
+    // segment past what the path carries are left off, and a pure ACK after the segment
+    // carries them all (Linux shrinks the MSS instead, tcp_current_mss). Without that ACK a
+    // peer sending to us while we echo full segments learns nothing of what we hold out of
+    // order, and resends it.
     let (wire_payload, limit) = match (tso, path.tso) {
         (Some(sz), Some(t)) => (usize::from(sz), t.max_wire_segment),
         _ => (seg_len as usize, path.max_segment),
     };
+    let blocks = repr.sack.len();
     while !repr.sack.is_empty() && repr.header_len() + wire_payload > usize::from(limit) {
         repr.sack.truncate(repr.sack.len() - 1);
     }
+    let sack_left_off = repr.sack.len() < blocks;
     let ecn = ecn::data_marks(tcb, &mut repr, seg_len);
     let flow = Some(tcb.flow_id());
     let payload = tcb.sq.get(i).and_then(|s| s.pkt.as_ref());
@@ -366,6 +371,13 @@ fn transmit_unit<S: SegmentSink + ?Sized>(
     if ok {
         acked_now(tcb);
         ecn::sent(tcb, &repr);
+    }
+    if sack_left_off {
+        tcb.set(flag::ACK_NOW);
+        mark_pending(tcb, sh);
+        if repr.sack.is_empty() {
+            tcb.dsack = dsack;
+        }
     }
     ok
 }

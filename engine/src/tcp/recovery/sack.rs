@@ -18,7 +18,8 @@ pub struct SackState {
     /// The previous ACK's blocks (D-SACK excluded), sorted by start.
     cache: [(SeqNum, SeqNum); SackBlocks::CAPACITY],
     cache_len: u8,
-    /// The highest sequence number SACKed (`snd.fack`), for reordering detection.
+    /// The highest sequence number SACKed (`snd.fack`), for reordering detection; at least
+    /// `snd.una` whenever it is read.
     pub fack: SeqNum,
 }
 
@@ -80,6 +81,11 @@ pub fn process(
         n += 1;
     }
     let head = sq.head_seq();
+    // `fack` means something only inside the sent range; the cumulative ACK may have passed
+    // it, and before the first SACK it is whatever the TCB started with.
+    if !(st.fack.ge(head) && st.fack.le(sq.sent_end())) {
+        st.fack = head;
+    }
     list[..n].sort_unstable_by_key(|&(s, _)| s - head);
     for &(s, e) in &list[..n] {
         tag_uncached(st, sq, s, e, indirect, &mut out);
