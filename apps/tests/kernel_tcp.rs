@@ -27,7 +27,7 @@ use common::{Netns, counter, unique_name};
 use engine::tcp::State;
 use tcp::{
     BULK_PATIENCE, ENGINE_IP, ENGINE_IP6, EngineHost, KERNEL_IP, ServePeer, accept_within,
-    kernel_listen, pattern, rate, read_retry, sha256,
+    kernel_listen, pattern, rate, read_retry, send_and_read_back, sha256,
 };
 
 const MIB: usize = 1 << 20;
@@ -78,24 +78,8 @@ fn kernel_client_echoes_64_mib_through_serve() {
     let data = pattern(LEN, 1);
     let want = sha256(&data);
 
-    let start = Instant::now();
     let s = peer.connect(ECHO).expect("kernel connects to serve echo");
-    let mut w = s.try_clone().expect("clone");
-    let got = std::thread::scope(|sc| {
-        let writer = sc.spawn(|| {
-            for chunk in data.chunks(256 * 1024) {
-                w.write_all(chunk).expect("kernel writes to the engine");
-            }
-            w.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
-        });
-        let mut got = Vec::with_capacity(LEN);
-        let mut r = &s;
-        r.read_to_end(&mut got)
-            .expect("kernel reads the echo until EOF");
-        writer.join().expect("writer");
-        got
-    });
-    let took = start.elapsed();
+    let (got, took) = send_and_read_back(s.try_clone().expect("clone"), &data);
     eprintln!(
         "kernel -> serve echo: {} MiB each way in {took:.2?}: {}",
         LEN / MIB,

@@ -20,12 +20,11 @@ mod common;
 #[path = "common/tcp.rs"]
 mod tcp;
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::TcpStream;
+use std::time::Duration;
 
 use common::{Netns, counter, unique_name};
-use tcp::{ENGINE_IP, KERNEL_IP, ServePeer, pattern, rate, sha256};
+use tcp::{ENGINE_IP, KERNEL_IP, ServePeer, pattern, rate, send_and_read_back, sha256};
 
 const LEN: usize = 16 << 20;
 const ECHO: u16 = 7;
@@ -101,7 +100,6 @@ fn a_kernel_stream_through_serve_echo_survives_one_percent_loss_each_way() {
     lossy_forwarding(&peer.ns, 10);
     let data = pattern(LEN, 9);
     let want = sha256(&data);
-    let start = Instant::now();
     let s = client
         .in_thread(|| {
             let addr = (ENGINE_IP, ECHO).into();
@@ -111,20 +109,7 @@ fn a_kernel_stream_through_serve_echo_survives_one_percent_loss_each_way() {
             Ok::<_, std::io::Error>(s)
         })
         .expect("the client connects to serve echo through the router");
-    let mut w = s.try_clone().expect("clone");
-    let got = std::thread::scope(|sc| {
-        let writer = sc.spawn(|| {
-            for chunk in data.chunks(256 * 1024) {
-                w.write_all(chunk).expect("kernel writes to the engine");
-            }
-            w.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
-        });
-        let mut got = Vec::with_capacity(LEN);
-        (&s).read_to_end(&mut got).expect("kernel reads the echo");
-        writer.join().expect("writer");
-        got
-    });
-    let took = start.elapsed();
+    let (got, took) = send_and_read_back(s.try_clone().expect("clone"), &data);
     let (to_engine, to_client) = dropped(&peer.ns);
     let kernel_rtx = nstat(&client, "TcpRetransSegs");
     let kernel_rtos = nstat(&client, "TcpExtTCPTimeouts");

@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use common::{Counters, counter, run};
 use proxy_peers::{ProxyPeers, proxy_bin};
-use tcp::{BULK_PATIENCE, accept_within, pattern, rate, read_retry, sha256};
+use tcp::{BULK_PATIENCE, accept_within, pattern, rate, read_retry, send_and_read_back, sha256};
 
 const MIB: usize = 1 << 20;
 
@@ -149,27 +149,6 @@ fn finish(s: TcpStream) {
     s.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
     let mut rest = Vec::new();
     (&s).read_to_end(&mut rest).expect("end of file");
-}
-
-/// Writes `data` on `s` from a second thread, shuts down writing, reads until end of file.
-/// Returns what was read and how long it all took.
-fn send_and_read_back(s: TcpStream, data: &[u8]) -> (Vec<u8>, Duration) {
-    let start = Instant::now();
-    let mut w = s.try_clone().expect("clone");
-    let got = std::thread::scope(|sc| {
-        let writer = sc.spawn(move || {
-            for chunk in data.chunks(256 * 1024) {
-                w.write_all(chunk).expect("kernel client writes");
-            }
-            w.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
-        });
-        let mut got = Vec::with_capacity(data.len());
-        (&s).read_to_end(&mut got)
-            .expect("kernel client reads until end of file");
-        writer.join().expect("writer");
-        got
-    });
-    (got, start.elapsed())
 }
 
 #[test]

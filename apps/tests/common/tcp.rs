@@ -18,7 +18,10 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
+use std::io::{Read, Write};
+use std::net::{
+    IpAddr, Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream,
+};
 use std::time::{Duration, Instant};
 
 use apps::clock::Clock;
@@ -210,6 +213,27 @@ pub fn sha256(data: &[u8]) -> String {
 /// Hex of a digest.
 pub fn hex(d: &[u8]) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Writes `data` on `s` from a second thread, shuts down writing, reads until end of file.
+/// Returns what was read and how long it all took.
+pub fn send_and_read_back(s: TcpStream, data: &[u8]) -> (Vec<u8>, Duration) {
+    let start = Instant::now();
+    let mut w = s.try_clone().expect("clone");
+    let got = std::thread::scope(|sc| {
+        let writer = sc.spawn(move || {
+            for chunk in data.chunks(256 * 1024) {
+                w.write_all(chunk).expect("the client writes");
+            }
+            w.shutdown(Shutdown::Write).expect("shutdown(SHUT_WR)");
+        });
+        let mut got = Vec::with_capacity(data.len());
+        (&s).read_to_end(&mut got)
+            .expect("the client reads until end of file");
+        writer.join().expect("writer");
+        got
+    });
+    (got, start.elapsed())
 }
 
 /// `bytes` over `d`, as "N MiB/s (M Mbit/s)", for reports (never asserted on).

@@ -241,6 +241,15 @@ fn sent_new_unit<S: SegmentSink + ?Sized>(tcb: &mut Tcb, out: &Out<S>, i: usize,
     }
 }
 
+/// The first unsent unit: its index, sequence number, length, and the room the peer's
+/// window leaves from it.
+fn unsent_head(tcb: &Tcb) -> Option<(usize, SeqNum, u32, u32)> {
+    let i = tcb.sq.send_head()?;
+    let u = tcb.sq.get(i)?;
+    let avail = (tcb.snd.una + tcb.snd.wnd).diff(u.seq).max(0) as u32;
+    Some((i, u.seq, u.len, avail))
+}
+
 /// A tail loss probe of new data (RFC 8985 §7.3): one segment from `send_head` if the peer's
 /// window has room for it, whatever the congestion window. False if none could go.
 pub fn send_one_new<S: SegmentSink + ?Sized>(
@@ -248,14 +257,10 @@ pub fn send_one_new<S: SegmentSink + ?Sized>(
     sh: &mut Shared,
     out: &mut Out<S>,
 ) -> bool {
-    let Some(i) = tcb.sq.send_head() else {
-        return false;
-    };
-    let Some((seq, len)) = tcb.sq.get(i).map(|s| (s.seq, s.len)) else {
+    let Some((i, seq, len, avail)) = unsent_head(tcb) else {
         return false;
     };
     let seg = u32::from(tso_segsz(tcb, sh.path(tcb))).max(1);
-    let avail = (tcb.snd.una + tcb.snd.wnd).diff(seq).max(0) as u32;
     if avail < len.min(seg) {
         return false;
     }
@@ -492,13 +497,9 @@ pub fn send_window_fill<S: SegmentSink + ?Sized>(
     sh: &mut Shared,
     out: &mut Out<S>,
 ) -> bool {
-    let Some(i) = tcb.sq.send_head() else {
+    let Some((i, seq, len, avail)) = unsent_head(tcb) else {
         return false;
     };
-    let Some((seq, len)) = tcb.sq.get(i).map(|s| (s.seq, s.len)) else {
-        return false;
-    };
-    let avail = (tcb.snd.una + tcb.snd.wnd).diff(seq).max(0) as u32;
     let cut = avail.min(u32::from(tcb.snd.mss));
     if cut == 0 || len == 0 || (cut < len && !tcb.sq.split(i, cut, &sh.pools.indirect)) {
         return false;
