@@ -92,12 +92,14 @@ pub fn write_xmit<S: SegmentSink + ?Sized>(
         tcb.rec.frto = false;
         sent += retransmit_lost(tcb, sh, out);
     }
+    // The probe first: the connection's wheel entry then moves once, to the earlier of the
+    // two deadlines.
+    if new > 0 {
+        probe::schedule(tcb, sh, out);
+    }
     if sent > 0 && !tcb.timers.is_set(TimerKind::Rto) {
         let at = out.now.add_nanos(tcb.rtt.rto_ns());
         set_timer(tcb, sh, TimerKind::Rto, at);
-    }
-    if new > 0 {
-        probe::schedule(tcb, sh, out);
     }
     sent
 }

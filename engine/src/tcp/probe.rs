@@ -24,10 +24,12 @@ pub fn schedule<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &O
     }
     let srtt = tcb.rtt.srtt().map(|d| d.as_nanos() as u64);
     let one_out = tcb.in_flight() <= u32::from(tcb.snd.mss);
-    let rto_left = tcb
-        .timers
-        .get(TimerKind::Rto)
-        .map(|at| at.nanos_since(out.now));
+    // The RTO armed, or the one about to be armed for what was just sent.
+    let rto_left = Some(
+        tcb.timers
+            .get(TimerKind::Rto)
+            .map_or(tcb.rtt.rto_ns(), |at| at.nanos_since(out.now)),
+    );
     let at = out.now.add_nanos(tlp::pto_ns(srtt, one_out, rto_left));
     set_timer(tcb, sh, TimerKind::LossProbe, at);
 }

@@ -208,6 +208,12 @@ impl Cubic {
     /// (`1*SMSS` after an RTO). Returns the acknowledged bytes left over once `ssthresh` is
     /// reached, for avoidance.
     fn slow_start(&mut self, s: &AckSample, limited: bool) -> u32 {
+        if !limited {
+            // An application-limited window does not grow (RFC 7661), so HyStart++ has
+            // nothing to decide either (Linux runs it only from 16 segments up): the common
+            // request-response ACK stops here.
+            return 0;
+        }
         let step = if self.hystart.active() {
             self.hystart.on_ack(s)
         } else {
@@ -218,14 +224,12 @@ impl Cubic {
             }
         };
         let mut left = 0;
-        if limited {
-            let room = self.s.ssthresh - self.s.cwnd;
-            if step.grow < room {
-                self.s.cwnd += step.grow;
-            } else {
-                self.s.cwnd = self.s.ssthresh;
-                left = s.acked.saturating_sub(room);
-            }
+        let room = self.s.ssthresh - self.s.cwnd;
+        if step.grow < room {
+            self.s.cwnd += step.grow;
+        } else {
+            self.s.cwnd = self.s.ssthresh;
+            left = s.acked.saturating_sub(room);
         }
         if step.exit {
             // RFC 9406 §4.2: CSS_ROUNDS done, congestion avoidance from here.
