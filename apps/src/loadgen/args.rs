@@ -129,6 +129,12 @@ pub struct Common {
     /// that, connects fail with no_ports); `--close rst` leaves no TIME_WAIT.
     #[arg(long, default_value_t = 1000)]
     pub tw_reuse_ms: u64,
+    /// Congestion control of the client's connections. Kernel stack: Linux's name (`cubic`,
+    /// `reno`, `bbr`, ...; `TCP_CONGESTION` on every socket). Engine: one of the engine's
+    /// algorithms, as Linux spells it (`reno`). Default: the stack's own default (for Linux,
+    /// the namespace's `net.ipv4.tcp_congestion_control`).
+    #[arg(long)]
+    pub congestion: Option<String>,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

@@ -24,6 +24,7 @@ use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::dev::spec::PortSpec;
 use engine::eal::{self, Eal};
+use engine::tcp::congestion::CcKind;
 use engine::tcp::{ConnId, Event, TcpError};
 use engine::wire::MacAddr;
 use engine::{Counters, Stack, StackConfig};
@@ -340,6 +341,13 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             cfg.seed = port_args.seed.map(|s| s.wrapping_add(i as u64));
             cfg.rx_burst = burst;
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
+            if let Some(name) = &c.congestion {
+                cfg.tcp.congestion = CcKind::from_name(name).ok_or_else(|| {
+                    SetupError::Other(format!(
+                        "--congestion {name}: the engine has no congestion control of that name"
+                    ))
+                })?;
+            }
             if n > 1 {
                 cfg.tcp.steering = Some((i as u16, n as u16));
             }
