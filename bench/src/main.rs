@@ -449,8 +449,11 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
 /// The loss part's arguments: its own cell length (5 s, or 2 s with --quick) unless
 /// --duration or --warmup say otherwise.
 fn loss_args(a: &RunArgs) -> loss::LossArgs {
+    let mut rates = a.loss_rates.clone();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
     loss::LossArgs {
-        rates_pct: a.loss_rates.clone(),
+        rates_pct: rates,
         linux_cc: a.linux_cc.clone(),
         seeds: a.vt_seeds.clone(),
         rtt_us: a.vt_rtt_us,

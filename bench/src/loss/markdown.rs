@@ -152,6 +152,19 @@ impl LossResults {
              so both are equal), with MSS 1448 B and the link's propagation RTT, capped at the \
              link's payload rate.\n"
         );
+        let _ = writeln!(
+            s,
+            "**Reading it.** A sender that loses a segment and recovers it by fast retransmit \
+             loses a round trip (tens of µs on veth); one that waits for its retransmission \
+             timer loses at least 200 ms (both stacks' minimum RTO), so on this link the RTOs \
+             decide the goodput. Linux may retransmit even at 0 %: it sees reordering on this \
+             link (`TcpExtTCPTSReorder` in results.json; it vanished in a trial with the sink \
+             on the sender's CPU, so segments sent from both CPUs, it seems), and the \
+             retransmissions come back D-SACKed (`TcpExtTCPDSACKRecvSegs`); under loss they \
+             count in its retrans ÷ lost. \
+             The engine's loss-free goodput is lower than Linux's (net_af_packet copies every \
+             frame through a socket), which is why *kept* compares each sender with itself.\n"
+        );
         if let Some(e) = &self.setup_error {
             let _ = writeln!(s, "**The real-link cells did not run:** {e}\n");
         }

@@ -7,7 +7,7 @@
 //! notes/kernel-peer-testing.md, and so that Linux sends MSS-sized segments, as the engine
 //! does, and nftables sees and drops one segment at a time rather than a GSO super-packet).
 //! The engine's end has no address (the engine owns it through af_packet; the kernel must not
-//! answer for it); Linux's end has the sender's address. Offloads are set through the
+//! answer for it); Linux's end has the sender's address. IPv6 is off on all four ends. Offloads are set through the
 //! `SIOCETHTOOL` ioctl by `bench set-offloads` run inside the namespace (ethtool is not
 //! installed here).
 //!
@@ -121,6 +121,8 @@ impl LossPair {
         ] {
             ns.exec(&[&bench, "set-offloads", ifn])
                 .map_err(|e| format!("switching the offloads of {ifn} off: {e}"))?;
+            // IPv4 only: no router solicitations or MLD reports on the link.
+            ns.sysctl(&format!("net.ipv6.conf.{ifn}.disable_ipv6"), "1")?;
             ns.ip(&["link", "set", ifn, "mtu", "1500", "up"])?;
         }
         if sender == Sender::Linux {

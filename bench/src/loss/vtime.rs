@@ -470,7 +470,9 @@ fn outcome(a: &VtimeArgs, r: &Run, err: Option<String>) -> VtOutcome {
         mss: info.as_ref().map_or(0, |i| u32::from(i.mss)),
         complete,
         intact: complete && r.bad.is_none(),
-        error: err.or_else(|| r.bad.clone()),
+        error: err
+            .or_else(|| r.bad.clone())
+            .or_else(|| (!complete).then(|| format!("ended after {} of {} bytes", r.got, a.bytes))),
         bytes_received: r.got as u64,
         elapsed_s: elapsed,
         goodput_mbps: if elapsed > 0.0 {
