@@ -4,7 +4,7 @@
 //! cargo run --release -p bench                 # the whole matrix (a few minutes, as root)
 //! cargo run --release -p bench -- --quick      # 1 s per cell
 //! cargo run --release -p bench -- --only rpc64 --cores 1 --setups ring,loopback
-//! cargo run --release -p bench -- --only loss    # goodput under loss (about 2 minutes)
+//! cargo run --release -p bench -- --only loss  # goodput under loss (about 2 minutes)
 //! bench vtime --loss 1 --seed 1                # one virtual-time transfer by hand
 //! bench bounce ring --cores 2 --window 256     # the raw link ceiling by hand
 //! ```
@@ -13,9 +13,9 @@
 //! ring, engine memif, kernel loopback and kernel veth ([`cells`]); the raw DPDK link ceiling
 //! ([`bounce`]); the engine's instructions per request ([`callgrind`]); bulk goodput under
 //! random loss, the engine and Linux over veth and engine to engine in virtual time
-//! ([`loss`]). Output: `results.json`
-//! (every raw figure, loadgen's full reports) and `RESULTS.md` (ratio tables, the issue's
-//! targets met or not, the machine, the definitions) in `bench/out` ([`report`]).
+//! ([`loss`]). Output: `results.json` (every raw figure, loadgen's full reports) and
+//! `RESULTS.md` (ratio tables, the issues' targets met or not, the machine, the definitions)
+//! in `bench/out` ([`report`]).
 //!
 //! Every cell is a fresh set of child processes with a timeout; a failed cell is reported with
 //! its error and the run goes on. The namespaces and veth pair live for the run and are removed

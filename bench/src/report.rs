@@ -389,7 +389,7 @@ impl Results {
         if let Some(l) = &self.loss {
             l.markdown(&mut s);
         }
-        if !self.cells.is_empty() {
+        if !self.cells.is_empty() || self.loss.is_none() {
             self.appendix_md(&mut s);
         }
         s

@@ -239,7 +239,12 @@ impl Env {
         let fail = Status::Failed;
         p.set_loss((cell.loss_pct * 10.0).round() as u32)
             .map_err(fail)?;
-        let before = nstat(&p.sender).map_err(fail)?;
+        let linux = cell.sender == Sender::Linux;
+        let before = if linux {
+            nstat(&p.sender).map_err(fail)?
+        } else {
+            BTreeMap::new()
+        };
         let mut sink =
             child::spawn(&cell.server_cmd, &self.logs, &format!("{id}-sink")).map_err(fail)?;
         sink.wait_until(Duration::from_secs(20), |c| {
@@ -250,7 +255,11 @@ impl Env {
         sink.stop(Duration::from_secs(5));
         cell.delivered_bytes = server_counter(&sink.stdout(), "ServerBytesIn");
         cell.nft = Some(p.counters().map_err(fail)?);
-        let after = nstat(&p.sender).map_err(fail)?;
+        let after = if linux {
+            nstat(&p.sender).map_err(fail)?
+        } else {
+            BTreeMap::new()
+        };
         res?;
         let v: Value = std::fs::read_to_string(json)
             .ok()
