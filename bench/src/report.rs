@@ -71,7 +71,7 @@ loadgen stack (`--cores 1`) and the server one stack or one epoll thread.";
 
 /// Cells during which other processes used at least this share of the machine's CPU are
 /// marked as disturbed.
-const DISTURBED_PCT: f64 = 20.0;
+pub(crate) const DISTURBED_PCT: f64 = 20.0;
 
 // ---------------------------------------------------------------------------------------------
 // Formatting

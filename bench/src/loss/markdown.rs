@@ -7,6 +7,7 @@ use super::cells::{LinkCell, VtCell};
 use super::net::Sender;
 use super::report::bounds;
 use crate::cells::Status;
+use crate::report::DISTURBED_PCT;
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |x| format!("{x:.digits$}"))
@@ -53,6 +54,25 @@ impl Notes {
             }
             _ => status_word(st).into(),
         }
+    }
+
+    /// A note on a cell that other processes disturbed.
+    fn disturbed(&mut self, other_cpu_pct: f64) -> String {
+        if other_cpu_pct < DISTURBED_PCT {
+            return String::new();
+        }
+        let text = format!(
+            "other processes used ≥ {DISTURBED_PCT:.0} % of the machine's CPU while this cell \
+             ran (*other CPU %* in *All loss cells*): disturbed"
+        );
+        let n = match self.0.iter().position(|t| *t == text) {
+            Some(i) => i + 1,
+            None => {
+                self.0.push(text);
+                self.0.len()
+            }
+        };
+        format!(" <sup>{n}</sup>")
     }
 
     fn write(&self, s: &mut String) {
@@ -188,7 +208,9 @@ impl LossResults {
             let kept = [Sender::Engine, Sender::Linux].map(|x| self.kept(x, p));
             for (c, k) in cells.iter().zip(kept) {
                 row.push(match c {
-                    Some(c) if c.status == Status::Ok => opt(c.goodput_mbps, 1),
+                    Some(c) if c.status == Status::Ok => {
+                        opt(c.goodput_mbps, 1) + &notes.disturbed(c.interference.other_cpu_pct)
+                    }
                     Some(c) => notes.mark(&c.id, &c.status),
                     None => "–".into(),
                 });
