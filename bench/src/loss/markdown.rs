@@ -92,6 +92,15 @@ impl LossResults {
             .find(|c| c.sender == s && c.loss_pct == pct)
     }
 
+    /// Whether Reno's and CUBIC's bounds coincide at every loss rate of the run.
+    fn bounds_equal(&self) -> bool {
+        self.config
+            .loss_rates_pct
+            .iter()
+            .filter_map(|&p| bounds(self, p, 1448.0))
+            .all(|(r, c)| (r - c).abs() < 1e-6 * r.max(1.0))
+    }
+
     /// The loss section.
     pub fn markdown(&self, s: &mut String) {
         let _ = writeln!(s, "## Bulk goodput under random loss\n");
@@ -168,9 +177,13 @@ impl LossResults {
              B), so it is also the byte ratio; 1.00 means each lost segment was sent again \
              once, more means spurious or repeated retransmissions. *Mathis*: the bound of \
              Reno (`MSS/RTT · √(3/2)/√p`) and CUBIC's response function (RFC 9438 §5.1: the \
-             larger of its cubic and Reno-friendly regions; at this RTT the Reno-friendly one, \
-             so both are equal), with MSS 1448 B and the link's propagation RTT, capped at the \
-             link's payload rate.\n"
+             larger of its cubic and Reno-friendly regions{}), with MSS 1448 B and the link's \
+             propagation RTT, capped at the link's payload rate.\n",
+            if self.bounds_equal() {
+                "; at this RTT the Reno-friendly one, so both are equal"
+            } else {
+                ""
+            }
         );
         let _ = writeln!(
             s,
