@@ -1,5 +1,6 @@
 //! The loss cells: one bulk connection at one loss rate on the real link (the engine or Linux
-//! sending, [`Env::run_link`]), and one virtual-time transfer run twice ([`Env::run_vtime`]).
+//! sending, [`Env::run_link`]), and one virtual-time transfer run twice
+//! ([`VtRunner::run_vtime`]).
 //!
 //! A real-link cell: the nftables drop rate is set and its counters zeroed; Linux's counters in
 //! the sender's namespace are read (`nstat`); a kernel sink (`serve sink --stack kernel`)
@@ -317,7 +318,7 @@ pub struct VtRunner {
 }
 
 impl VtRunner {
-    /// Runs virtual-time cell (loss, seed) twice.
+    /// Runs the virtual-time cell (loss, seed) twice, in two processes.
     pub fn run_vtime(&self, loss_pct: f64, seed: u64, bytes: usize) -> VtCell {
         let id = format!("vtime-{}-s{seed}", super::pct_key(loss_pct));
         let start = Instant::now();
