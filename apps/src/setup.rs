@@ -28,7 +28,7 @@ pub fn parse_cc(s: &str) -> Result<CcKind, String> {
 
 /// The message for `--cc` given with `--stack kernel`.
 pub const CC_KERNEL: &str = "--cc is for the engine stack; the kernel's algorithm is the sysctl \
-                             net.ipv4.tcp_congestion_control";
+                             net.ipv4.tcp_congestion_control (loadgen: --congestion NAME)";
 
 /// The text of a list of addresses, `10.0.0.2/24 fd00::2/64`.
 pub fn cidrs(addrs: &[IpCidr]) -> String {

@@ -158,6 +158,7 @@ impl Part {
             Part::Stream => "stream",
             Part::Raw => "raw",
             Part::Callgrind => "callgrind",
+            Part::Loss => "loss",
         }
     }
 
@@ -169,6 +170,7 @@ impl Part {
             Part::Stream => "Bulk stream (1 connection, 64 KiB writes into a sink server)",
             Part::Raw => "Raw link ceiling",
             Part::Callgrind => "Instructions per request (callgrind)",
+            Part::Loss => "Bulk goodput under random loss",
         }
     }
 
@@ -203,7 +205,7 @@ impl Part {
                 "--write-size",
                 "65536",
             ],
-            Part::Raw | Part::Callgrind => &[],
+            Part::Raw | Part::Callgrind | Part::Loss => &[],
         };
         let mut a = child::strings(v);
         if self == Part::Churn {

@@ -8,8 +8,10 @@ use serde::Serialize;
 
 /// Runs the engine and the Linux kernel side by side (64 B and 1 KiB echo RPC, connection
 /// churn, bulk stream; 1 and 2 cores; engine over net_ring and memif, kernel over loopback and
-/// veth), the raw DPDK link ceiling and callgrind instructions per request, and writes
-/// RESULTS.md (ratio tables) and results.json (every raw figure) to the output directory.
+/// veth), the raw DPDK link ceiling, callgrind instructions per request, and bulk goodput under
+/// random loss (engine and Linux senders over veth, engine to engine in virtual time), and
+/// writes RESULTS.md (ratio tables) and results.json (every raw figure) to the output
+/// directory.
 #[derive(Parser, Debug)]
 #[command(name = "bench", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -24,6 +26,13 @@ pub enum Cmd {
     /// Raw link ceiling: bounce 64 B frames over a DPDK link with no TCP (one side sends with a
     /// window of W frames in flight, the other swaps the MACs and sends them back).
     Bounce(BounceArgs),
+    /// Virtual time: one bulk transfer between two engine stacks over the simulated link with
+    /// seeded random loss of data segments; goodput, RTOs, retransmitted and lost segments.
+    Vtime(crate::loss::vtime::VtimeArgs),
+    /// Switches checksum, TSO, GSO and GRO off on an interface (run inside its namespace; the
+    /// loss cells use it on their veth ends).
+    #[command(hide = true)]
+    SetOffloads { ifname: String },
 }
 
 /// A part of the matrix.
@@ -42,6 +51,10 @@ pub enum Part {
     Raw,
     /// Instructions per request of the engine under callgrind.
     Callgrind,
+    /// Bulk goodput under random loss: the engine and Linux as senders over the same kind of
+    /// veth link with nftables dropping data segments, and engine to engine in virtual time
+    /// beside the Mathis bound.
+    Loss,
 }
 
 /// Where client and server run.
@@ -94,10 +107,10 @@ pub struct RunArgs {
     /// Core counts to run, 1 and/or 2 (comma-separated; default: both).
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=2))]
     pub cores: Vec<u8>,
-    /// Seconds measured per cell (default: 3, or 1 with --quick).
+    /// Seconds measured per cell (default: 3, or 1 with --quick; loss cells: 5, or 2).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Seconds of warm-up per cell (default: 1, or 0.3 with --quick).
+    /// Seconds of warm-up per cell (default: 1, or 0.3 with --quick; loss cells: 1, or 0.5).
     #[arg(long)]
     pub warmup: Option<f64>,
     /// How churn closes connections, for both stacks.
@@ -121,6 +134,19 @@ pub struct RunArgs {
     /// Do not run `cargo build -p apps` before the matrix.
     #[arg(long)]
     pub no_build: bool,
+    /// Loss: the loss rates in percent, in steps of 0.1 (0 is the reference for "kept").
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 0.1, 1.0, 2.0, 5.0])]
+    pub loss_rates: Vec<f64>,
+    /// Loss: Linux's congestion control for its sender (set per socket with TCP_CONGESTION).
+    #[arg(long, default_value = "cubic")]
+    pub linux_cc: String,
+    /// Loss: the seeds of the virtual-time transfers (each run twice).
+    #[arg(long, value_delimiter = ',', default_values_t = [1u64, 2, 3])]
+    pub vt_seeds: Vec<u64>,
+    /// Loss: the simulated link's round trip in µs for the virtual-time transfers (1 Gbit/s;
+    /// half of it each way). The test suite's `tcp_sim` link has 1 ms each way: 2000.
+    #[arg(long, default_value_t = 1000)]
+    pub vt_rtt_us: u64,
 }
 
 /// Which link the bouncer uses.

@@ -4,14 +4,18 @@
 //! cargo run --release -p bench                 # the whole matrix (a few minutes, as root)
 //! cargo run --release -p bench -- --quick      # 1 s per cell
 //! cargo run --release -p bench -- --only rpc64 --cores 1 --setups ring,loopback
+//! cargo run --release -p bench -- --only loss  # goodput under loss (about 2 minutes)
+//! bench vtime --loss 1 --seed 1                # one virtual-time transfer by hand
 //! bench bounce ring --cores 2 --window 256     # the raw link ceiling by hand
 //! ```
 //!
 //! The matrix: 64 B echo RPC, 1 KiB echo RPC, churn and stream, on 1 and 2 cores, over engine
 //! ring, engine memif, kernel loopback and kernel veth ([`cells`]); the raw DPDK link ceiling
-//! ([`bounce`]); the engine's instructions per request ([`callgrind`]). Output: `results.json`
-//! (every raw figure, loadgen's full reports) and `RESULTS.md` (ratio tables, the issue's
-//! targets met or not, the machine, the definitions) in `bench/out` ([`report`]).
+//! ([`bounce`]); the engine's instructions per request ([`callgrind`]); bulk goodput under
+//! random loss, the engine and Linux over veth and engine to engine in virtual time
+//! ([`loss`]). Output: `results.json` (every raw figure, loadgen's full reports) and
+//! `RESULTS.md` (ratio tables, the issues' targets met or not, the machine, the definitions)
+//! in `bench/out` ([`report`]).
 //!
 //! Every cell is a fresh set of child processes with a timeout; a failed cell is reported with
 //! its error and the run goes on. The namespaces and veth pair live for the run and are removed
@@ -23,6 +27,7 @@ mod callgrind;
 mod cells;
 mod child;
 mod cli;
+mod loss;
 mod machine;
 mod netns;
 mod report;
@@ -42,6 +47,8 @@ fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match &cli.cmd {
         Some(cli::Cmd::Bounce(a)) => bounce::main(a),
+        Some(cli::Cmd::Vtime(a)) => loss::vtime::main(a),
+        Some(cli::Cmd::SetOffloads { ifname }) => loss::net::set_offloads_main(ifname),
         None => {
             child::install_signals();
             match run(&cli.run) {
@@ -143,8 +150,12 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
             Part::Stream,
             Part::Raw,
             Part::Callgrind,
+            Part::Loss,
         ],
     );
+    if parts.contains(&Part::Loss) {
+        loss::check_rates(&a.loss_rates)?;
+    }
     let workloads: Vec<Part> = parts
         .iter()
         .copied()
@@ -235,6 +246,7 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         cells: Vec::new(),
         raw: Vec::new(),
         callgrind: None,
+        loss: None,
     };
 
     let raw_links: Vec<Link> = if parts.contains(&Part::Raw) {
@@ -276,7 +288,12 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         + (raw_links.len() * cores.len() - raw_n) * a.raw_windows.len();
     let total = (workloads.len() * cells_n + raw_n * a.raw_windows.len()) * usize::from(reps)
         + skipped_n
-        + usize::from(parts.contains(&Part::Callgrind));
+        + usize::from(parts.contains(&Part::Callgrind))
+        + if parts.contains(&Part::Loss) {
+            loss::steps(&loss_args(a))
+        } else {
+            0
+        };
     let mut step = 0;
     let mut progress = |what: &str, run: Option<u8>, result: &str, wall: f64| {
         step += 1;
@@ -404,6 +421,11 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         results.callgrind = Some(cg);
     }
 
+    if parts.contains(&Part::Loss) && !child::interrupted() {
+        let mut p = |what: &str, res: &str, wall: f64| progress(what, None, res, wall);
+        results.loss = Some(loss::run(&loss_args(a), &env.bins, &logs, ncpu, &mut p));
+    }
+
     results.complete = !child::interrupted();
     machine.loadavg_end = machine::loadavg();
     machine.interference = cpu_start.since(&machine::CpuSnapshot::take(), ncpu);
@@ -422,6 +444,25 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The loss part's arguments: its own cell length (5 s, or 2 s with --quick) unless
+/// --duration or --warmup say otherwise.
+fn loss_args(a: &RunArgs) -> loss::LossArgs {
+    let mut rates = a.loss_rates.clone();
+    rates.sort_by(f64::total_cmp);
+    rates.dedup();
+    loss::LossArgs {
+        rates_pct: rates,
+        linux_cc: a.linux_cc.clone(),
+        seeds: a.vt_seeds.clone(),
+        rtt_us: a.vt_rtt_us,
+        timing: loss::cells::LossTiming {
+            duration: a.duration.unwrap_or(if a.quick { 2.0 } else { 5.0 }),
+            warmup: a.warmup.unwrap_or(if a.quick { 0.5 } else { 1.0 }),
+            drain: if a.quick { 0.5 } else { 1.0 },
+        },
+    }
 }
 
 /// TIME_WAIT reuse in a kernel set-up's namespace, as the engine gets it (`--tw-reuse-ms`).
@@ -450,7 +491,7 @@ fn tune(ns: &Netns, a: &RunArgs, seen: &mut BTreeMap<String, String>) {
     }
 }
 
-fn status_line(st: &Status) -> String {
+pub fn status_line(st: &Status) -> String {
     match st {
         Status::Ok => "ok".into(),
         Status::Failed(e) => format!("FAILED: {e}"),

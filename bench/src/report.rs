@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::callgrind::Callgrind;
 use crate::cells::{Cell, Metrics, RawCell, Status, Timing};
 use crate::cli::{Close, Link, Part, Setup};
+use crate::loss::LossResults;
 use crate::machine::Machine;
 
 /// The benchmark's configuration, as run.
@@ -54,6 +55,9 @@ pub struct Results {
     pub cells: Vec<Cell>,
     pub raw: Vec<RawCell>,
     pub callgrind: Option<Callgrind>,
+    /// The loss part (`--only loss`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub loss: Option<LossResults>,
 }
 
 pub const CORES_DEFINITION: &str = "\"Cores\" are the CPUs the client and the server together \
@@ -67,7 +71,7 @@ loadgen stack (`--cores 1`) and the server one stack or one epoll thread.";
 
 /// Cells during which other processes used at least this share of the machine's CPU are
 /// marked as disturbed.
-const DISTURBED_PCT: f64 = 20.0;
+pub(crate) const DISTURBED_PCT: f64 = 20.0;
 
 // ---------------------------------------------------------------------------------------------
 // Formatting
@@ -373,14 +377,21 @@ impl Results {
             let _ = writeln!(s, "| {k} | {v} |");
         }
         s.push('\n');
-        self.definitions(&mut s);
+        if !self.config.workloads.is_empty() || !self.raw.is_empty() {
+            self.definitions(&mut s);
+        }
         self.targets_md(&mut s);
         for &w in &self.config.workloads {
             self.workload_md(&mut s, w);
         }
         self.raw_md(&mut s);
         self.callgrind_md(&mut s);
-        self.appendix_md(&mut s);
+        if let Some(l) = &self.loss {
+            l.markdown(&mut s);
+        }
+        if !self.cells.is_empty() || self.loss.is_none() {
+            self.appendix_md(&mut s);
+        }
         s
     }
 

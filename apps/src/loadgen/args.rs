@@ -135,6 +135,11 @@ pub struct Common {
     /// (its embedded server accepts either way).
     #[arg(long)]
     pub ecn: bool,
+    /// Kernel stack: the congestion control of the client's sockets, as Linux names it
+    /// (`cubic`, `reno`, `bbr`, ...; `TCP_CONGESTION` on every socket). Default: the
+    /// namespace's `net.ipv4.tcp_congestion_control`. The engine's is `--cc`.
+    #[arg(long)]
+    pub congestion: Option<String>,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,

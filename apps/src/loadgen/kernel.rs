@@ -6,7 +6,9 @@
 //!
 //! By default a thread sleeps in `epoll_wait` when it has nothing to do (as wrk does);
 //! `--busy-poll` makes it spin with a zero timeout, as the engine spins on its port.
+//! `--congestion NAME` sets `TCP_CONGESTION` on every socket (checked once at start).
 
+use std::ffi::CString;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -34,6 +36,8 @@ pub struct KernelNet {
     target: SockAddr,
     fds: Vec<FdInfo>,
     scratch: Vec<u8>,
+    /// `TCP_CONGESTION` for every socket (`--congestion`).
+    congestion: Option<CString>,
 }
 
 /// The report's kind of an errno.
@@ -130,8 +134,50 @@ fn setsockopt_int(fd: i32, level: i32, name: i32, v: i32) {
     }
 }
 
+/// Sets `TCP_CONGESTION` on `fd`.
+fn set_congestion(fd: i32, name: &CString) -> std::io::Result<()> {
+    let bytes = name.as_bytes();
+    // SAFETY: fd is an open socket; the value points at `bytes.len()` readable bytes.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::IPPROTO_TCP,
+            libc::TCP_CONGESTION,
+            bytes.as_ptr().cast(),
+            bytes.len() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+/// Checks that Linux accepts congestion control `name` on a socket of this namespace.
+fn check_congestion(name: &str) -> Result<(), SetupError> {
+    let bad = |why: String| {
+        let avail = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_available_congestion_control")
+            .unwrap_or_default();
+        SetupError::Other(format!(
+            "--congestion {name}: {why}; available here: {}",
+            avail.trim()
+        ))
+    };
+    let c = CString::new(name).map_err(|_| bad("not a name".into()))?;
+    // SAFETY: plain syscall; the descriptor is closed below.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(bad(std::io::Error::last_os_error().to_string()));
+    }
+    let res = set_congestion(fd, &c);
+    // SAFETY: fd is ours and open.
+    unsafe { libc::close(fd) };
+    res.map_err(|e| bad(format!("Linux refused it ({e})")))
+}
+
 impl KernelNet {
-    pub fn new(target: SocketAddr) -> std::io::Result<KernelNet> {
+    pub fn new(target: SocketAddr, congestion: Option<CString>) -> std::io::Result<KernelNet> {
         // SAFETY: plain syscall.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
@@ -142,6 +188,7 @@ impl KernelNet {
             target: SockAddr::new(target),
             fds: vec![FdInfo::default(); 1024],
             scratch: vec![0; 64 * 1024],
+            congestion,
         })
     }
 
@@ -234,6 +281,13 @@ impl Net for KernelNet {
                 return Err(errno_kind(errno()));
             }
             setsockopt_int(fd, libc::IPPROTO_TCP, libc::TCP_NODELAY, 1);
+            if let Some(cc) = &self.congestion
+                && set_congestion(fd, cc).is_err()
+            {
+                let e = errno();
+                libc::close(fd);
+                return Err(errno_kind(e));
+            }
             let rc = libc::connect(fd, self.target.as_ptr(), self.target.socklen());
             if rc != 0 && errno() != libc::EINPROGRESS {
                 let e = errno();
@@ -348,6 +402,9 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let first = c.first_cpu.unwrap_or(0);
     let cpu = |k: usize| cpus[(first + k) % cpus.len()];
     let embedded = c.target.is_none();
+    if let Some(cc) = &c.congestion {
+        check_congestion(cc)?;
+    }
     let stop = AtomicBool::new(false);
     let (target, listeners) = if let Some(t) = c.target {
         (t, Vec::new())
@@ -449,7 +506,13 @@ fn client_thread(
 ) -> std::io::Result<Stats> {
     let _guard = run::DoneGuard(ctl, i);
     run::pin(cpu);
-    let mut net = KernelNet::new(target)?;
+    // Checked in `run`: a name Linux accepts has no NUL.
+    let congestion = plan
+        .common
+        .congestion
+        .as_deref()
+        .and_then(|n| CString::new(n).ok());
+    let mut net = KernelNet::new(target, congestion)?;
     let mut wl: AnyWorkload<i32> = plan.workload(i, host);
     let mut pacer = Pacer::new(i, plan.common.drain);
     let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 256];

@@ -28,6 +28,12 @@ use crate::setup::SetupError;
 pub fn execute(cmd: &Cmd) -> Result<(report::Report, run::Outcome), SetupError> {
     let plan = run::Plan::new(cmd);
     let out = match plan.common.stack {
+        StackKind::Engine if plan.common.congestion.is_some() => {
+            return Err(SetupError::Other(
+                "--congestion is for the kernel stack; the engine's congestion control is --cc"
+                    .into(),
+            ));
+        }
         StackKind::Engine => engine::run(&plan)?,
         StackKind::Kernel => {
             if plan.common.engine.port.is_some() {
