@@ -10,9 +10,12 @@
 //! Detection walks the sent units in sequence order from `snd.una` to RACK's `end_seq`. Units
 //! never retransmitted were sent in sequence order, so beyond `end_seq` they were all sent
 //! after the RACK unit and cannot be lost yet; retransmitted units carry their latest
-//! transmission time and are checked wherever they lie below `end_seq`. Cost: the unsacked
-//! units below `end_seq`, only on ACKs that delivered something while the scoreboard holds
-//! marks (on a clean path nothing is walked).
+//! transmission time and are checked wherever they lie below `end_seq`. The walk stops at the
+//! first never-retransmitted unit that is not due yet: everything after it was sent later.
+//! Cost: the units between `snd.una` and that point, only on ACKs that delivered something
+//! while the scoreboard holds marks (on a clean path nothing is walked). Linux walks a list
+//! kept in transmission order instead (`tsorted_sent_queue`); transmission stamps that are
+//! strictly ordered (`SendQueue::stamp`) make the sequence-order walk give the same answer.
 
 use super::super::send_queue::{Delivered, SegFlags, SendQueue};
 use crate::time::Instant;
@@ -145,6 +148,11 @@ pub fn detect_loss(rack: &Rack, sq: &mut SendQueue, now: Instant, reo_wnd_ns: u6
         } else {
             let left = wait - age;
             found.timeout_ns = Some(found.timeout_ns.map_or(left, |t| t.max(left)));
+            if !f.contains(SegFlags::EVER_RETRANS) {
+                // Every unit after it was sent later (originals in sequence order, and
+                // retransmissions after the originals): none is due yet.
+                break;
+            }
         }
         i += 1;
     }
