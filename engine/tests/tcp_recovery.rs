@@ -260,6 +260,11 @@ fn a_real_rto_is_not_undone_and_resends_in_order() {
     // (there is none) and goes back to retransmitting.
     h.send(sack_ack(&h, 1, &[], 65535));
     assert_eq!(counter(&h, "TcpExtTCPSpuriousRTOs"), 0);
+    assert_eq!(
+        h.info().cwnd,
+        2 * SEND_MSS as u32,
+        "slow start after the RTO"
+    );
     let again = resent(&mut h);
     assert_eq!(
         again.first(),

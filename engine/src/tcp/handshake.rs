@@ -16,7 +16,7 @@ use super::segment::SegmentSink;
 use super::send_queue::SendQueue;
 use super::slab::Slab;
 use super::state::State;
-use super::tcb::{CaState, Rcv, Snd, Tcb, Ts, flag};
+use super::tcb::{CaState, CwndUse, Rcv, Snd, Tcb, Ts, flag};
 use super::timer::{TimerKind, TimerTable};
 use super::types::{ConnOptions, TcpError};
 use crate::time::Instant;
@@ -74,6 +74,7 @@ pub fn create(
         retries: 0,
         probes: 0,
         rec: Recovery::new(),
+        cwnd_use: CwndUse::default(),
         quickack: sh.cfg.quickack_segments,
         dsack: None,
         listener: None,

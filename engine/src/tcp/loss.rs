@@ -81,7 +81,7 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
         // (RACK's state is refreshed by the first SACK, which delivers newer data).
         let delivered = tcb.snd.una - prior.una;
         if delivered > 0 {
-            let sample = ack_sample(tcb, r, delivered, prior.in_flight, ev.rtt_ns, now);
+            let sample = ack_sample(tcb, r, delivered, growth_flight(tcb, prior), ev.rtt_ns, now);
             tcb.cc.on_ack(&sample);
         }
         return probe::schedule(tcb, sh, out);
@@ -92,6 +92,7 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
         check_reneging(tcb, sh, now);
     }
     let delivered = delivered_bytes(tcb, prior, ev);
+    let was_reducing = tcb.ca == CaState::Recovery;
     detect_losses(tcb, sh, ev, now);
     if tcb.ca == CaState::Open && tcb.sq.lost_bytes() > 0 {
         enter_recovery(tcb, sh, prior, now);
@@ -108,8 +109,11 @@ pub fn on_ack<S: SegmentSink + ?Sized>(
         }
         CaState::Open => {}
     }
-    if tcb.ca == CaState::Open && delivered > 0 {
-        let sample = ack_sample(tcb, r, delivered, prior.in_flight, ev.rtt_ns, now);
+    // Growth outside a reduction (Linux `tcp_cong_control`): in Open, and in Loss, where
+    // slow start rebuilds the window after an RTO; not on the ACK that ended a recovery at
+    // ssthresh (RFC 6937).
+    if delivered > 0 && tcb.ca != CaState::Recovery && !was_reducing {
+        let sample = ack_sample(tcb, r, delivered, growth_flight(tcb, prior), ev.rtt_ns, now);
         tcb.cc.on_ack(&sample);
     }
     probe::schedule(tcb, sh, out);
@@ -394,6 +398,12 @@ pub fn on_reorder_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared,
         tcb.cc.set_cwnd(cwnd, mss);
     }
     output::write_xmit(tcb, sh, out);
+}
+
+/// The flight growth is judged by (RFC 7661, `tcb::CwndUse`).
+fn growth_flight(tcb: &Tcb, prior: &Prior) -> u32 {
+    tcb.cwnd_use
+        .flight_for_growth(tcb.cc.cwnd(), prior.in_flight, prior.una)
 }
 
 /// What the congestion controller learns from an ACK.

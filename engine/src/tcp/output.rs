@@ -87,6 +87,7 @@ pub fn write_xmit<S: SegmentSink + ?Sized>(
     }
     let new = send_new(tcb, sh, out);
     sent += new;
+    note_cwnd_use(tcb);
     if frto_sends_new(tcb) && new == 0 {
         // Nothing new could go: F-RTO cannot judge, the lost units are resent.
         tcb.rec.frto = false;
@@ -112,6 +113,16 @@ fn frto_sends_new(tcb: &Tcb) -> bool {
         && tcb.ca == CaState::Loss
         && tcb.snd.nxt == tcb.recover
         && tcb.snd.una != tcb.rec.undo.marker.unwrap_or(tcb.snd.una)
+}
+
+/// Records whether the window held ready data back, and the flight, for growth decisions
+/// (`tcb::CwndUse`, RFC 7661).
+fn note_cwnd_use(tcb: &mut Tcb) {
+    let flight = tcb.in_flight();
+    let limited =
+        tcb.sq.send_head().is_some() && flight + u32::from(tcb.snd.mss) > cwnd_allowance(tcb);
+    let (una, nxt) = (tcb.snd.una, tcb.snd.nxt);
+    tcb.cwnd_use.update(limited, flight, una, nxt);
 }
 
 /// The congestion window, plus RFC 3042 limited transmit on the first two duplicate ACKs.

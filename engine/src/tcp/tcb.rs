@@ -114,6 +114,48 @@ pub enum CaState {
     Loss,
 }
 
+/// How the congestion window was used, as Linux's `tcp_cwnd_validate` tracks it
+/// (`is_cwnd_limited`, `max_packets_out`, `cwnd_usage_seq`): set when data goes out and held
+/// for a window of data, so that growth (RFC 7661 §4.1) is judged on what the sender did,
+/// not on the flight at one ACK. ACKs are processed a burst at a time and data goes out at
+/// the end of the poll: from the second ACK of a burst on, the flight alone would make a
+/// sender that fills its window look application-limited.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CwndUse {
+    /// The window held back data that was ready to go, in this window of data.
+    pub limited: bool,
+    /// The largest flight in this window of data, bytes.
+    pub max_flight: u32,
+    /// `snd.nxt` when the window of data began: once `snd.una` passes it, a new one begins.
+    pub until: SeqNum,
+}
+
+impl CwndUse {
+    /// After a transmission round: `limited` says the window held data back. As Linux, a new
+    /// window of data begins when `snd.una` passed `until`, or when the sender becomes
+    /// limited, or when an unlimited sender's flight grows.
+    pub fn update(&mut self, limited: bool, flight: u32, snd_una: SeqNum, snd_nxt: SeqNum) {
+        if !snd_una.lt(self.until) || limited || (!self.limited && flight > self.max_flight) {
+            self.limited = limited;
+            self.max_flight = flight;
+            self.until = snd_nxt;
+        }
+    }
+
+    /// The flight to judge growth by (the `in_flight_before` of `congestion::AckSample`):
+    /// the window itself if it held data back, else the largest flight of the window of data,
+    /// and never less than the flight before this ACK. `prior_una` is `snd.una` before the
+    /// ACK: a record whose window of data was already acknowledged then (nothing was sent
+    /// since) is stale, and only the flight counts.
+    pub fn flight_for_growth(&self, cwnd: u32, flight_before: u32, prior_una: SeqNum) -> u32 {
+        if !prior_una.lt(self.until) {
+            return flight_before;
+        }
+        let used = if self.limited { cwnd } else { self.max_flight };
+        used.max(flight_before)
+    }
+}
+
 /// Bit flags of a TCB.
 pub mod flag {
     /// Send an ACK at the end of this poll (coalesced per burst).
@@ -161,6 +203,8 @@ pub struct Tcb {
     pub dupacks: u16,
     /// RACK, PRR, the SACK cache, undo and tail-loss-probe state (`tcp::recovery`).
     pub rec: Recovery,
+    /// How the congestion window was used over the last window of data (RFC 7661).
+    pub cwnd_use: CwndUse,
     /// `snd.nxt` when the last recovery or loss episode began (RFC 6582 `recover`): duplicate
     /// ACKs below it do not start another fast retransmit.
     pub recover: SeqNum,
@@ -275,5 +319,33 @@ impl Tcb {
     /// The current congestion window in bytes.
     pub fn cwnd(&self) -> u32 {
         self.cc.cwnd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_that_held_data_back_counts_as_full_for_every_ack_of_its_round() {
+        let mut u = CwndUse::default();
+        // 10 segments out and more ready: limited, until snd.nxt = 10,000 is acknowledged.
+        u.update(true, 10_000, SeqNum(0), SeqNum(10_000));
+        // The third ACK of a burst sees only 7,000 in flight; the window was full all the same.
+        assert_eq!(u.flight_for_growth(10_000, 7_000, SeqNum(3_000)), 10_000);
+        // Once the window of data is acknowledged, the record is stale.
+        assert_eq!(u.flight_for_growth(10_000, 2_000, SeqNum(10_000)), 2_000);
+    }
+
+    #[test]
+    fn an_application_limited_window_counts_its_largest_flight() {
+        let mut u = CwndUse::default();
+        u.update(false, 3_000, SeqNum(0), SeqNum(3_000));
+        // A larger flight of an unlimited sender starts a new record at once.
+        u.update(false, 4_000, SeqNum(0), SeqNum(4_000));
+        assert_eq!(u.flight_for_growth(10_000, 1_000, SeqNum(500)), 4_000);
+        // A smaller one within the window of data does not.
+        u.update(false, 2_000, SeqNum(1_000), SeqNum(4_500));
+        assert_eq!(u.flight_for_growth(10_000, 1_000, SeqNum(1_000)), 4_000);
     }
 }
