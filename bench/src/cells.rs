@@ -563,34 +563,14 @@ impl Env {
     fn run_client(&self, argv: &[String], id: &str) -> Result<(), Status> {
         let mut c = child::spawn(argv, &self.logs, id).map_err(Status::Failed)?;
         let timeout = self.client_timeout();
-        match c.wait(timeout) {
-            Waited::Exited(st) if st.success() => Ok(()),
-            Waited::Exited(st) => {
-                // The program is the first argument with a path (ip and taskset have none).
-                let prog = argv
-                    .iter()
-                    .find(|a| a.contains('/') && !a.starts_with('-'))
-                    .and_then(|a| Path::new(a).file_name())
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_else(|| argv[0].clone());
-                Err(Status::Failed(format!(
-                    "{prog} exited with {st}: {}",
-                    c.stderr_tail(3)
-                )))
-            }
-            Waited::TimedOut => {
-                c.stop(Duration::from_secs(3));
-                Err(Status::Failed(format!(
-                    "timed out after {:.0} s: {}",
-                    timeout.as_secs_f64(),
-                    c.stderr_tail(2)
-                )))
-            }
-            Waited::Interrupted => {
-                c.stop(Duration::from_secs(3));
-                Err(Status::Interrupted)
-            }
-        }
+        // The program is the first argument with a path (ip and taskset have none).
+        let prog = argv
+            .iter()
+            .find(|a| a.contains('/') && !a.starts_with('-'))
+            .and_then(|a| Path::new(a).file_name())
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| argv[0].clone());
+        wait_child(&mut c, timeout, &prog)
     }
 
     /// Runs one raw-link bounce.
@@ -723,5 +703,28 @@ impl Env {
         };
         cell.wall_s = start.elapsed().as_secs_f64();
         cell
+    }
+}
+
+/// Waits for `c`; a non-zero exit, a timeout or Ctrl-C is the cell's status.
+pub fn wait_child(c: &mut Child, timeout: Duration, prog: &str) -> Result<(), Status> {
+    match c.wait(timeout) {
+        Waited::Exited(st) if st.success() => Ok(()),
+        Waited::Exited(st) => Err(Status::Failed(format!(
+            "{prog} exited with {st}: {}",
+            c.stderr_tail(3)
+        ))),
+        Waited::TimedOut => {
+            c.stop(Duration::from_secs(3));
+            Err(Status::Failed(format!(
+                "{prog} timed out after {:.0} s: {}",
+                timeout.as_secs_f64(),
+                c.stderr_tail(2)
+            )))
+        }
+        Waited::Interrupted => {
+            c.stop(Duration::from_secs(3));
+            Err(Status::Interrupted)
+        }
     }
 }

@@ -206,7 +206,7 @@ impl Notes {
     }
 }
 
-fn short(e: &str) -> String {
+pub(crate) fn short(e: &str) -> String {
     let e = e.trim();
     if e.chars().count() > 300 {
         format!("{}…", e.chars().take(300).collect::<String>())
@@ -687,92 +687,6 @@ impl Results {
             }
         }
         s.push('\n');
-    }
-
-    fn callgrind_md(&self, s: &mut String) {
-        let Some(cg) = &self.callgrind else {
-            return;
-        };
-        let _ = writeln!(s, "## Instructions per request (callgrind)\n");
-        let _ = writeln!(
-            s,
-            "The embedded `loadgen rpc --layout shared --conns 16` (64 B echo, engine client and \
-             engine server on one thread over net_ring) ran for {} s (after 0.5 s of warm-up) \
-             under `valgrind --tool=callgrind`. `callgrind_annotate --inclusive=yes \
-             --tree=calling` gives the inclusive instruction count of everything the loop \
-             thread calls; the callees it calls only a few times (stack creation, listening, \
-             connecting) are start-up and are left out, as is everything outside the thread \
-             (EAL and port set-up, the coordinator). What remains is the steady-state loop: the \
-             client's `ClientCore::step` and the server's step. Divided by the requests \
-             answered over the whole run (callgrind also counts warm-up and drain, and so does \
-             this count). Idle polls are included: they are part of what a busy-polling stack \
-             costs.\n",
-            self.config.callgrind_seconds
-        );
-        match &cg.status {
-            Status::Ok => {
-                let f = |v: Option<f64>| v.map_or("–".into(), group);
-                let _ = writeln!(
-                    s,
-                    "| | instructions per request |\n|---|--:|\n| client + server | {} |\n| server alone | {} |\n| client alone (loadgen's workload included) | {} |\n",
-                    f(cg.per_request_total),
-                    f(cg.per_request_server),
-                    f(cg.per_request_client)
-                );
-                let idle = if cg.iterations > 0 {
-                    format!(
-                        " ({:.0} % of the client's polls found nothing)",
-                        100.0 * cg.idle_polls as f64 / cg.iterations as f64
-                    )
-                } else {
-                    String::new()
-                };
-                let _ = writeln!(
-                    s,
-                    "{} requests in {} loop iterations{idle}. Valgrind runs the program about \
-                     50 times slower, which changes how work batches per poll, not what a \
-                     request costs. Split: {}. The loop thread's callees: {}.\n",
-                    group(cg.requests as f64),
-                    group(cg.iterations as f64),
-                    cg.split,
-                    cg.callees
-                        .iter()
-                        .map(|c| format!(
-                            "`{}` ({}, {} calls, {} Ir)",
-                            c.function,
-                            c.role,
-                            group(c.calls as f64),
-                            group(c.inclusive_ir as f64)
-                        ))
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-                let _ = writeln!(
-                    s,
-                    "Loop thread total {} Ir, start-up callees excluded {} Ir, whole program {} \
-                     Ir.\n",
-                    group(cg.thread_ir as f64),
-                    group(cg.thread_ir.saturating_sub(cg.loop_ir) as f64),
-                    group(cg.program_ir as f64)
-                );
-            }
-            Status::Failed(e) => {
-                let _ = writeln!(s, "Failed: {}\n", short(e));
-            }
-            Status::Skipped(e) => {
-                let _ = writeln!(s, "Skipped: {}\n", short(e));
-            }
-            Status::Interrupted => {
-                let _ = writeln!(s, "Interrupted.\n");
-            }
-        }
-        let _ = writeln!(
-            s,
-            "The kernel cannot be measured the same way: callgrind counts user-space \
-             instructions only, and the kernel's TCP/IP stack runs in the kernel (a kernel \
-             figure would need hardware counters, e.g. `perf stat -e instructions:k`, which this \
-             VM does not expose reliably).\n"
-        );
     }
 
     fn appendix_md(&self, s: &mut String) {

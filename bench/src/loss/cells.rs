@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::net::{LossPair, NftCounters, SINK_PORT, Sender, nstat};
 use super::vtime::VtOutcome;
-use crate::cells::{Bins, Status};
-use crate::child::{self, Child, Waited};
+use crate::cells::{Bins, Status, wait_child};
+use crate::child;
 use crate::machine::{CpuSnapshot, Interference};
 
 /// Seconds per real-link cell.
@@ -385,28 +385,5 @@ fn stopped_or(e: String) -> Status {
         Status::Interrupted
     } else {
         Status::Failed(e)
-    }
-}
-
-/// Waits for `c`; a non-zero exit, a timeout or Ctrl-C is the cell's status.
-fn wait_child(c: &mut Child, timeout: Duration, prog: &str) -> Result<(), Status> {
-    match c.wait(timeout) {
-        Waited::Exited(st) if st.success() => Ok(()),
-        Waited::Exited(st) => Err(Status::Failed(format!(
-            "{prog} exited with {st}: {}",
-            c.stderr_tail(3)
-        ))),
-        Waited::TimedOut => {
-            c.stop(Duration::from_secs(3));
-            Err(Status::Failed(format!(
-                "{prog} timed out after {:.0} s: {}",
-                timeout.as_secs_f64(),
-                c.stderr_tail(2)
-            )))
-        }
-        Waited::Interrupted => {
-            c.stop(Duration::from_secs(3));
-            Err(Status::Interrupted)
-        }
     }
 }
