@@ -273,3 +273,26 @@ fn a_real_rto_is_not_undone_and_resends_in_order() {
     );
     assert!(counter(&h, "TcpExtTCPSlowStartRetrans") >= 2);
 }
+
+#[test]
+fn a_probe_that_repaired_a_tail_loss_reduces_the_window_once() {
+    let (mut h, _) = sent_segments(4);
+    // The last segment is lost: three are acknowledged.
+    h.send(sack_ack(&h, 3, &[], 65535));
+    let before = h.info();
+    // One segment out: the PTO allows for a delayed ACK (+200 ms), so it meets the RTO, and
+    // the probe goes instead of the RTO.
+    h.advance(before.rto + before.rto / 2);
+    assert_eq!(resent(&mut h), vec![3], "the probe: the last segment again");
+    assert_eq!(counter(&h, "TcpExtTCPTimeouts"), 0, "no RTO");
+    // Only the probe arrived: its ACK covers everything (RFC 8985 §7.4: no D-SACK, so the
+    // probe repaired a loss), which shows once an ACK goes past the probe's snd.nxt.
+    h.send(sack_ack(&h, 4, &[], 65535));
+    h.app_send(&bytes(SEND_MSS));
+    assert_eq!(resent(&mut h), vec![4], "new data, nothing sent again");
+    h.send(sack_ack(&h, 5, &[], 65535));
+    assert_eq!(counter(&h, "TcpExtTCPLossProbes"), 1);
+    assert_eq!(counter(&h, "TcpExtTCPLossProbeRecovery"), 1);
+    assert!(h.info().ssthresh < before.ssthresh, "one reduction");
+    assert_eq!(counter(&h, "TcpExtTCPTimeouts"), 0);
+}

@@ -1367,9 +1367,13 @@ fn established_rto_retransmits_head_and_backs_off() {
         })
         .collect();
     let ms = Duration::from_millis;
-    // RFC 6298 §5.4-5.5: the RTO (200 ms), then twice that.
-    assert_eq!(at, vec![ms(200), ms(600)]);
+    // One segment out: the tail loss probe's timeout (2·SRTT + 200 ms, RFC 8985 §7.2) meets
+    // the RTO (200 ms), so the probe goes at 200 ms and restarts the RTO; the RTO fires 200 ms
+    // later (RFC 6298 §5.4) and backs off (§5.5), as Linux's one timer does.
+    assert_eq!(at, vec![ms(200), ms(400)]);
     assert_eq!(h.stack.counters().get("TcpRetransSegs"), Some(2));
+    assert_eq!(h.stack.counters().get("TcpExtTCPLossProbes"), Some(1));
+    assert_eq!(h.stack.counters().get("TcpExtTCPTimeouts"), Some(1));
     // The ACK stops the timer.
     h.send(TcpRepr {
         seq: h.irs + 1,

@@ -158,3 +158,94 @@ pub fn detect_loss(rack: &Rack, sq: &mut SendQueue, now: Instant, reo_wnd_ns: u6
     }
     found
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MS: u64 = 1_000_000;
+
+    fn at(ms: u64) -> Instant {
+        Instant::ZERO.add_nanos(ms * MS)
+    }
+
+    fn delivered(sent_ms: u64, end: u32, retransmitted: bool) -> Delivered {
+        Delivered {
+            sent_at: at(sent_ms),
+            end: SeqNum(end),
+            retransmitted,
+        }
+    }
+
+    #[test]
+    fn the_most_recently_sent_delivery_sets_rack() {
+        let mut r = Rack::new();
+        r.on_delivered(delivered(10, 2000, false), at(30), 5 * MS);
+        assert_eq!(
+            (r.last.map(|d| d.end), r.rtt_ns),
+            (Some(SeqNum(2000)), 20 * MS)
+        );
+        // Sent earlier: RACK stays.
+        r.on_delivered(delivered(5, 1000, false), at(31), 5 * MS);
+        assert_eq!(r.last.map(|d| d.end), Some(SeqNum(2000)));
+        // Sent at the same time but later in sequence: it is the newer one.
+        r.on_delivered(delivered(10, 3000, false), at(32), 5 * MS);
+        assert_eq!(
+            (r.last.map(|d| d.end), r.rtt_ns),
+            (Some(SeqNum(3000)), 22 * MS)
+        );
+    }
+
+    #[test]
+    fn a_retransmission_acknowledged_sooner_than_min_rtt_is_ambiguous() {
+        let mut r = Rack::new();
+        // RFC 8985 §6.2 step 2: delivered 2 ms after the resend, min_RTT 5 ms: the original
+        // was acknowledged, not the resend.
+        r.on_delivered(delivered(28, 4000, true), at(30), 5 * MS);
+        assert_eq!(r.last, None);
+        r.on_delivered(delivered(20, 4000, true), at(30), 5 * MS);
+        assert_eq!(r.last.map(|d| d.end), Some(SeqNum(4000)));
+    }
+
+    #[test]
+    fn the_reordering_window_is_zero_until_reordering_is_seen() {
+        let mut r = Rack::new();
+        let (min_rtt, srtt) = (8 * MS, 10 * MS);
+        // Fewer than three SACKed segments, no recovery: a quarter of min_RTT.
+        assert_eq!(reo_wnd(&r, false, 2, min_rtt, srtt), 2 * MS);
+        // Three SACKed segments, or recovery: zero, like the duplicate-ACK threshold.
+        assert_eq!(reo_wnd(&r, false, 3, min_rtt, srtt), 0);
+        assert_eq!(reo_wnd(&r, true, 0, min_rtt, srtt), 0);
+        // Reordering seen: the quarter of min_RTT holds in recovery too.
+        r.reord_seen = true;
+        assert_eq!(reo_wnd(&r, true, 5, min_rtt, srtt), 2 * MS);
+        // No RTT sample yet: nothing to wait for.
+        assert_eq!(reo_wnd(&r, false, 0, u64::MAX, srtt), 0);
+    }
+
+    #[test]
+    fn dsacks_widen_the_window_once_per_round_trip_up_to_srtt() {
+        let mut r = Rack::new();
+        r.on_dsack(SeqNum(0), SeqNum(10_000));
+        assert_eq!(r.reo_wnd_mult, 2);
+        // Another D-SACK before snd.una passes 10,000: same round trip, no change.
+        r.on_dsack(SeqNum(5_000), SeqNum(12_000));
+        assert_eq!(r.reo_wnd_mult, 2);
+        r.on_dsack(SeqNum(10_000), SeqNum(20_000));
+        assert_eq!(r.reo_wnd_mult, 3);
+        // min_RTT/4 × 3 = 6 ms, capped by SRTT 5 ms.
+        assert_eq!(reo_wnd(&r, false, 0, 8 * MS, 5 * MS), 5 * MS);
+    }
+
+    #[test]
+    fn sixteen_recoveries_without_a_dsack_reset_the_multiplier() {
+        let mut r = Rack::new();
+        r.on_dsack(SeqNum(0), SeqNum(1));
+        for _ in 0..REO_WND_PERSIST - 1 {
+            r.on_recovery_end();
+        }
+        assert_eq!(r.reo_wnd_mult, 2);
+        r.on_recovery_end();
+        assert_eq!(r.reo_wnd_mult, 1);
+    }
+}
