@@ -334,20 +334,7 @@ impl Env {
     }
 
     fn common_args(&self, json: &Path) -> Vec<String> {
-        let t = &self.timing;
-        vec![
-            "--duration".into(),
-            t.duration.to_string(),
-            "--warmup".into(),
-            t.warmup.to_string(),
-            "--drain".into(),
-            t.drain.to_string(),
-            "--cores".into(),
-            "1".into(),
-            "-q".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ]
+        loadgen_common_args(&self.timing, json)
     }
 
     /// Why a cell cannot run here, if it cannot.
@@ -704,6 +691,24 @@ impl Env {
         cell.wall_s = start.elapsed().as_secs_f64();
         cell
     }
+}
+
+/// The arguments every loadgen run of the bench shares: the timing, one core, quiet, the JSON
+/// report at `json`.
+pub fn loadgen_common_args(t: &Timing, json: &Path) -> Vec<String> {
+    vec![
+        "--duration".into(),
+        t.duration.to_string(),
+        "--warmup".into(),
+        t.warmup.to_string(),
+        "--drain".into(),
+        t.drain.to_string(),
+        "--cores".into(),
+        "1".into(),
+        "-q".into(),
+        "--json".into(),
+        json.display().to_string(),
+    ]
 }
 
 /// Waits for `c`; a non-zero exit, a timeout or Ctrl-C is the cell's status.

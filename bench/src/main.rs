@@ -457,7 +457,7 @@ fn loss_args(a: &RunArgs) -> loss::LossArgs {
         linux_cc: a.linux_cc.clone(),
         seeds: a.vt_seeds.clone(),
         rtt_us: a.vt_rtt_us,
-        timing: loss::cells::LossTiming {
+        timing: cells::Timing {
             duration: a.duration.unwrap_or(if a.quick { 2.0 } else { 5.0 }),
             warmup: a.warmup.unwrap_or(if a.quick { 0.5 } else { 1.0 }),
             drain: if a.quick { 0.5 } else { 1.0 },

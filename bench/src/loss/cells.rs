@@ -18,23 +18,15 @@ use serde_json::Value;
 
 use super::net::{LossPair, NftCounters, SINK_PORT, Sender, nstat};
 use super::vtime::VtOutcome;
-use crate::cells::{Bins, Status, wait_child};
+use crate::cells::{Bins, Status, Timing, loadgen_common_args, wait_child};
 use crate::child;
 use crate::machine::{CpuSnapshot, Interference};
-
-/// Seconds per real-link cell.
-#[derive(Serialize, Clone, Copy, Debug)]
-pub struct LossTiming {
-    pub duration: f64,
-    pub warmup: f64,
-    pub drain: f64,
-}
 
 /// What the loss cells need.
 pub struct Env {
     pub bins: Bins,
     pub logs: PathBuf,
-    pub timing: LossTiming,
+    pub timing: Timing,
     /// Linux's congestion control (`loadgen --congestion`).
     pub linux_cc: String,
     pub engine: LossPair,
@@ -150,7 +142,6 @@ impl Env {
 
     /// loadgen's argv in the sender's namespace.
     fn client_cmd(&self, s: Sender, p: &LossPair, json: &Path) -> Vec<String> {
-        let t = &self.timing;
         let mut v = p.sender.prefix();
         v.extend(self.taskset(self.sender_cpu));
         v.push(self.bins.loadgen.display().to_string());
@@ -179,21 +170,8 @@ impl Env {
                 self.linux_cc.clone(),
             ]),
         }
-        v.extend([
-            "--target".into(),
-            format!("{}:{SINK_PORT}", p.receiver_ip),
-            "--duration".into(),
-            t.duration.to_string(),
-            "--warmup".into(),
-            t.warmup.to_string(),
-            "--drain".into(),
-            t.drain.to_string(),
-            "--cores".into(),
-            "1".into(),
-            "-q".into(),
-            "--json".into(),
-            json.display().to_string(),
-        ]);
+        v.extend(["--target".into(), format!("{}:{SINK_PORT}", p.receiver_ip)]);
+        v.extend(loadgen_common_args(&self.timing, json));
         v
     }
 

@@ -25,9 +25,10 @@ use std::path::Path;
 
 use serde::Serialize;
 
+use crate::cells::Timing;
 use crate::cells::{Bins, Status};
 use crate::child;
-use cells::{Env, LinkCell, LossTiming, VtCell, VtRunner};
+use cells::{Env, LinkCell, VtCell, VtRunner};
 use net::{LossPair, Sender};
 
 /// Bytes of each virtual-time transfer.
@@ -43,14 +44,14 @@ pub struct LossArgs {
     pub seeds: Vec<u64>,
     /// The simulated link's round trip, µs.
     pub rtt_us: u64,
-    pub timing: LossTiming,
+    pub timing: Timing,
 }
 
 /// How the loss part ran.
 #[derive(Serialize, Clone, Debug)]
 pub struct LossConfig {
     pub loss_rates_pct: Vec<f64>,
-    pub timing: LossTiming,
+    pub timing: Timing,
     /// The congestion control of the engine (its default, `TcpConfig::default()`).
     pub engine_cc: String,
     /// Linux's, set per socket by loadgen, and the sender namespace's default.

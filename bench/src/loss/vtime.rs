@@ -186,18 +186,10 @@ impl<D: Device> Device for DataLoss<D> {
     }
 }
 
-/// `len` pseudo-random bytes drawn from `seed` (SplitMix64, as the test suite's streams).
+/// `len` pseudo-random bytes drawn from `seed` (the engine's own generator).
 fn payload(seed: u64, len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 8);
-    let mut x = seed;
-    while v.len() < len {
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        v.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    v.truncate(len);
+    let mut v = vec![0; len];
+    Rng::new(seed).fill(&mut v);
     v
 }
 

@@ -20,6 +20,7 @@ use super::congestion::{AckSample, CongestionControl, CongestionEvent};
 use super::ctx::{Out, Shared, mark_pending, set_timer};
 use super::output;
 use super::probe;
+use super::recovery::Frto;
 use super::recovery::prr::Prr;
 use super::recovery::sack::SackOutcome;
 use super::recovery::undo::Undo;
@@ -294,7 +295,7 @@ fn loss_ack(tcb: &mut Tcb, sh: &mut Shared, ev: &AckEvent, tsecr: Option<u32>) {
         sh.counters.loss_undo += 1;
         return undo(tcb, sh);
     }
-    if tcb.rec.frto {
+    if tcb.rec.frto != Frto::Off {
         frto_ack(tcb, sh, ev);
         if tcb.ca != CaState::Loss {
             return;
@@ -314,18 +315,22 @@ fn frto_ack(tcb: &mut Tcb, sh: &mut Shared, ev: &AckEvent) {
         sh.counters.spurious_rtos += 1;
         return undo(tcb, sh);
     }
-    if tcb.snd.nxt.gt(tcb.recover) {
+    match tcb.rec.frto {
         // Step 3.a: new data was sent and the peer still reports holes: the loss was real.
-        if ev.sack.newly > 0 || ev.dupack {
-            tcb.rec.frto = false;
+        Frto::SendNew if tcb.snd.nxt.gt(tcb.recover) && (ev.sack.newly > 0 || ev.dupack) => {
+            tcb.rec.frto = Frto::Off;
         }
-    } else if ev.advanced && tcb.snd.una.lt(tcb.recover) {
-        // Step 2.b: send new data (`output::write_xmit` does it while `frto` holds and
-        // `snd.nxt` has not passed `recover`), judge on the next ACK.
-        tcb.recover = tcb.snd.nxt;
-        if tcb.sq.send_head().is_none() {
-            tcb.rec.frto = false;
+        // Step 2.b: send new data (`output::write_xmit` does, until `snd.nxt` passes
+        // `recover`), judge on the next ACK.
+        Frto::AwaitAck if ev.advanced && tcb.snd.una.lt(tcb.recover) => {
+            tcb.recover = tcb.snd.nxt;
+            tcb.rec.frto = if tcb.sq.send_head().is_some() {
+                Frto::SendNew
+            } else {
+                Frto::Off
+            };
         }
+        _ => {}
     }
 }
 
@@ -339,7 +344,7 @@ fn leave(tcb: &mut Tcb) {
         tcb.rec.undo.end();
     }
     tcb.ca = CaState::Open;
-    tcb.rec.frto = false;
+    tcb.rec.frto = Frto::Off;
     tcb.dupacks = 0;
 }
 
@@ -378,7 +383,11 @@ pub fn on_rto(tcb: &mut Tcb, sh: &mut Shared, now: Instant) {
     tcb.ca = CaState::Loss;
     tcb.recover = tcb.snd.nxt;
     tcb.dupacks = 0;
-    tcb.rec.frto = tcb.sack_ok() && !reneged;
+    tcb.rec.frto = if tcb.sack_ok() && !reneged {
+        Frto::AwaitAck
+    } else {
+        Frto::Off
+    };
     tcb.rec.tlp.high_seq = None;
     tcb.timers.clear(TimerKind::LossProbe);
     tcb.timers.clear(TimerKind::Reorder);

@@ -24,6 +24,7 @@ use super::ecn;
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
 use super::probe;
+use super::recovery::Frto;
 use super::segment::{Ecn, FlowId, OutSegment, PathCaps, Segment, SegmentSink};
 use super::state::State;
 use super::tcb::{CaState, Tcb, flag};
@@ -90,7 +91,7 @@ pub fn write_xmit<S: SegmentSink + ?Sized>(
     note_cwnd_use(tcb);
     if frto_sends_new(tcb) && new == 0 {
         // Nothing new could go: F-RTO cannot judge, the lost units are resent.
-        tcb.rec.frto = false;
+        tcb.rec.frto = Frto::Off;
         sent += retransmit_lost(tcb, sh, out);
     }
     // The probe first: the connection's wheel entry then moves once, to the earlier of the
@@ -105,14 +106,10 @@ pub fn write_xmit<S: SegmentSink + ?Sized>(
     sent
 }
 
-/// F-RTO is between its steps 2.b and 3: the RTO's retransmission was acknowledged and new
-/// data, not retransmissions, goes out next (`loss::frto_ack` moved `recover` to
-/// `snd.nxt`).
+/// F-RTO's step 2.b: the RTO's retransmission was acknowledged and new data, not
+/// retransmissions, goes out next, until `snd.nxt` passes `recover` (`loss::frto_ack`).
 fn frto_sends_new(tcb: &Tcb) -> bool {
-    tcb.rec.frto
-        && tcb.ca == CaState::Loss
-        && tcb.snd.nxt == tcb.recover
-        && tcb.snd.una != tcb.rec.undo.marker.unwrap_or(tcb.snd.una)
+    tcb.rec.frto == Frto::SendNew && tcb.snd.nxt == tcb.recover
 }
 
 /// Records whether the window held ready data back, and the flight, for growth decisions
@@ -274,10 +271,19 @@ pub fn send_one_new<S: SegmentSink + ?Sized>(
         return false;
     };
     let seg = u32::from(tso_segsz(tcb, sh.path(tcb))).max(1);
-    if avail < len.min(seg) {
-        return false;
-    }
-    if len > seg && !tcb.sq.split(i, seg, &sh.pools.indirect) {
+    avail >= len.min(seg) && send_head_piece(tcb, sh, out, (i, seq, len), seg)
+}
+
+/// Sends the first `cut` bytes (`cut > 0`) of the first unsent unit `(i, seq, len)`, all of
+/// it if it is no longer, as new data. False if nothing went.
+fn send_head_piece<S: SegmentSink + ?Sized>(
+    tcb: &mut Tcb,
+    sh: &mut Shared,
+    out: &mut Out<S>,
+    (i, seq, len): (usize, SeqNum, u32),
+    cut: u32,
+) -> bool {
+    if cut < len && !tcb.sq.split(i, cut, &sh.pools.indirect) {
         return false;
     }
     if !transmit_unit(tcb, sh, out, i) {
@@ -514,14 +520,7 @@ pub fn send_window_fill<S: SegmentSink + ?Sized>(
         return false;
     };
     let cut = avail.min(u32::from(tcb.snd.mss));
-    if cut == 0 || len == 0 || (cut < len && !tcb.sq.split(i, cut, &sh.pools.indirect)) {
-        return false;
-    }
-    if !transmit_unit(tcb, sh, out, i) {
-        return false;
-    }
-    sent_new_unit(tcb, out, i, seq);
-    true
+    cut > 0 && len > 0 && send_head_piece(tcb, sh, out, (i, seq, len), cut)
 }
 
 /// Sends a probe that elicits an ACK without new data: `SEG.SEQ = SND.UNA - 1` (keepalive,

@@ -27,14 +27,8 @@ use super::types::TcpError;
 /// Runs `tcb`'s due timers and re-arms its wheel entry.
 pub fn on_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
     let now = out.now;
-    let expired = tcb.timers.take_expired(now);
-    // The probe first: when it falls due with the RTO (RFC 8985 §7.2 caps the PTO at the
-    // RTO), the probe goes instead and restarts the RTO, as Linux's one timer does.
     let mut due = [None; 8];
-    let order = expired
-        .filter(|&k| k == TimerKind::LossProbe)
-        .chain(expired.filter(|&k| k != TimerKind::LossProbe));
-    for (slot, kind) in due.iter_mut().zip(order) {
+    for (slot, kind) in due.iter_mut().zip(tcb.timers.take_expired(now)) {
         *slot = Some(kind);
     }
     for kind in due.into_iter().flatten() {
@@ -42,7 +36,7 @@ pub fn on_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &m
             return;
         }
         match kind {
-            // Re-armed by the probe just sent: not due any more.
+            // Re-armed by the probe just sent (`TimerKind` orders the probe first).
             TimerKind::Rto if tcb.timers.get(TimerKind::Rto).is_some_and(|at| at > now) => {}
             TimerKind::Rto => on_rto(tcb, sh, out),
             TimerKind::DelayedAck => on_delayed_ack(tcb, sh, out),

@@ -394,9 +394,14 @@ fn level_for(elapsed: u64, tick: u64) -> usize {
     ((63 - masked.leading_zeros()) / SLOT_BITS) as usize
 }
 
-/// The timers a connection runs. `Rto` also times SYN and SYN-ACK retransmission.
+/// The timers a connection runs. `Rto` also times SYN and SYN-ACK retransmission. The order
+/// is the order expired timers are handled in: the tail loss probe before the RTO, so that a
+/// probe due with the RTO (RFC 8985 §7.2 caps the PTO at the RTO) goes instead of it and
+/// restarts it, as Linux's one timer does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TimerKind {
+    /// Tail loss probe (RFC 8985 §7).
+    LossProbe,
     /// Retransmission timeout (RFC 6298), including SYN / SYN-ACK retransmission.
     Rto,
     /// Delayed acknowledgment (RFC 9293 §3.8.6.3, RFC 1122 §4.2.3.2).
@@ -411,8 +416,6 @@ pub enum TimerKind {
     TimeWait,
     /// RACK's reordering window ran out for a unit not yet deemed lost (RFC 8985 §6.3).
     Reorder,
-    /// Tail loss probe (RFC 8985 §7).
-    LossProbe,
 }
 
 impl TimerKind {
@@ -420,6 +423,7 @@ impl TimerKind {
     pub const COUNT: usize = 8;
     /// Every kind, in the order [`TimerTable::take_expired`] reports them.
     pub const ALL: [TimerKind; TimerKind::COUNT] = [
+        TimerKind::LossProbe,
         TimerKind::Rto,
         TimerKind::DelayedAck,
         TimerKind::Persist,
@@ -427,7 +431,6 @@ impl TimerKind {
         TimerKind::FinWait2,
         TimerKind::TimeWait,
         TimerKind::Reorder,
-        TimerKind::LossProbe,
     ];
 
     const fn index(self) -> usize {

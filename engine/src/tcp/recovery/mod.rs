@@ -39,8 +39,8 @@ pub struct Recovery {
     pub sack: SackState,
     pub undo: Undo,
     pub tlp: Tlp,
-    /// F-RTO (RFC 5682) is judging the last RTO.
-    pub frto: bool,
+    /// Where F-RTO (RFC 5682) is in judging the last RTO.
+    pub frto: Frto,
 }
 
 impl Recovery {
@@ -50,4 +50,17 @@ impl Recovery {
             ..Recovery::default()
         }
     }
+}
+
+/// F-RTO's steps (RFC 5682 §3.1, SACK-enhanced as Linux has it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Frto {
+    /// Not judging an RTO.
+    #[default]
+    Off,
+    /// The RTO's retransmission is out; the next ACK that advances decides (step 2).
+    AwaitAck,
+    /// It was acknowledged: new data goes out instead of retransmissions, and the ACK after it
+    /// judges the RTO (steps 2.b and 3).
+    SendNew,
 }

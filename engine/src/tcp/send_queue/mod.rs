@@ -585,7 +585,7 @@ impl SendQueue {
     }
 
     /// Splits the unit holding `seq` so that a unit starts exactly at `seq` (e.g. at a SACK
-    /// block's edge, before [`SendQueue::mark_sacked_range`]). Returns that unit's index;
+    /// block's edge, as [`SendQueue::sack_block`] does). Returns that unit's index;
     /// `None` if `seq` is outside the queue, falls on a FIN, or the split fails.
     pub fn split_at_seq(&mut self, seq: SeqNum, indirect: &Mempool) -> Option<usize> {
         let i = self.index_of(seq)?;

@@ -86,14 +86,6 @@ impl SendQueue {
         true
     }
 
-    /// Forgets every outstanding retransmission (RETRANS cleared; EVER_RETRANS kept).
-    pub fn clear_retrans_marks(&mut self) {
-        for u in self.units.range_mut(..self.sent) {
-            u.flags.remove(SegFlags::RETRANS);
-        }
-        self.retrans = 0;
-    }
-
     /// Retransmission timeout (RFC 6298 §5.4, Linux `tcp_enter_loss`): RETRANS cleared and every
     /// sent unit not SACKED marked LOST. If the head unit is SACKED the receiver has reneged
     /// (RFC 2018 §8): all SACK marks are dropped too and every sent unit is LOST. Returns
@@ -119,27 +111,6 @@ impl SendQueue {
         }
         (self.lost, self.sacked, self.retrans) = (lost, sacked, 0);
         reneged
-    }
-
-    /// Marks SACKED every sent unit lying entirely inside `start..end` (RFC 2018; units partly
-    /// covered stay unmarked: split them first with [`SendQueue::split_at_seq`]). Following
-    /// Linux `tcp_sacktag_one`, a LOST unit loses LOST, and RETRANS too if it had both. Blocks
-    /// are clamped to the sent range. Returns the sequence space newly SACKED.
-    pub fn mark_sacked_range(&mut self, start: SeqNum, end: SeqNum) -> u32 {
-        let head = self.head_seq();
-        let span = self.sent_end() - head;
-        if !end.gt(start) || !end.gt(head) {
-            return 0;
-        }
-        let s_off = if start.gt(head) { start - head } else { 0 };
-        let e_off = (end - head).min(span);
-        let mut i = self.units.partition_point(|u| u.seq - head < s_off);
-        let mut newly = 0;
-        while i < self.sent && self.units[i].end() - head <= e_off {
-            newly += self.sack_unit(i);
-            i += 1;
-        }
-        newly
     }
 
     /// Tags one received SACK block (RFC 2018 §3): the block is clamped to the sent range,
