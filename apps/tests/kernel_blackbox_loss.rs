@@ -7,8 +7,11 @@
 //! - two holes in one SACKed window: 20 segments echoed (10 in the initial window); the 3rd
 //!   and the 7th are lost, every other one is acknowledged at once with SACK blocks (the
 //!   cumulative ACK stays below the first hole). Both holes must come again, the second
-//!   before our ACK of the first's resend (which we hold back until the second comes, at most
-//!   1 s), no SACKed byte again, both before an RTO could fire. Once with the same window
+//!   before our ACK of the first's resend: we hold that resend back, as if delayed on the way,
+//!   until the second comes (at most 1 s), acknowledging everything else meanwhile, so the
+//!   second hole is found from SACK blocks alone whether the first was resent before or after
+//!   it was lost (the engine's RACK timer, on a 100 µs wheel, can resend the first after two
+//!   SACKed segments). No SACKed byte again, both before an RTO could fire. Once with the same window
 //!   field in every ACK, once with it growing by 3 in each, as a Linux receiver's grows;
 //! - tail loss probe: an echo of 5 segments; the first three are acknowledged, the last two
 //!   lost. The first resend must be a probe of the last segment (no new data is left, RFC
@@ -123,12 +126,20 @@ fn two_holes_script(d: &Dut, fam: Fam, grow: u16) -> TwoHoles {
     let data = pattern(20 * seg, 1);
     r.send_data(&data, 5 * seg);
     let mut holes: Vec<Range> = Vec::new();
-    let mut hold: Option<Instant> = None;
+    // The first hole's resend, held back as if delayed on the way (until the second hole's
+    // resend arrives, or HOLD): meanwhile we acknowledge everything else as it comes, so the
+    // device must find and resend the second hole from SACK information alone, whether it
+    // resent the first before or after the second was lost.
+    let mut delayed: Option<(Tcp, Instant)> = None;
     let mut held_once = false;
     let deadline = Instant::now() + RECOVERY;
     while r.c.received.len() < data.len() {
-        let Some(g) = r.next(hold.map_or(deadline, |h| h.min(deadline))) else {
-            if hold.take().is_some() {
+        let wait = delayed
+            .as_ref()
+            .map_or(deadline, |(_, h)| (*h).min(deadline));
+        let Some(g) = r.next(wait) else {
+            if let Some((t, _)) = delayed.take() {
+                r.accept(&t);
                 r.ack();
                 continue;
             }
@@ -141,24 +152,20 @@ fn two_holes_script(d: &Dut, fam: Fam, grow: u16) -> TwoHoles {
             holes.push(a.range);
             continue;
         }
-        r.accept(&g.t);
         let resend_of =
             |k: usize| a.ordinal.is_none() && holes.get(k).is_some_and(|h| overlaps(*h, a.range));
-        if hold.is_some() {
-            if resend_of(1) {
-                hold = None;
-                r.ack();
-            }
-        } else if !held_once
-            && holes.len() == 2
-            && resend_of(0)
-            && r.first_resend_of(holes[1]).is_none()
-        {
+        if !held_once && resend_of(0) {
             held_once = true;
-            hold = Some(Instant::now() + HOLD);
-        } else {
-            r.ack();
+            delayed = Some((g.t, Instant::now() + HOLD));
+            continue;
         }
+        r.accept(&g.t);
+        if resend_of(1)
+            && let Some((t, _)) = delayed.take()
+        {
+            r.accept(&t);
+        }
+        r.ack();
     }
     r.c.abort();
     two_holes_outcome(&r, holes, &data)
