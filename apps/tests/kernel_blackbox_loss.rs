@@ -106,7 +106,9 @@ fn start(d: &Dut, fam: Fam) {
 struct TwoHoles {
     /// The segments lost (the 3rd and the 7th of the echo).
     holes: Vec<Range>,
-    /// Every resend, in order.
+    /// The ranges resent, in the order of their first resend. A range resent twice counts
+    /// once: the first hole's resend is held back up to 1 s, and RACK may rightly find that
+    /// retransmission lost and send it again (RFC 8985 §6.2); nothing SACKed may come again.
     resent: Vec<Range>,
     /// Bytes we had SACKed that came again.
     sacked_resent: Vec<Range>,
@@ -211,7 +213,12 @@ fn two_holes_outcome(r: &Receiver, holes: Vec<Range>, data: &[u8]) -> TwoHoles {
     };
     let ack_of_first = r.acks.iter().find(|a| a.ack >= holes[0].1);
     TwoHoles {
-        resent: r.resends().map(|a| a.range).collect(),
+        resent: r.resends().fold(Vec::new(), |mut v, a| {
+            if !v.contains(&a.range) {
+                v.push(a.range);
+            }
+            v
+        }),
         sacked_resent: r.resends().flat_map(|a| a.sacked_again.clone()).collect(),
         second_before_ack_of_first: match (resends[1], ack_of_first) {
             (Some(s), Some(a)) => s.at < a.at,
