@@ -120,6 +120,8 @@ fn new_ack<S: SegmentSink + ?Sized>(
     let now = out.now;
     ev.acked = tcb.sq.ack(r.ack, now);
     tcb.snd.una = r.ack;
+    // Everything acknowledged: the unit array goes back to the pool (`tcp::spare`).
+    sh.spares.return_send(&mut tcb.sq);
     // An ACK that also covers retransmitted data was triggered by a retransmission filling a
     // hole: timing the never-retransmitted units it covers (sent before the hole was
     // repaired) would count the recovery in the RTT. Only the echoed timestamp is exact then

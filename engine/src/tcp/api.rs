@@ -242,6 +242,7 @@ impl Tcp {
             return Err(TcpError::WouldBlock);
         }
         let mbufs = tcb.sq.mbufs();
+        sh.spares.fill_send(&mut tcb.sq);
         let n = tcb.sq.append(&data[..take], goal, &sh.pools.data);
         sh.mem.charge(tcb.sq.mbufs().saturating_sub(mbufs) as u32);
         if n < data.len() {
@@ -280,6 +281,7 @@ impl Tcp {
             return Err((TcpError::WouldBlock, pkt));
         }
         let goal = output::size_goal(tcb, sh);
+        sh.spares.fill_send(&mut tcb.sq);
         tcb.sq
             .append_pkt(pkt, goal, &sh.pools.indirect)
             .map_err(|p| (TcpError::NoBufs, p))?;
@@ -498,6 +500,8 @@ fn writable(tcb: &Tcb) -> Result<(), TcpError> {
 fn after_read(tcb: &mut Tcb, sh: &mut Shared, n: usize) -> Result<usize, TcpError> {
     if tcb.rq.bytes() == 0 {
         tcb.clear(flag::READ_NOTIFIED);
+        // Everything read: the arrays go back to the pool (`tcp::spare`).
+        sh.spares.return_recv(&mut tcb.rq);
     }
     if n == 0 {
         if let Some(e) = tcb.error {
@@ -535,6 +539,7 @@ fn shutdown_write<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: 
         _ => return,
     }
     tcb.set(flag::WR_SHUTDOWN);
+    sh.spares.fill_send(&mut tcb.sq);
     tcb.sq.push_fin();
     output::write_xmit(tcb, sh, out);
 }

@@ -11,7 +11,9 @@
 //! Bounds: live entries are at most four per connection plus one per listener slot. Stale ones
 //! are dropped as they are taken, and when the ring is three quarters full (an application that
 //! closes handles without draining events) `Tcp` compacts it, keeping only live ones. The ring
-//! is allocated once, with room for the live bound: posting never allocates.
+//! is reserved for a few thousand entries and grows (amortised doubling) only when more events
+//! are live at once than ever before, up to about the live bound: in the steady state posting
+//! never allocates, and a bound of a million connections costs nothing until they exist.
 
 use std::collections::VecDeque;
 
@@ -47,7 +49,7 @@ impl Queued {
 #[derive(Debug)]
 pub struct EventQueue {
     ring: VecDeque<Event>,
-    /// Entries the ring holds without growing.
+    /// Entries the ring may reach before stale ones are compacted (four per connection).
     cap: usize,
 }
 
@@ -58,7 +60,9 @@ impl EventQueue {
             .saturating_mul(4)
             .saturating_add(listeners.max(64));
         EventQueue {
-            ring: VecDeque::with_capacity(cap),
+            // Reserved for a few connections; grows (amortised) with the connections that
+            // exist, up to about `cap`, where compaction keeps it.
+            ring: VecDeque::with_capacity(cap.min(4096)),
             cap,
         }
     }

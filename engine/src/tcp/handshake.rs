@@ -10,10 +10,10 @@ use super::flow::FourTuple;
 use super::options::{self, default_mss, our_mss, wscale_for};
 use super::output;
 use super::recovery::Recovery;
-use super::recv_queue::RecvQueue;
+use super::recv_queue::{RecvQueue, RecvStorage};
 use super::rtt::RttEstimator;
 use super::segment::SegmentSink;
-use super::send_queue::SendQueue;
+use super::send_queue::{SendQueue, SendStorage};
 use super::slab::Slab;
 use super::state::State;
 use super::tcb::{CaState, CwndUse, Rcv, Snd, Tcb, Ts, flag};
@@ -36,7 +36,6 @@ pub fn create(
     let iss = sh.isn.isn(now, &tuple);
     let mss = our_mss(sh.caps.for_addr(tuple.remote_ip), sh.cfg.mss_clamp);
     let ts_offset = sh.isn.ts_offset(tuple.local_ip, tuple.remote_ip);
-    let storage = sh.spares.take();
     let make = |handle| Tcb {
         handle,
         state,
@@ -64,8 +63,9 @@ pub fn create(
         ecn: ecn::initial(opts.ecn, state == State::SynSent, iss),
         flags: 0,
         opts,
-        sq: SendQueue::with_storage(iss + 1, storage.send),
-        rq: RecvQueue::with_storage(storage.recv),
+        // No queue storage until data is queued (`tcp::spare`).
+        sq: SendQueue::with_storage(iss + 1, SendStorage::none()),
+        rq: RecvQueue::with_storage(RecvStorage::none()),
         rtt: RttEstimator::new(sh.cfg.rtt),
         cc: Congestion::new(opts.congestion.unwrap_or(sh.cfg.congestion), u32::from(mss)),
         ca: CaState::Open,

@@ -546,6 +546,7 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
         max_bytes: (tcb.opts.rcvbuf as usize + (1usize << tcb.rcv.wscale)).max(offered),
     };
     let beyond = seq.gt(tcb.rcv.nxt);
+    sh.spares.fill_recv(&mut tcb.rq);
     let ins = tcb.rq.insert(tcb.rcv.nxt, seq, p, &limits);
     tcb.rcv.nxt += ins.advanced;
     if ins.dropped > 0 {

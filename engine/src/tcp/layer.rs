@@ -45,6 +45,9 @@ pub struct Tcp {
     pub(crate) sh: Shared,
 }
 
+/// Connections the per-core tables are reserved for at creation (they grow beyond).
+const INITIAL_CONNECTIONS: usize = 1024;
+
 /// Rounds of `flush_pending` per poll.
 const FLUSH_ROUNDS: usize = 4;
 
@@ -53,11 +56,15 @@ impl Tcp {
     /// secrets from `rng`.
     pub fn new(cfg: TcpConfig, caps: LinkCaps, pools: Pools, rng: &mut Rng, now: Instant) -> Tcp {
         let n = cfg.max_connections;
+        // Tables are reserved for a few connections and grow with use (amortised, only when
+        // more connections are open than ever before): `max_connections` is a bound, not a
+        // reservation, so a million costs nothing until they exist.
+        let initial = n.min(INITIAL_CONNECTIONS);
         let sh = Shared {
-            flows: FlowTable::with_capacity(n, rng),
+            flows: FlowTable::with_capacity(initial, rng),
             listen_ports: ListenTable::with_capacity(16, rng),
             listeners: Listeners::default(),
-            wheel: TimerWheel::new(n, cfg.timer_tick, now),
+            wheel: TimerWheel::new(initial, cfg.timer_tick, now),
             isn: IsnGen::new(rng),
             ports: PortAllocator::new(rng, cfg.ephemeral_ports.clone()),
             events: EventQueue::with_capacity(n, 64),
@@ -306,8 +313,8 @@ pub(crate) fn handle_of(conns: &Slab<Tcb>, idx: u32) -> Option<Handle> {
     conns.handle_of(idx)
 }
 
-/// What one live connection costs, in the per-core tables and in the queue arrays it
-/// reserves whether it uses them or not (payload mbufs excluded: they are the data).
+/// What one idle live connection costs, in the per-core tables and in queue storage (payload
+/// mbufs excluded: they are the data).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ConnMemory {
     /// The TCB itself, as stored in the slab (generation and entry tag included).
@@ -319,28 +326,34 @@ pub struct ConnMemory {
     pub timer_node: usize,
     /// The connection's room in the event queue (four entries, `events`).
     pub event_room: usize,
-    /// The send and receive queues' arrays, reserved at their default size for every
-    /// connection that can queue data (not in TIME-WAIT, see `spare`).
+    /// Queue arrays an idle connection holds: none, they are lent on first use and given
+    /// back when the queues empty (`spare`).
     pub queue_arrays: usize,
+    /// Queue arrays a busy connection borrows from the per-core pool while its queues hold
+    /// data (at their default size; not part of `total`).
+    pub busy_queue_arrays: usize,
     /// Sum of the above.
     pub total: usize,
 }
 
-/// Memory per live connection: tables and queue arrays (see [`ConnMemory`]). The per-core
-/// pool of spare arrays (`spare`, at most `spare::MAX_SETS` sets) is not per connection and
-/// not counted.
+/// Memory per idle live connection: tables and queue arrays (see [`ConnMemory`]). The per-core
+/// pool of spare arrays (`spare`, at most `spare::MAX_SPARES` of each kind) is not per
+/// connection and not counted.
 pub fn memory_per_connection() -> ConnMemory {
     let slab_entry = Slab::<Tcb>::entry_size();
     let flow_entry = FlowTable::entry_size_v4();
     let timer_node = TimerWheel::node_size();
     let event_room = 4 * std::mem::size_of::<Event>();
-    let queue_arrays = SendStorage::reserved_bytes() + RecvStorage::reserved_bytes();
+    // What a connection fresh from the handshake holds (`handshake::create`): no storage.
+    let queue_arrays = SendStorage::none().reserved() + RecvStorage::none().reserved();
+    let busy_queue_arrays = SendStorage::reserved_bytes() + RecvStorage::reserved_bytes();
     ConnMemory {
         slab_entry,
         flow_entry,
         timer_node,
         event_room,
         queue_arrays,
+        busy_queue_arrays,
         total: slab_entry + flow_entry + timer_node + event_room + queue_arrays,
     }
 }

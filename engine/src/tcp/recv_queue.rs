@@ -31,8 +31,9 @@ use crate::wire::{SackBlocks, SeqNum};
 /// Largest segment accepted (bytes); anything longer cannot be a TCP segment.
 const MAX_SEGMENT: usize = 1 << 30;
 
-/// Out-of-order segments reserved by [`RecvQueue::new`].
-const DEFAULT_CAPACITY: usize = 64;
+/// Segments reserved in each list by [`RecvQueue::new`] and by a spare set of arrays
+/// (`tcp::spare`); the lists grow beyond as needed.
+const DEFAULT_CAPACITY: usize = 16;
 
 /// How much the queue may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,10 +106,33 @@ impl RecvStorage {
 
     /// Bytes a fresh storage reserves on the heap.
     pub fn reserved_bytes() -> usize {
-        let s = RecvStorage::new();
-        s.inorder.capacity() * std::mem::size_of::<Pkt>()
-            + s.ooo.capacity() * std::mem::size_of::<OooSeg>()
-            + s.runs.capacity() * std::mem::size_of::<Run>()
+        RecvStorage::new().reserved()
+    }
+
+    /// No storage at all (see `SendStorage::none`).
+    pub fn none() -> RecvStorage {
+        RecvStorage {
+            inorder: VecDeque::new(),
+            ooo: VecDeque::new(),
+            runs: VecDeque::new(),
+        }
+    }
+
+    /// Bytes of heap this storage holds.
+    pub fn reserved(&self) -> usize {
+        self.inorder.capacity() * std::mem::size_of::<Pkt>()
+            + self.ooo.capacity() * std::mem::size_of::<OooSeg>()
+            + self.runs.capacity() * std::mem::size_of::<Run>()
+    }
+
+    /// Empty and at the default reservation (worth keeping spare).
+    pub fn is_default(&self) -> bool {
+        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
+        self.inorder.is_empty()
+            && self.ooo.is_empty()
+            && default.contains(&self.inorder.capacity())
+            && default.contains(&self.ooo.capacity())
+            && default.contains(&self.runs.capacity())
     }
 }
 
@@ -187,6 +211,40 @@ impl RecvQueue {
         };
         self.stamp = 0;
         storage
+    }
+
+    /// The (empty) arrays, handed over while the queue stays live and keeps its state: an idle
+    /// connection holds no queue storage. `None` unless nothing is held (in order or out of
+    /// order) and every array holds the default reservation (grown ones are freed instead).
+    pub fn lend_storage(&mut self) -> Option<RecvStorage> {
+        if !self.inorder.is_empty() || !self.ooo.is_empty() || !self.has_storage() {
+            return None;
+        }
+        let default = self.has_default_storage();
+        let storage = RecvStorage {
+            inorder: std::mem::take(&mut self.inorder),
+            ooo: std::mem::take(&mut self.ooo),
+            runs: std::mem::take(&mut self.runs),
+        };
+        default.then_some(storage)
+    }
+
+    /// Takes `storage` as the arrays if the queue has none; otherwise hands it back.
+    pub fn adopt_storage(&mut self, storage: RecvStorage) -> Option<RecvStorage> {
+        if self.has_storage() {
+            return Some(storage);
+        }
+        debug_assert!(storage.inorder.is_empty() && storage.ooo.is_empty());
+        self.inorder = storage.inorder;
+        self.ooo = storage.ooo;
+        self.runs = storage.runs;
+        self.runs.clear();
+        None
+    }
+
+    /// The queue holds arrays (any of them).
+    pub fn has_storage(&self) -> bool {
+        self.inorder.capacity() + self.ooo.capacity() + self.runs.capacity() > 0
     }
 
     /// Every array holds the default reservation: not given up already, not grown (grown

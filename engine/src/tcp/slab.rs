@@ -1,9 +1,13 @@
-//! A fixed-capacity generational slab: where a core's connections live.
+//! A bounded generational slab: where a core's connections live.
 //!
-//! Storage is allocated once, at creation, for the configured maximum; `insert` on a full slab
-//! returns `None` (backpressure, ARCHITECTURE decision 11) rather than growing. Vacant entries
-//! form a LIFO free list threaded through the storage, so insert and remove are O(1) and a
-//! freshly freed (cache-warm) entry is reused first.
+//! Storage grows on demand up to the configured maximum and is never given back: a slab for a
+//! million connections costs nothing per connection that never existed (the scale issue: an
+//! idle connection costs at most 1 KiB, `layer::memory_per_connection`). Growth is amortised
+//! (the vector doubles), happens only when more connections are open than ever before, and
+//! never on the packet path of an existing connection. `insert` on a full slab returns `None`
+//! (backpressure, ARCHITECTURE decision 11). Vacant entries form a LIFO free list threaded
+//! through the storage, so insert and remove are O(1) and a freshly freed (cache-warm) entry
+//! is reused first.
 //!
 //! A [`Handle`] names an entry by index *and* generation. Each remove bumps the entry's
 //! generation, so a handle kept past its connection's end (a timer, a cross-core message, an
@@ -34,33 +38,39 @@ pub struct Slab<T> {
     entries: Vec<Entry<T>>,
     free_head: u32,
     len: usize,
+    /// Entries the slab may grow to.
+    max: usize,
 }
 
+/// Entries reserved at creation (at most the maximum).
+const INITIAL: usize = 1024;
+
 impl<T> Slab<T> {
-    /// A slab for at most `capacity` values, all storage allocated now.
-    ///
-    /// Panics if `capacity >= u32::MAX` (indices are `u32`; a configuration error).
     /// Bytes one slot takes (the value plus the generation and entry tag).
     pub fn entry_size() -> usize {
         std::mem::size_of::<Entry<T>>()
     }
 
+    /// A slab for at most `capacity` values; storage for a few is reserved now, the rest
+    /// grows as values are stored.
+    ///
+    /// Panics if `capacity >= u32::MAX` (indices are `u32`; a configuration error).
     pub fn with_capacity(capacity: usize) -> Slab<T> {
         assert!(
             capacity < NIL as usize,
             "slab capacity {capacity} exceeds u32 indices"
         );
-        let entries = (0..capacity)
-            .map(|i| Entry::Vacant {
-                generation: 0,
-                next_free: if i + 1 < capacity { i as u32 + 1 } else { NIL },
-            })
-            .collect();
         Slab {
-            entries,
-            free_head: if capacity > 0 { 0 } else { NIL },
+            entries: Vec::with_capacity(capacity.min(INITIAL)),
+            free_head: NIL,
             len: 0,
+            max: capacity,
         }
+    }
+
+    /// Entries allocated so far (occupied or vacant).
+    pub fn allocated(&self) -> usize {
+        self.entries.len()
     }
 
     /// Stores `value`; `None` (and `value` dropped) when the slab is full.
@@ -71,6 +81,17 @@ impl<T> Slab<T> {
     /// Stores the value `make(handle)` builds, for values that must know their own handle.
     /// `None` (and `make` not called) when the slab is full.
     pub fn insert_with(&mut self, make: impl FnOnce(Handle) -> T) -> Option<Handle> {
+        if self.free_head == NIL {
+            if self.entries.len() >= self.max {
+                return None;
+            }
+            // A new entry at the end, linked as the free head (amortised growth).
+            self.free_head = self.entries.len() as u32;
+            self.entries.push(Entry::Vacant {
+                generation: 0,
+                next_free: NIL,
+            });
+        }
         let index = self.free_head;
         let entry = self.entries.get_mut(index as usize)?;
         let Entry::Vacant {
@@ -188,15 +209,15 @@ impl<T> Slab<T> {
     }
 
     pub fn is_full(&self) -> bool {
-        self.len == self.entries.len()
+        self.len == self.max
     }
 
     /// The configured maximum.
     pub fn capacity(&self) -> usize {
-        self.entries.len()
+        self.max
     }
 
-    /// Every stored value with its handle, in index order. O(capacity): for shutdown and
+    /// Every stored value with its handle, in index order. O(entries allocated): for shutdown and
     /// diagnostics, not the data path.
     pub fn iter(&self) -> impl Iterator<Item = (Handle, &T)> {
         self.entries
@@ -214,7 +235,7 @@ impl<T> Slab<T> {
             })
     }
 
-    /// Every stored value, mutably, with its handle, in index order. O(capacity), like
+    /// Every stored value, mutably, with its handle, in index order. O(entries allocated), like
     /// [`Slab::iter`]: for rare events (the end of memory pressure), not the data path.
     pub fn iter_mut(&mut self) -> impl Iterator<Item = (Handle, &mut T)> {
         self.entries
@@ -288,8 +309,26 @@ mod tests {
         );
         assert!(!called);
         assert_eq!(slab.capacity(), 3);
+        assert_eq!(slab.allocated(), 3);
         let zero: Slab<u8> = Slab::with_capacity(0);
         assert!(zero.is_full() && zero.is_empty());
+    }
+
+    #[test]
+    fn storage_grows_only_as_values_are_stored() {
+        let mut slab: Slab<u64> = Slab::with_capacity(1_000_000);
+        assert_eq!(slab.allocated(), 0);
+        let hs: Vec<_> = (0..3000).map(|i| slab.insert(i).unwrap()).collect();
+        assert_eq!(slab.allocated(), 3000);
+        for h in &hs {
+            slab.remove(*h);
+        }
+        let again = slab.insert(7).unwrap();
+        assert_eq!(
+            again.index, hs[2999].index,
+            "freed entries come back before growth"
+        );
+        assert_eq!(slab.allocated(), 3000);
     }
 
     #[test]

@@ -1,43 +1,38 @@
-//! A per-core pool of spare queue storage, so that connection churn allocates nothing in the
-//! steady state ("no allocation per connection").
+//! A per-core pool of spare queue storage: queue arrays are taken on first use and given back
+//! when empty, so an idle connection holds none (issue 10: at most 1 KiB per idle connection,
+//! `layer::memory_per_connection`) and neither connection churn nor a connection going from
+//! idle to busy allocates in the steady state.
 //!
-//! A connection's send and receive queues own four arrays (the send queue's units; the receive
-//! queue's in-order, out-of-order and SACK-run lists), reserved at a default size. When a
-//! connection is freed (`Tcp::reap`), or enters TIME-WAIT with both queues empty (no data can be
-//! queued in TIME-WAIT: our FIN is acknowledged and the peer's received, RFC 9293 §3.10.7.4),
-//! its emptied arrays (mbufs already freed) come here; `handshake::create` takes them back for
-//! the next connection. A TIME-WAIT connection thus holds no queue storage, as Linux's
-//! `tcp_timewait_sock` holds no buffers. A fresh set is allocated only when the pool is empty
-//! (start-up, or more connections open than ever closed).
+//! A connection's send queue owns one array (its units), its receive queue three (in-order,
+//! out-of-order and SACK-run lists). A new connection starts with none. The first time data is
+//! queued (`send`/`send_pkt` on the send side; payload arriving on the receive side), the queue
+//! takes a spare array from here ([`Spares::fill_send`], [`Spares::fill_recv`]); a fresh one,
+//! at the default reservation, is allocated only when the pool is empty (start-up, or more
+//! connections busy at once than ever before). When the queue empties again (an ACK covers
+//! everything sent and nothing is unsent; the application read everything and nothing waits
+//! out of order) the array comes back here ([`Spares::return_send`], [`Spares::return_recv`]).
+//! A TIME-WAIT or freed connection gives back whatever it still holds the same way.
 //!
 //! Invariants and bounds:
-//! - Every stored set is empty and holds exactly the default reservation: storage that grew (a
-//!   bulk connection's send queue) is freed instead of kept, and a queue that gave its storage
-//!   up already (TIME-WAIT) offers nothing at reaping.
-//! - At most [`MAX_SETS`] sets are kept per core, about 4.5 KiB each, so the pool holds at most
-//!   about 1.1 MiB per core, beyond the connections' own storage. The spare sets are not part
-//!   of `layer::memory_per_connection` (which counts a live connection's own arrays): they
-//!   belong to no connection.
-//! - The pool's own array is reserved at creation and never grows.
+//! - Every stored array is empty and holds exactly the default reservation: storage that grew
+//!   (a bulk connection's send queue) is freed instead of kept.
+//! - At most [`MAX_SPARES`] arrays of each kind are kept per core (about 0.5 KiB each), so the
+//!   pool holds at most about 4 MiB per core. Spares belong to no connection and are not part
+//!   of `layer::memory_per_connection`.
+//! - The pool's own vectors are reserved at creation and never grow.
 
 use super::recv_queue::{RecvQueue, RecvStorage};
 use super::send_queue::{SendQueue, SendStorage};
 use super::tcb::Tcb;
 
-/// Spare sets kept per core at most. Reaping is bursty (a timer tick ends many TIME-WAITs at
-/// once) while opens are spread out, so the pool must absorb a burst of reaps.
-pub const MAX_SETS: usize = 256;
-
-/// One connection's queue storage.
-#[derive(Default)]
-pub struct QueueStorage {
-    pub send: SendStorage,
-    pub recv: RecvStorage,
-}
+/// Spare arrays kept per core, of each kind, at most. Connections go busy and idle in bursts
+/// (a burst of requests, a timer tick ending many TIME-WAITs): the pool absorbs the burst.
+pub const MAX_SPARES: usize = 4096;
 
 /// The pool. See the module documentation.
 pub struct Spares {
-    sets: Vec<QueueStorage>,
+    send: Vec<SendStorage>,
+    recv: Vec<RecvStorage>,
 }
 
 impl Default for Spares {
@@ -49,48 +44,93 @@ impl Default for Spares {
 impl Spares {
     pub fn new() -> Spares {
         Spares {
-            sets: Vec::with_capacity(MAX_SETS),
+            send: Vec::with_capacity(MAX_SPARES),
+            recv: Vec::with_capacity(MAX_SPARES),
         }
     }
 
-    /// Storage for a new connection: a spare set, or a fresh one when none is left.
+    /// Gives `sq` a unit array if it has none (before data is queued).
     #[inline]
-    pub fn take(&mut self) -> QueueStorage {
-        self.sets.pop().unwrap_or_default()
+    pub fn fill_send(&mut self, sq: &mut SendQueue) {
+        if !sq.has_storage() {
+            let s = self.send.pop().unwrap_or_default();
+            if let Some(s) = sq.adopt_storage(s) {
+                self.keep_send(s);
+            }
+        }
     }
 
-    /// Takes `tcb`'s queue storage, emptying the queues (their mbufs freed), if there is room
-    /// and the storage holds the default reservation; otherwise leaves it to be freed with the
-    /// TCB.
+    /// Gives `rq` its arrays if it has none (before payload is queued).
     #[inline]
+    pub fn fill_recv(&mut self, rq: &mut RecvQueue) {
+        if !rq.has_storage() {
+            let s = self.recv.pop().unwrap_or_default();
+            if let Some(s) = rq.adopt_storage(s) {
+                self.keep_recv(s);
+            }
+        }
+    }
+
+    /// Takes `sq`'s array back if the queue is empty.
+    #[inline]
+    pub fn return_send(&mut self, sq: &mut SendQueue) {
+        if sq.is_empty()
+            && sq.has_storage()
+            && let Some(s) = sq.lend_storage()
+        {
+            self.keep_send(s);
+        }
+    }
+
+    /// Takes `rq`'s arrays back if nothing is held in them.
+    #[inline]
+    pub fn return_recv(&mut self, rq: &mut RecvQueue) {
+        if rq.is_empty()
+            && rq.ooo_segs() == 0
+            && rq.has_storage()
+            && let Some(s) = rq.lend_storage()
+        {
+            self.keep_recv(s);
+        }
+    }
+
+    /// Takes back whatever of `tcb`'s queue storage is empty (a freed connection's queues are
+    /// emptied first, their mbufs freed).
     pub fn recycle(&mut self, tcb: &mut Tcb) {
-        self.keep(&mut tcb.sq, &mut tcb.rq);
-    }
-
-    fn keep(&mut self, sq: &mut SendQueue, rq: &mut RecvQueue) {
-        if self.sets.len() < MAX_SETS && sq.has_default_storage() && rq.has_default_storage() {
-            self.sets.push(QueueStorage {
-                send: sq.take_storage(),
-                recv: rq.take_storage(),
-            });
+        if tcb.sq.has_storage() {
+            self.keep_send(tcb.sq.take_storage());
+        }
+        if tcb.rq.has_storage() {
+            self.keep_recv(tcb.rq.take_storage());
         }
     }
 
     /// Like [`Spares::recycle`] for a connection that keeps living but will never queue data
     /// again (TIME-WAIT), if nothing is left to read: its queues keep working, unallocated.
     pub fn recycle_idle(&mut self, tcb: &mut Tcb) {
-        if tcb.sq.is_empty() && tcb.rq.is_empty() && tcb.rq.ooo_segs() == 0 {
-            self.recycle(tcb);
+        self.return_send(&mut tcb.sq);
+        self.return_recv(&mut tcb.rq);
+    }
+
+    fn keep_send(&mut self, s: SendStorage) {
+        if self.send.len() < MAX_SPARES && s.is_default() {
+            self.send.push(s);
         }
     }
 
-    /// Sets currently kept.
-    pub fn len(&self) -> usize {
-        self.sets.len()
+    fn keep_recv(&mut self, s: RecvStorage) {
+        if self.recv.len() < MAX_SPARES && s.is_default() {
+            self.recv.push(s);
+        }
+    }
+
+    /// Arrays currently kept (send, receive).
+    pub fn len(&self) -> (usize, usize) {
+        (self.send.len(), self.recv.len())
     }
 
     pub fn is_empty(&self) -> bool {
-        self.sets.is_empty()
+        self.send.is_empty() && self.recv.is_empty()
     }
 }
 
@@ -99,43 +139,47 @@ mod tests {
     use super::*;
     use crate::wire::SeqNum;
 
-    fn queues(set: QueueStorage) -> (SendQueue, RecvQueue) {
-        (
-            SendQueue::with_storage(SeqNum(1), set.send),
-            RecvQueue::with_storage(set.recv),
-        )
+    fn bare() -> (SendQueue, RecvQueue) {
+        let (mut sq, mut rq) = (SendQueue::new(SeqNum(1)), RecvQueue::new());
+        drop((sq.take_storage(), rq.take_storage()));
+        (sq, rq)
     }
 
     #[test]
-    fn fresh_storage_is_kept_and_given_up_storage_is_not() {
-        let (mut sq, mut rq) = queues(QueueStorage::default());
-        assert!(sq.has_default_storage() && rq.has_default_storage());
+    fn storage_is_lent_on_first_use_and_comes_back_when_empty() {
         let mut pool = Spares::new();
-        pool.keep(&mut sq, &mut rq);
-        assert_eq!(pool.len(), 1);
-        // The queues still work, unallocated; what they hold now is not worth keeping.
-        assert!(!sq.has_default_storage() && !rq.has_default_storage());
-        assert_eq!(sq.write_seq(), SeqNum(1));
-        pool.keep(&mut sq, &mut rq);
-        assert_eq!(pool.len(), 1);
-        let (sq, rq) = queues(pool.take());
+        let (mut sq, mut rq) = bare();
+        assert!(!sq.has_storage() && !rq.has_storage());
+        pool.fill_send(&mut sq);
+        pool.fill_recv(&mut rq);
         assert!(sq.has_default_storage() && rq.has_default_storage());
-        assert!(pool.is_empty());
+        pool.return_send(&mut sq);
+        pool.return_recv(&mut rq);
+        assert!(!sq.has_storage() && !rq.has_storage());
+        assert_eq!(pool.len(), (1, 1));
+        // The queues keep their sequence state, unallocated.
+        assert_eq!(sq.write_seq(), SeqNum(1));
+        pool.fill_send(&mut sq);
+        assert_eq!(pool.len(), (0, 1), "the spare is taken back first");
     }
 
     #[test]
     fn pool_is_bounded() {
         let mut pool = Spares::new();
-        let mut all: Vec<_> = (0..MAX_SETS + 10).map(|_| queues(pool.take())).collect();
+        let mut all: Vec<_> = (0..MAX_SPARES + 10).map(|_| bare()).collect();
         for (sq, rq) in &mut all {
-            pool.keep(sq, rq);
+            pool.fill_send(sq);
+            pool.fill_recv(rq);
         }
-        assert_eq!(pool.len(), MAX_SETS);
-        assert_eq!(pool.sets.capacity(), MAX_SETS);
-        let kept = all
-            .iter()
-            .filter(|(sq, _)| sq.has_default_storage())
-            .count();
-        assert_eq!(kept, 10, "the sets beyond the bound stay with their queues");
+        for (sq, rq) in &mut all {
+            pool.return_send(sq);
+            pool.return_recv(rq);
+        }
+        assert_eq!(pool.len(), (MAX_SPARES, MAX_SPARES));
+        assert_eq!(pool.send.capacity(), MAX_SPARES);
+        assert!(
+            all.iter()
+                .all(|(sq, rq)| !sq.has_storage() && !rq.has_storage())
+        );
     }
 }

@@ -30,8 +30,9 @@
 //! mbuf only for the duration of a `tx_burst` on a PMD that copies.) A unit acknowledged while a
 //! clone is still in a TX ring is simply dropped: DPDK's refcounts keep the data alive.
 //!
-//! Cost: O(1) per unit touched; locating a sequence number is a binary search. The deque is
-//! reserved up front and grows only occasionally.
+//! Cost: O(1) per unit touched; locating a sequence number is a binary search. The unit array
+//! is lent by the per-core spare pool when data is first queued and given back when the queue
+//! empties (`tcp::spare`), so an idle connection holds none; it grows only occasionally.
 
 mod scoreboard;
 
@@ -47,8 +48,9 @@ use crate::wire::SeqNum;
 /// Largest unit accepted (bytes of payload); a larger `size_goal` is clamped to it.
 pub const MAX_SIZE_GOAL: usize = 1 << 20;
 
-/// Units reserved by [`SendQueue::new`].
-const DEFAULT_CAPACITY: usize = 64;
+/// Units reserved by [`SendQueue::new`] and by a spare unit array (`tcp::spare`); the array
+/// grows beyond as a bulk sender needs it.
+const DEFAULT_CAPACITY: usize = 16;
 
 /// Scoreboard marks of one unit (Linux `TCP_SKB_CB(skb)->sacked`).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -221,7 +223,23 @@ impl SendStorage {
 
     /// Bytes a fresh storage reserves on the heap.
     pub fn reserved_bytes() -> usize {
-        SendStorage::new().0.capacity() * std::mem::size_of::<SendSeg>()
+        SendStorage::new().reserved()
+    }
+
+    /// No storage at all (a queue over it allocates on its first unit, unless it is given
+    /// storage first).
+    pub fn none() -> SendStorage {
+        SendStorage(VecDeque::new())
+    }
+
+    /// Bytes of heap this storage holds.
+    pub fn reserved(&self) -> usize {
+        self.0.capacity() * std::mem::size_of::<SendSeg>()
+    }
+
+    /// Empty and at the default reservation (worth keeping spare).
+    pub fn is_default(&self) -> bool {
+        self.0.is_empty() && (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.0.capacity())
     }
 }
 
@@ -308,6 +326,35 @@ impl SendQueue {
         let units = std::mem::take(&mut self.units);
         *self = SendQueue::with_storage(self.write_seq, SendStorage(VecDeque::new()));
         SendStorage(units)
+    }
+
+    /// The (empty) unit array, handed over while the queue stays live and keeps its sequence
+    /// state: an idle connection holds no queue storage. `None` unless the queue is empty and
+    /// its array holds the default reservation (a grown one is freed instead, here).
+    pub fn lend_storage(&mut self) -> Option<SendStorage> {
+        if !self.units.is_empty() || self.units.capacity() == 0 {
+            return None;
+        }
+        let units = std::mem::take(&mut self.units);
+        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY)
+            .contains(&units.capacity())
+            .then_some(SendStorage(units))
+    }
+
+    /// Takes `storage` as the unit array if the queue has none (it grows from it); otherwise
+    /// hands it back.
+    pub fn adopt_storage(&mut self, storage: SendStorage) -> Option<SendStorage> {
+        if self.units.capacity() > 0 {
+            return Some(storage);
+        }
+        debug_assert!(storage.0.is_empty());
+        self.units = storage.0;
+        None
+    }
+
+    /// The queue holds a unit array.
+    pub fn has_storage(&self) -> bool {
+        self.units.capacity() > 0
     }
 
     /// The unit array holds the default reservation: not given up already, not grown (a grown
