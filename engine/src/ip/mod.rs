@@ -24,6 +24,7 @@ mod input;
 mod ipv6;
 pub mod neighbor;
 mod predict;
+pub mod rss;
 pub mod steer;
 mod tap_csum;
 mod template;
