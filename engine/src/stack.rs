@@ -13,11 +13,11 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::buf::{Pkt, Pools};
 use crate::dev::{Device, DeviceCaps, TxBatch};
-use crate::ip::steer::{Owner, Steering};
+use crate::ip::steer::{Msg, Owner, SteerError, Steering};
 use crate::ip::{IpCidr, IpConfig, IpCounters, IpLayer, NeighborConfig, Ping, TcpTx};
 use crate::rand::Rng;
 use crate::tcp::{
-    ConnId, ConnInfo, ConnOptions, Event, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
+    ConnId, ConnInfo, ConnOptions, Event, FourTuple, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
 };
 use crate::time::Instant;
 
@@ -142,8 +142,8 @@ pub struct Stack<D: Device> {
     pools: Pools,
     ip: IpLayer,
     rx: Vec<Pkt>,
-    /// Frames other cores steered to this one.
-    inbox: Vec<Pkt>,
+    /// What other cores handed this one (frames, ARP/ND copies, overrides).
+    inbox: Vec<Msg>,
     rx_burst: usize,
     steer: Option<Steering>,
     tx: TxBatch,
@@ -259,8 +259,17 @@ impl<D: Device> Stack<D> {
         if let Some(st) = self.steer.as_mut() {
             let mut inbox = std::mem::take(&mut self.inbox);
             st.drain(&mut inbox, self.rx_burst);
-            for frame in inbox.drain(..) {
-                self.input(now, frame);
+            for m in inbox.drain(..) {
+                match m {
+                    // Steered again: this core's view may be newer than the sender's.
+                    Msg::Steered(frame) => self.steer_or_input(now, frame),
+                    Msg::Copy(frame) => self.input(now, frame),
+                    Msg::Override(flow, core) => {
+                        if let Some(v) = self.tcp.steering_mut() {
+                            v.apply(flow, core);
+                        }
+                    }
+                }
             }
             self.inbox = inbox;
         }
@@ -282,10 +291,10 @@ impl<D: Device> Stack<D> {
 
     /// Processes a frame here, or hands it to the core that owns it (decision 8).
     fn steer_or_input(&mut self, now: Instant, frame: Pkt) {
-        let Some(st) = self.steer.as_mut() else {
+        let (Some(st), Some(view)) = (self.steer.as_mut(), self.tcp.steering()) else {
             return self.input(now, frame);
         };
-        match st.owner(&frame) {
+        match st.owner(&frame, view) {
             Owner::Here => self.input(now, frame),
             Owner::Core(c) => st.forward(c, frame),
             Owner::All => {
@@ -303,9 +312,34 @@ impl<D: Device> Stack<D> {
     }
 
     /// Joins this stack to a steering mesh (see [`crate::ip::steer::mesh`]): one stack per
-    /// core of a port whose queues do not steer by themselves.
+    /// queue of a multi-queue port. TCP's ownership view (`TcpConfig::steering`) becomes the
+    /// mesh's, so active opens choose ports whose frames steering hands to this core.
     pub fn set_steering(&mut self, steering: Steering) {
+        self.tcp.set_steering(Some(steering.view().clone()));
         self.steer = Some(steering);
+    }
+
+    /// Makes `core` the owner of `flow` on every core of the mesh (a connection moved there).
+    /// Call it on the core that owns the flow now; the other cores apply it in their next poll,
+    /// and frames meanwhile reach `core` through this one (`ip::steer`).
+    pub fn override_flow(&mut self, flow: FourTuple, core: u16) -> Result<(), SteerError> {
+        self.change_owner(flow, Some(core))
+    }
+
+    /// Ends an override of `flow` on every core (the flow goes back to its hash owner). Call
+    /// it on the core the override names.
+    pub fn clear_override(&mut self, flow: FourTuple) -> Result<(), SteerError> {
+        self.change_owner(flow, None)
+    }
+
+    fn change_owner(&mut self, flow: FourTuple, core: Option<u16>) -> Result<(), SteerError> {
+        let (Some(st), Some(view)) = (self.steer.as_mut(), self.tcp.steering_mut()) else {
+            return Err(SteerError::NoMesh);
+        };
+        st.check_override(view, &flow, core)?;
+        view.apply(flow, core);
+        st.announce_override(flow, core);
+        Ok(())
     }
 
     /// The second half: what connections owe (data the windows allow, coalesced ACKs), ARP

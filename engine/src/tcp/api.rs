@@ -137,8 +137,24 @@ impl Tcp {
         Ok(ConnId(tcb.handle))
     }
 
+    /// This core's view of flow ownership (multi-core steering), if it has one.
+    pub fn steering(&self) -> Option<&crate::ip::rss::FlowSteer> {
+        self.sh.cfg.steering.as_ref()
+    }
+
+    /// The view, to apply overrides to (`Stack` does, from the steering mesh).
+    pub fn steering_mut(&mut self) -> Option<&mut crate::ip::rss::FlowSteer> {
+        self.sh.cfg.steering.as_mut()
+    }
+
+    /// Sets the view (`Stack::set_steering`).
+    pub fn set_steering(&mut self, view: Option<crate::ip::rss::FlowSteer>) {
+        self.sh.cfg.steering = view;
+    }
+
     /// An ephemeral port for `remote` whose 4-tuple is free (a TIME-WAIT tuple may be reused
-    /// under `tw_reuse_after`) and, with steering, that maps back to this core.
+    /// under `tw_reuse_after`) and, with steering, whose flow `FlowSteer::owner_of` gives to
+    /// this core.
     fn pick_port(
         &mut self,
         local_ip: IpAddr,
@@ -146,17 +162,16 @@ impl Tcp {
         now: crate::time::Instant,
     ) -> Result<u16, TcpError> {
         let (conns, sh) = (&mut self.conns, &mut self.sh);
-        let steer = sh.cfg.steering;
+        let steer = sh.cfg.steering.as_ref();
         let reuse = sh.cfg.tw_reuse_after;
         let mut reusable = None;
         let flows = &sh.flows;
         let port = sh.ports.alloc(local_ip, remote, |p| {
-            if let Some((core, n)) = steer
-                && p % n != core
-            {
+            let t = FourTuple::new((local_ip, p), remote);
+            // ARCHITECTURE decision 8: the flow's frames must reach this core.
+            if steer.is_some_and(|s| !s.is_mine(&t)) {
                 return false;
             }
-            let t = FourTuple::new((local_ip, p), remote);
             match flows.get(&t) {
                 None => true,
                 Some(idx) => {

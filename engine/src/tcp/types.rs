@@ -14,6 +14,7 @@ use super::flow::FourTuple;
 use super::rtt::RttConfig;
 use super::slab::Handle;
 use super::state::State;
+use crate::ip::rss::FlowSteer;
 
 /// A connection, as the application holds it. Stale after `close`/`abort`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -219,9 +220,10 @@ pub struct TcpConfig {
     /// Minimum interval between ACKs answering data-less out-of-window segments, per
     /// connection (RFC 5961 §7; Linux tcp_invalid_ratelimit: 500 ms).
     pub oow_ack_interval: Duration,
-    /// Multi-core steering: this core's index and the core count; active opens choose a
-    /// local port `p` with `p % cores == core` so replies come back to this core.
-    pub steering: Option<(u16, u16)>,
+    /// Multi-core steering: this core's view of flow ownership (`ip::rss::FlowSteer`); active
+    /// opens choose a local port whose flow it says is this core's, so replies come back here.
+    /// `Stack::set_steering` sets it from the steering mesh.
+    pub steering: Option<FlowSteer>,
 }
 
 impl Default for TcpConfig {
