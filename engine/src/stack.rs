@@ -332,6 +332,12 @@ impl<D: Device> Stack<D> {
         self.change_owner(flow, None)
     }
 
+    /// The core that owns `flow` by this stack's view (`None`: no steering, or the flow
+    /// belongs wherever its frames arrive).
+    pub fn flow_owner(&self, flow: &FourTuple) -> Option<u16> {
+        self.tcp.steering().and_then(|v| v.owner_of(flow))
+    }
+
     fn change_owner(&mut self, flow: FourTuple, core: Option<u16>) -> Result<(), SteerError> {
         let (Some(st), Some(view)) = (self.steer.as_mut(), self.tcp.steering_mut()) else {
             return Err(SteerError::NoMesh);

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use dpdk_sys as sys;
 
+use super::rss;
 use super::spec::{MemifRole, PortSpec};
 use super::{Device, DeviceCaps, TxCaps, TxFrames};
 use crate::buf::{Mempool, Pkt};
 use crate::eal::{self, Eal};
+use crate::ip::rss::{KEY_LEN, Spread};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 
@@ -48,6 +50,10 @@ pub struct PortConfig {
     pub checksum: Want,
     /// How long to wait for the link to come up (memif servers wait for their client).
     pub link_wait: Duration,
+    /// The RSS key (the first 40 bytes of a longer one) given to a port with RSS, and used
+    /// by software steering where the port cannot steer; `None`: a random one (as Linux's
+    /// `netdev_rss_key_fill`: a public key would let peers aim every flow at one core).
+    pub rss_key: Option<[u8; KEY_LEN]>,
 }
 
 impl PortConfig {
@@ -63,6 +69,7 @@ impl PortConfig {
             tso: Want::Auto,
             checksum: Want::Auto,
             link_wait: Duration::from_secs(10),
+            rss_key: None,
         }
     }
 }
@@ -122,6 +129,10 @@ pub struct Port {
     pub caps: DeviceCaps,
     pub rx_queues: u16,
     pub tx_queues: u16,
+    /// How frames reach the receive queues: give it to `ip::steer::mesh` (see `dev::rss`).
+    pub spread: Spread,
+    /// One line on how the port steers (or why it cannot), for the operator.
+    pub steering: String,
 }
 
 static PORT_SEQ: AtomicU32 = AtomicU32::new(0);
@@ -187,11 +198,24 @@ impl Port {
             step,
             cause: eal::error_string(-rc),
         };
-        let (conf, tx) = offload_conf(spec, &driver, &info, cfg)?;
+        let (mut conf, tx) = offload_conf(spec, &driver, &info, cfg)?;
         let nrx = cfg.rx_queues.min(info.max_rx_queues).max(1);
         let ntx = cfg.tx_queues.min(info.max_tx_queues).max(1);
-        // SAFETY: id is a valid port (created above); conf is a fully initialised struct.
-        let rc = unsafe { sys::rte_eth_dev_configure(id, nrx, ntx, &conf) };
+        let key = rss::engine_key(cfg.rss_key, info.hash_key_size);
+        let planned = rss::plan(&mut conf, &info, nrx, key.clone());
+        // SAFETY: id is a valid port (created above); conf is a fully initialised struct
+        // whose RSS key (if any) lives in `planned` across the call.
+        let mut rc = unsafe { sys::rte_eth_dev_configure(id, nrx, ntx, &conf) };
+        let mut refused = None;
+        if rc != 0 && planned.is_some() {
+            refused = Some(format!(
+                "it refused the RSS configuration: {}",
+                eal::error_string(-rc)
+            ));
+            rss::unplan(&mut conf);
+            // SAFETY: as above, without RSS.
+            rc = unsafe { sys::rte_eth_dev_configure(id, nrx, ntx, &conf) };
+        }
         if rc != 0 {
             return Err(fail("rte_eth_dev_configure", rc));
         }
@@ -213,12 +237,16 @@ impl Port {
         unsafe { sys::rte_eth_promiscuous_enable(id) };
         wait_link(id, spec, &driver, cfg.link_wait)?;
         let caps = read_caps(id, &driver, tx, &conf);
+        let planned = planned.filter(|_| refused.is_none());
+        let (spread, steering) = rss::spread(id, &driver, nrx, planned.as_ref(), refused, &key);
         Ok(Port {
             id,
             spec: spec.into(),
             caps,
             rx_queues: nrx,
             tx_queues: ntx,
+            spread,
+            steering,
         })
     }
 
@@ -385,7 +413,7 @@ fn port_by_name(
     Ok(id)
 }
 
-fn dev_info(id: u16) -> sys::rte_eth_dev_info {
+pub(super) fn dev_info(id: u16) -> sys::rte_eth_dev_info {
     let mut info = sys::rte_eth_dev_info::default();
     // SAFETY: valid port id; info is writable.
     unsafe { sys::rte_eth_dev_info_get(id, &mut info) };

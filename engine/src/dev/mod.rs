@@ -26,6 +26,7 @@
 pub mod dpdk;
 pub mod fault;
 pub mod pcap;
+mod rss;
 pub mod sim;
 pub mod spec;
 
