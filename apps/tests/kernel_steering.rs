@@ -1,34 +1,53 @@
-//! Multi-core software steering (ARCHITECTURE decision 8) against the Linux kernel: a net_tap
-//! port with two queues, one engine stack per queue joined by a steering mesh, 32 active
-//! opens to a kernel echo server. The kernel picks the receive queue by its own flow hash, so
-//! about half the flows arrive on the other core's queue; every byte must still come back, and
-//! the stacks must show frames handed across.
+//! Multi-core steering (ARCHITECTURE decision 8) against the Linux kernel: a net_tap port with
+//! two queues, one engine stack per queue joined by a steering mesh over the port's spread.
+//! net_tap cannot steer (the kernel's tun hash picks the queue), so the port reports so and the
+//! engine's Toeplitz key and table decide ownership; about half the frames arrive on the other
+//! core's queue and must be handed over.
+//!
+//! - Active opens of both families from each core to a kernel echo server: each connection's
+//!   flow is owned by the core that opened it, every byte comes back, frames crossed cores.
+//! - Kernel clients of both families to engine listeners on both cores: each accepted
+//!   connection is on the core that owns its flow, every echo is intact.
+//! - An override: a flow the hash gives to core 1 is moved to core 0 before core 0 opens it;
+//!   its echo completes with core 1 sending no reset (frames core 1 receives go to core 0).
 
 mod common;
 #[path = "common/tcp.rs"]
 mod tcp;
 
 use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use apps::clock::Clock;
 use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
+use engine::ip::IpCidr;
+use engine::ip::rss::Spread;
 use engine::ip::steer;
-use engine::tcp::{ConnId, Event};
-use engine::{Stack, StackConfig};
+use engine::tcp::{ConnId, Event, FourTuple, ListenerId};
+use engine::{Counters, Stack, StackConfig};
 
 use common::{Netns, unique_name};
-use tcp::{ENGINE_IP, KERNEL_IP, KERNEL_MAC, kernel_listen, pattern};
+use tcp::{ENGINE_IP, ENGINE_IP6, KERNEL_IP, KERNEL_IP6, KERNEL_MAC, kernel_connect, pattern};
 
 const CORES: u16 = 2;
 const CONNS_PER_CORE: usize = 16;
 const BYTES: usize = 64 * 1024;
-const PORT: u16 = 7007;
+const ECHO_PORT: u16 = 7007;
+const ENGINE_PORT: u16 = 7100;
+/// Per stack: a quarter of the default, so the three tests fit one EAL under `cargo test`.
+const POOLS: PoolSizes = PoolSizes {
+    data: 4095,
+    hdr: 2047,
+    indirect: 4095,
+};
 
-/// A kernel echo server in `ns`: one thread per connection.
+/// A kernel echo server in `ns` on both families: one thread per connection.
 fn kernel_echo(ns: &Netns) {
-    let listener = kernel_listen(ns, PORT);
+    let any = SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), ECHO_PORT);
+    let listener = tcp::kernel_listen_on(ns, any);
     std::thread::spawn(move || {
         for s in listener.incoming() {
             let Ok(mut s) = s else { continue };
@@ -57,11 +76,22 @@ struct Flow {
     got: Vec<u8>,
 }
 
-/// Opens the tap with `CORES` queues and one steered stack per queue.
-fn stacks(tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
+impl Flow {
+    fn new(conn: ConnId) -> Flow {
+        Flow {
+            conn,
+            sent: 0,
+            got: Vec::new(),
+        }
+    }
+}
+
+/// The tap with `CORES` queues, one steered stack per queue, the kernel's end configured
+/// with both families.
+fn setup(ns: &Netns, tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
     let eal = engine::eal::init_for_tests();
     let pools: Vec<Pools> = (0..CORES)
-        .map(|q| Pools::create(&unique_name(&format!("st{q}")), &PoolSizes::default()).unwrap())
+        .map(|q| Pools::create(&unique_name(&format!("st{q}")), &POOLS).unwrap())
         .collect();
     let mut cfg = PortConfig::new(pools[0].data);
     cfg.rx_queues = CORES;
@@ -69,92 +99,290 @@ fn stacks(tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
     cfg.rx_pools = pools.iter().map(|p| p.data).collect();
     let port = Port::open(eal, &format!("tap:{tap}").parse().unwrap(), &cfg).unwrap();
     assert_eq!(port.rx_queues, CORES, "the tap must have {CORES} queues");
-    let mesh = steer::mesh(CORES, 32768..=60999);
-    let stacks = mesh
+    assert!(
+        matches!(port.spread, Spread::Software(_)),
+        "net_tap cannot steer: {}",
+        port.steering
+    );
+    assert!(port.steering.contains("cannot steer"), "{}", port.steering);
+    eprintln!("{}", port.steering);
+    let stacks = steer::mesh(CORES, port.spread.clone())
         .into_iter()
         .zip(pools)
         .enumerate()
         .map(|(i, (st, p))| {
-            let mut c = StackConfig::new(ENGINE_IP, 24);
+            let mut c = StackConfig::with_addrs(vec![
+                IpCidr::new(ENGINE_IP, 24),
+                IpCidr::new(ENGINE_IP6, 64),
+            ]);
             c.seed = Some(7 + i as u64);
-            c.tcp.steering = Some((i as u16, CORES));
             let mut s = Stack::new(port.queue(i as u16), p, c);
             s.set_steering(st);
             s
         })
         .collect();
+    ns.wait_for_link(tap);
+    ns.configure_peer(tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
+    ns.add_addr(tap, &format!("{KERNEL_IP6}/64"));
     (port, stacks)
 }
 
-#[test]
-fn flows_landing_on_the_other_cores_queue_are_steered_home() {
-    let ns = Netns::new();
-    let tap = unique_name("stp");
-    kernel_echo(&ns);
-    let nsr = &ns;
-    let (counters, all_ok) = ns.in_thread(move || {
-        let (port, mut stacks) = stacks(&tap);
-        nsr.wait_for_link(&tap);
-        nsr.configure_peer(&tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
-        let clock = Clock::new(engine::eal::init_for_tests());
-        let data = pattern(BYTES, 5);
-        let mut flows: Vec<Vec<Flow>> = (0..CORES).map(|_| Vec::new()).collect();
-        for (i, s) in stacks.iter_mut().enumerate() {
+/// Polls every stack and pumps each core's flows until every flow got `BYTES` back.
+fn echo_all(stacks: &mut [Stack<DpdkQueue>], flows: &mut [Vec<Flow>], clock: &Clock) {
+    let data = pattern(BYTES, 5);
+    let start = Instant::now();
+    let mut buf = vec![0; 65536];
+    while flows.iter().flatten().any(|f| f.got.len() < BYTES) {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "steered flows stalled"
+        );
+        for (s, fl) in stacks.iter_mut().zip(flows.iter_mut()) {
             s.poll(clock.now());
-            for _ in 0..CONNS_PER_CORE {
-                let conn = s.connect(KERNEL_IP, PORT, None).expect("connect");
-                assert_eq!(
-                    s.info(conn).unwrap().local.port() % CORES,
-                    i as u16,
-                    "port steers home"
-                );
-                flows[i].push(Flow {
-                    conn,
-                    sent: 0,
-                    got: Vec::new(),
-                });
-            }
-        }
-        let start = Instant::now();
-        let mut buf = vec![0; 65536];
-        while flows.iter().flatten().any(|f| f.got.len() < BYTES) {
-            assert!(
-                start.elapsed() < Duration::from_secs(60),
-                "steered flows stalled"
-            );
-            for (s, fl) in stacks.iter_mut().zip(flows.iter_mut()) {
-                s.poll(clock.now());
-                while let Some(ev) = s.poll_event() {
-                    if let Event::Closed(c, e) = ev {
-                        panic!("connection {c:?} closed early: {e:?}");
-                    }
+            while let Some(ev) = s.poll_event() {
+                if let Event::Closed(c, e) = ev {
+                    panic!("connection {c:?} closed early: {e:?}");
                 }
-                for f in fl.iter_mut() {
-                    if f.sent < BYTES {
-                        f.sent += s.send(f.conn, &data[f.sent..]).unwrap_or(0);
+            }
+            for f in fl.iter_mut() {
+                if f.sent < BYTES {
+                    f.sent += s.send(f.conn, &data[f.sent..]).unwrap_or(0);
+                }
+                while let Ok(n) = s.recv(f.conn, &mut buf) {
+                    if n == 0 {
+                        break;
                     }
-                    while let Ok(n) = s.recv(f.conn, &mut buf) {
-                        if n == 0 {
-                            break;
-                        }
-                        f.got.extend_from_slice(&buf[..n]);
-                    }
+                    f.got.extend_from_slice(&buf[..n]);
                 }
             }
         }
-        let ok = flows.iter().flatten().all(|f| f.got == data);
-        let counters: Vec<_> = stacks.iter().map(|s| s.counters()).collect();
-        drop(stacks);
-        port.close();
-        (counters, ok)
-    });
-    assert!(all_ok, "every flow gets its own bytes back, in order");
+    }
+    assert!(
+        flows.iter().flatten().all(|f| f.got == data),
+        "every flow gets its own bytes back, in order"
+    );
+}
+
+fn close_all(port: Port, stacks: Vec<Stack<DpdkQueue>>) -> Vec<Counters> {
+    let counters = stacks.iter().map(|s| s.counters()).collect();
+    drop(stacks);
+    port.close();
+    counters
+}
+
+fn assert_crossed_without_loss(counters: &[Counters]) {
     let forwarded: u64 = counters.iter().map(|c| c.steer_forwarded).sum();
     let drops: u64 = counters.iter().map(|c| c.steer_drops).sum();
     assert!(forwarded > 0, "some frames crossed cores: {counters:?}");
     assert_eq!(drops, 0, "no frame was lost crossing cores");
+    for c in counters {
+        assert_eq!(c.tcp.estab_resets + c.tcp.attempt_fails, 0, "{c:?}");
+    }
+}
+
+#[test]
+fn active_opens_of_both_families_are_owned_by_the_connecting_core() {
+    let ns = Netns::with_ipv6();
+    let tap = unique_name("stp");
+    kernel_echo(&ns);
+    let nsr = &ns;
+    let counters = ns.in_thread(move || {
+        let (port, mut stacks) = setup(nsr, &tap);
+        let clock = Clock::new(engine::eal::init_for_tests());
+        let mut flows: Vec<Vec<Flow>> = (0..CORES).map(|_| Vec::new()).collect();
+        for (i, s) in stacks.iter_mut().enumerate() {
+            s.poll(clock.now());
+            for k in 0..CONNS_PER_CORE {
+                let peer: IpAddr = if k % 2 == 0 {
+                    KERNEL_IP.into()
+                } else {
+                    KERNEL_IP6.into()
+                };
+                let conn = s.connect(peer, ECHO_PORT, None).expect("connect");
+                let flow = s.info(conn).unwrap().tuple;
+                assert_eq!(s.flow_owner(&flow), Some(i as u16), "{flow:?} steers home");
+                flows[i].push(Flow::new(conn));
+            }
+        }
+        echo_all(&mut stacks, &mut flows, &clock);
+        close_all(port, stacks)
+    });
+    assert_crossed_without_loss(&counters);
     for c in &counters {
         assert_eq!(c.tcp.active_opens, CONNS_PER_CORE as u64);
-        assert_eq!(c.tcp.estab_resets + c.tcp.attempt_fails, 0);
     }
+}
+
+/// Kernel clients, one per `(engine address, kernel source port)` (`None`: the kernel's
+/// choice; `Some(p)`: the namespace's port range is narrowed to `p` for that connect), each in
+/// its own thread sending `BYTES` and reading the echo back.
+fn kernel_clients(ns: &Netns, to: &[(IpAddr, Option<u16>)]) -> bool {
+    let handles: Vec<_> = to
+        .iter()
+        .enumerate()
+        .map(|(k, &(ip, sport))| {
+            if let Some(p) = sport {
+                let range = format!("net.ipv4.ip_local_port_range={p} {p}");
+                ns.exec_ok(&["sysctl", "-qw", &range]);
+            }
+            let s = kernel_connect(ns, ip, ENGINE_PORT).expect("kernel connect");
+            if let Some(p) = sport {
+                assert_eq!(s.local_addr().unwrap().port(), p);
+            }
+            std::thread::spawn(move || {
+                let data = pattern(BYTES, k as u64);
+                let (got, _) = tcp::send_and_read_back(s, &data);
+                got == data
+            })
+        })
+        .collect();
+    handles.into_iter().all(|h| h.join().unwrap())
+}
+
+/// A connection the engine echoes: bytes still to send back, end of input seen.
+type EchoConn = (ConnId, Vec<u8>, bool);
+
+/// Echoes on every accepted connection of listener `l` of stack `s`; counts accepts, each
+/// checked to be on the core that owns its flow.
+fn echo_step(
+    s: &mut Stack<DpdkQueue>,
+    core: usize,
+    l: ListenerId,
+    conns: &mut Vec<EchoConn>,
+    buf: &mut [u8],
+) -> usize {
+    let mut accepted = 0;
+    while s.poll_event().is_some() {}
+    while let Some(c) = s.accept(l) {
+        let flow = s.info(c).unwrap().tuple;
+        assert_eq!(s.flow_owner(&flow), Some(core as u16), "{flow:?}");
+        accepted += 1;
+        conns.push((c, Vec::new(), false));
+    }
+    for (c, pending, eof) in conns.iter_mut().filter(|e| !e.2 || !e.1.is_empty()) {
+        while let Ok(n) = s.recv(*c, buf) {
+            if n == 0 {
+                *eof = true;
+                break;
+            }
+            pending.extend_from_slice(&buf[..n]);
+        }
+        let sent = s.send(*c, pending).unwrap_or(0);
+        pending.drain(..sent);
+        if *eof && pending.is_empty() {
+            s.close(*c);
+        }
+    }
+    accepted
+}
+
+/// Engine listeners on every core echo for the kernel clients that `clients` chooses once
+/// the stacks are up; returns the counters and how many connections each core accepted.
+fn serve_kernel_clients(
+    ns: &Netns,
+    tap: &str,
+    clients: impl FnOnce(&mut [Stack<DpdkQueue>], &Clock) -> Vec<(IpAddr, Option<u16>)> + Send,
+) -> (Vec<Counters>, Vec<usize>) {
+    ns.in_thread(|| {
+        let (port, mut stacks) = setup(ns, tap);
+        let clock = Clock::new(engine::eal::init_for_tests());
+        let ls: Vec<_> = stacks
+            .iter_mut()
+            .map(|s| s.listen(ENGINE_PORT, 128, None).expect("listen"))
+            .collect();
+        let to = clients(&mut stacks, &clock);
+        let stop = AtomicBool::new(false);
+        let mut owned = vec![0usize; usize::from(CORES)];
+        std::thread::scope(|sc| {
+            let clients = sc.spawn(|| {
+                let ok = kernel_clients(ns, &to);
+                stop.store(true, Ordering::Release);
+                ok
+            });
+            let mut conns: Vec<Vec<EchoConn>> = vec![Vec::new(); usize::from(CORES)];
+            let mut buf = vec![0; 65536];
+            let start = Instant::now();
+            while !stop.load(Ordering::Acquire) {
+                assert!(start.elapsed() < Duration::from_secs(60), "echo stalled");
+                for (i, s) in stacks.iter_mut().enumerate() {
+                    s.poll(clock.now());
+                    owned[i] += echo_step(s, i, ls[i], &mut conns[i], &mut buf);
+                }
+            }
+            assert!(clients.join().unwrap(), "every kernel client got its echo");
+        });
+        (close_all(port, stacks), owned)
+    })
+}
+
+#[test]
+fn passive_opens_of_both_families_land_on_their_owner() {
+    let ns = Netns::with_ipv6();
+    let tap = unique_name("stq");
+    let n = 2 * CONNS_PER_CORE;
+    let (counters, owned) = serve_kernel_clients(&ns, &tap, |_, _| {
+        (0..n)
+            .map(|k| {
+                let ip = if k % 2 == 0 {
+                    IpAddr::from(ENGINE_IP)
+                } else {
+                    IpAddr::from(ENGINE_IP6)
+                };
+                (ip, None)
+            })
+            .collect()
+    });
+    assert_eq!(owned.iter().sum::<usize>(), n);
+    assert!(
+        owned.iter().all(|&n| n > 0),
+        "both cores own some: {owned:?}"
+    );
+    assert_crossed_without_loss(&counters);
+}
+
+/// Four flows of `local`'s family from `peer` whose hash owner is core 1.
+fn flows_of_core_1(stacks: &[Stack<DpdkQueue>], local: IpAddr, peer: IpAddr) -> Vec<FourTuple> {
+    (20000..30000u16)
+        .map(|p| FourTuple::new((local, ENGINE_PORT), (peer, p)))
+        .filter(|f| stacks[1].flow_owner(f) == Some(1))
+        .take(4)
+        .collect()
+}
+
+/// Eight kernel clients (four per family) from source ports whose flows the hash gives to
+/// core 1, all moved to core 0 by overrides issued on core 1: core 0 accepts every one,
+/// whichever queue the kernel delivers their frames to, and core 1 none.
+#[test]
+fn overridden_flows_reach_their_new_owner_from_every_queue() {
+    let ns = Netns::with_ipv6();
+    let tap = unique_name("sto");
+    let (counters, owned) = serve_kernel_clients(&ns, &tap, |stacks, clock| {
+        let mut flows = flows_of_core_1(stacks, ENGINE_IP.into(), KERNEL_IP.into());
+        flows.extend(flows_of_core_1(
+            stacks,
+            ENGINE_IP6.into(),
+            KERNEL_IP6.into(),
+        ));
+        for f in &flows {
+            stacks[1].override_flow(*f, 0).expect("override");
+        }
+        for s in stacks.iter_mut() {
+            s.poll(clock.now());
+        }
+        for f in &flows {
+            assert!(stacks.iter().all(|s| s.flow_owner(f) == Some(0)), "{f:?}");
+        }
+        flows
+            .iter()
+            .map(|f| (f.local_ip, Some(f.remote_port)))
+            .collect()
+    });
+    eprintln!(
+        "handed over: core 0 {}, core 1 {}",
+        counters[0].steer_forwarded, counters[1].steer_forwarded
+    );
+    assert_eq!(owned, vec![8, 0], "every overridden flow on core 0");
+    assert_eq!(counters[1].tcp.out_rsts, 0, "core 1 never answered them");
+    let drops: u64 = counters.iter().map(|c| c.steer_drops).sum();
+    assert_eq!(drops, 0);
 }

@@ -17,7 +17,8 @@ use crate::ip::steer::{Msg, Owner, SteerError, Steering};
 use crate::ip::{IpCidr, IpConfig, IpCounters, IpLayer, NeighborConfig, Ping, TcpTx};
 use crate::rand::Rng;
 use crate::tcp::{
-    ConnId, ConnInfo, ConnOptions, Event, FourTuple, ListenerId, Out, Tcp, TcpConfig, TcpCounters, TcpError,
+    ConnId, ConnInfo, ConnOptions, Event, FourTuple, ListenerId, Out, Tcp, TcpConfig, TcpCounters,
+    TcpError,
 };
 use crate::time::Instant;
 

@@ -44,10 +44,8 @@ fn stacks(tag: &str, n: u16, spread: Spread) -> (Vec<Stack<DpdkQueue>>, Vec<Stee
         .into_iter()
         .enumerate()
         .map(|(c, st)| {
-            let mut sc = StackConfig::with_addrs(vec![
-                IpCidr::new(LOCAL4, 8),
-                IpCidr::new(LOCAL6, 16),
-            ]);
+            let mut sc =
+                StackConfig::with_addrs(vec![IpCidr::new(LOCAL4, 8), IpCidr::new(LOCAL6, 16)]);
             sc.seed = Some(100 + c as u64);
             let mut s = Stack::new(port.queue(c as u16), pools(&format!("{tag}{c}")), sc);
             s.set_steering(st);
@@ -86,7 +84,12 @@ fn frame(flow: &FourTuple) -> Vec<u8> {
 fn random_peer(rng: &mut Rng) -> (IpAddr, u16) {
     let port = (rng.next_u32() % 65535 + 1) as u16;
     let ip = if rng.next_u32() % 2 == 0 {
-        IpAddr::V4(Ipv4Addr::new(10, rng.next_u32() as u8, rng.next_u32() as u8, 1))
+        IpAddr::V4(Ipv4Addr::new(
+            10,
+            rng.next_u32() as u8,
+            rng.next_u32() as u8,
+            1,
+        ))
     } else {
         let mut o = [0u8; 16];
         o[..8].copy_from_slice(&0xfd00_0000_0000_0000u64.to_be_bytes());
@@ -122,11 +125,17 @@ fn active_open_ports_steer_back_to_the_connecting_core_both_families() {
                 } else {
                     Owner::Core(c as u16)
                 };
-                assert_eq!(owner, want, "{n} cores: flow {flow:?} opened on {c}, core {k}");
+                assert_eq!(
+                    owner, want,
+                    "{n} cores: flow {flow:?} opened on {c}, core {k}"
+                );
                 assert_eq!(stacks[k].flow_owner(&flow), Some(c as u16));
             }
         }
-        assert!(v6 > 100 && v6 < 300, "both families drawn: {v6} of 400 IPv6");
+        assert!(
+            v6 > 100 && v6 < 300,
+            "both families drawn: {v6} of 400 IPv6"
+        );
     }
 }
 
@@ -165,7 +174,11 @@ fn an_override_wins_on_every_core_until_cleared() {
         s.poll(now);
     }
     for (k, s) in stacks.iter().enumerate() {
-        assert_eq!(s.flow_owner(&flow), Some(1), "core {k} back to the hash owner");
+        assert_eq!(
+            s.flow_owner(&flow),
+            Some(1),
+            "core {k} back to the hash owner"
+        );
     }
 }
 

@@ -4,10 +4,11 @@
 //!
 //! Set-ups:
 //! - **a port** (`--port --ip --target`): the port is opened with one queue per core; core `i`
-//!   takes queue `i` and `TcpConfig::steering = (i, N)`, so its ephemeral ports satisfy
-//!   `port % N == i`. Over net_ring and memif the sender chooses the queue and replies come back
-//!   to the right core; over net_tap the kernel chooses the queue, so more than one core may
-//!   mis-deliver until the engine steers in software (a warning is printed).
+//!   takes queue `i`. Over net_ring and memif the sender chooses the queue and replies come
+//!   back to the core that sent the request. Elsewhere (net_tap, af_packet, RSS NICs) the
+//!   cores join a steering mesh over the port's spread (`Port::spread`, printed at start):
+//!   active opens choose source ports the flow's owner function gives to their core, and
+//!   frames that arrive on another core's queue are handed over (`engine::ip::steer`).
 //! - **embedded** (no `--port`): a net_ring pair in this process, the client at 10.0.0.1/24
 //!   and fd00::1/64 and `N` engine servers ([`crate::servers::Server`]) at 10.0.0.2/24 and
 //!   fd00::2/64 (target 10.0.0.2, or `--target [fd00::2]:PORT` over IPv6), server core
@@ -24,6 +25,8 @@ use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::dev::spec::PortSpec;
 use engine::eal::{self, Eal};
+use engine::ip::rss::Spread;
+use engine::ip::steer::{self, Steering};
 use engine::tcp::{ConnId, EcnMode, Event, TcpError};
 use engine::wire::MacAddr;
 use engine::{Counters, Stack, StackConfig};
@@ -235,6 +238,19 @@ struct ClientParts {
     queue: DpdkQueue,
     pools: Pools,
     cfg: StackConfig,
+    /// This core's end of the steering mesh, where the port does not deliver every frame to
+    /// its owner's queue by itself.
+    steer: Option<Steering>,
+}
+
+impl ClientParts {
+    fn stack(self) -> Stack<DpdkQueue> {
+        let mut stack = Stack::new(self.queue, self.pools, self.cfg);
+        if let Some(st) = self.steer {
+            stack.set_steering(st);
+        }
+        stack
+    }
 }
 
 /// Runs `plan` on the engine.
@@ -304,11 +320,8 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         (a, Some(b))
     } else {
         let (p, _) = setup::open_port(eal, &port_args, n as u16, "lgc")?;
-        if n > 1 && matches!(port_args.port, PortSpec::Tap { .. }) {
-            eprintln!(
-                "loadgen: warning: net_tap lets the kernel choose the receive queue; with \
-                 --cores {n} replies may reach the wrong core (use --cores 1 over tap)"
-            );
+        if n > 1 {
+            eprintln!("loadgen: steering: {}", p.steering);
         }
         (p, None)
     };
@@ -334,6 +347,16 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     } else {
         PoolSizes::default()
     };
+    // Over net_ring and memif the sender picks the queue: replies already reach the core
+    // that sent the request, and any source port will do. Elsewhere every core joins a mesh
+    // that hands frames to their owner (ip::steer) and ports are chosen by its owner_of.
+    let mut mesh: Vec<Option<Steering>> = match &client_port.spread {
+        Spread::Sender => (0..n).map(|_| None).collect(),
+        spread => steer::mesh(n as u16, spread.clone())
+            .into_iter()
+            .map(Some)
+            .collect(),
+    };
     let client_parts: Vec<ClientParts> = (0..n)
         .map(|i| {
             let mut cfg = port_args.stack_config()?;
@@ -343,13 +366,11 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             if c.ecn {
                 cfg.tcp.default_options.ecn = EcnMode::On;
             }
-            if n > 1 {
-                cfg.tcp.steering = Some((i as u16, n as u16));
-            }
             Ok(ClientParts {
                 queue: client_port.queue(i as u16),
                 pools: Pools::create(&format!("lgp{i}"), &sizes)?,
                 cfg,
+                steer: mesh[i].take(),
             })
         })
         .collect::<Result<_, SetupError>>()?;
@@ -366,6 +387,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
                     queue: sp.queue(i as u16),
                     pools: client_parts[i].pools,
                     cfg,
+                    steer: None,
                 }
             })
             .collect(),
@@ -515,7 +537,7 @@ impl Ctx<'_> {
     }
 
     fn server_core(&self, p: ClientParts) -> ServerCore {
-        let mut stack = Stack::new(p.queue, p.pools, p.cfg);
+        let mut stack = p.stack();
         let port = self.target.port();
         let server = Server::new(&mut stack, self.plan.common.server, port)
             .unwrap_or_else(|e| panic!("embedded server cannot listen on {port}: {e}"));
@@ -557,7 +579,7 @@ impl Ctx<'_> {
         }
         let map = ConnMap::with_capacity(self.plan.conns_of(i) * 2 + 16);
         let mut cc = ClientCore {
-            stack: Stack::new(p.queue, p.pools, p.cfg),
+            stack: p.stack(),
             map,
             wl: self.plan.workload(i, self.host),
             pacer: Pacer::new(i, self.plan.common.drain),

@@ -123,7 +123,9 @@ pub(super) fn spread(
         .expect("a full key and a table");
     (
         Spread::Software(Arc::new(soft)),
-        format!("{driver} cannot steer ({why}): frames reach their owner through the cross-core rings"),
+        format!(
+            "{driver} cannot steer ({why}): frames reach their owner through the cross-core rings"
+        ),
     )
 }
 

@@ -46,9 +46,9 @@ const INPUT_MAX: usize = 36;
 
 /// The key of Microsoft's verification examples, also many NICs' default.
 pub const MICROSOFT_KEY: [u8; KEY_LEN] = [
-    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f,
-    0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30,
-    0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+    0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+    0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
 ];
 
 /// Entries of the engine's own redirection table (ports that cannot steer).
@@ -159,7 +159,11 @@ pub enum TableError {
     #[error("empty redirection table")]
     Empty,
     #[error("redirection table entry {index} names queue {queue}, but there are {queues} queues")]
-    Queue { index: usize, queue: u16, queues: u16 },
+    Queue {
+        index: usize,
+        queue: u16,
+        queues: u16,
+    },
 }
 
 /// A key and a redirection table: which receive queue a flow's frames reach.
@@ -329,17 +333,66 @@ mod tests {
     /// IPv4-only hash, TCP/IPv4 hash (also DPDK's `test_thash.c`, from the 82599 datasheet's
     /// verification suite).
     const V4: [(&str, u16, &str, u16, u32, u32); 5] = [
-        ("161.142.100.80", 1766, "66.9.149.187", 2794, 0x323e8fc2, 0x51ccc178),
-        ("65.69.140.83", 4739, "199.92.111.2", 14230, 0xd718262a, 0xc626b0ea),
-        ("12.22.207.184", 38024, "24.19.198.95", 12898, 0xd2d0a5de, 0x5c2b394a),
-        ("209.142.163.6", 2217, "38.27.205.30", 48228, 0x82989176, 0xafc7327f),
-        ("202.188.127.2", 1303, "153.39.163.191", 44251, 0x5d1809c5, 0x10e828a2),
+        (
+            "161.142.100.80",
+            1766,
+            "66.9.149.187",
+            2794,
+            0x323e8fc2,
+            0x51ccc178,
+        ),
+        (
+            "65.69.140.83",
+            4739,
+            "199.92.111.2",
+            14230,
+            0xd718262a,
+            0xc626b0ea,
+        ),
+        (
+            "12.22.207.184",
+            38024,
+            "24.19.198.95",
+            12898,
+            0xd2d0a5de,
+            0x5c2b394a,
+        ),
+        (
+            "209.142.163.6",
+            2217,
+            "38.27.205.30",
+            48228,
+            0x82989176,
+            0xafc7327f,
+        ),
+        (
+            "202.188.127.2",
+            1303,
+            "153.39.163.191",
+            44251,
+            0x5d1809c5,
+            0x10e828a2,
+        ),
     ];
 
     /// The IPv6 table of the same page.
     const V6: [(&str, u16, &str, u16, u32, u32); 3] = [
-        ("3ffe:2501:200:3::1", 1766, "3ffe:2501:200:1fff::7", 2794, 0x2cc18cd5, 0x40207d3d),
-        ("ff02::1", 4739, "3ffe:501:8::260:97ff:fe40:efab", 14230, 0x0f0c461c, 0xdde51bbf),
+        (
+            "3ffe:2501:200:3::1",
+            1766,
+            "3ffe:2501:200:1fff::7",
+            2794,
+            0x2cc18cd5,
+            0x40207d3d,
+        ),
+        (
+            "ff02::1",
+            4739,
+            "3ffe:501:8::260:97ff:fe40:efab",
+            14230,
+            0x0f0c461c,
+            0xdde51bbf,
+        ),
         (
             "fe80::200:f8ff:fe21:67cf",
             38024,
@@ -372,7 +425,11 @@ mod tests {
         for (dst, dport, src, sport, l3, l3l4) in V4 {
             let flow = rx(v4(src), sport, v4(dst), dport);
             assert_eq!(t.hash_flow(&flow, false), l3, "{src} -> {dst}");
-            assert_eq!(t.hash_flow(&flow, true), l3l4, "{src}:{sport} -> {dst}:{dport}");
+            assert_eq!(
+                t.hash_flow(&flow, true),
+                l3l4,
+                "{src}:{sport} -> {dst}:{dport}"
+            );
         }
     }
 
@@ -382,7 +439,11 @@ mod tests {
         for (dst, dport, src, sport, l3, l3l4) in V6 {
             let flow = rx(v6(src), sport, v6(dst), dport);
             assert_eq!(t.hash_flow(&flow, false), l3, "{src} -> {dst}");
-            assert_eq!(t.hash_flow(&flow, true), l3l4, "{src}:{sport} -> {dst}:{dport}");
+            assert_eq!(
+                t.hash_flow(&flow, true),
+                l3l4,
+                "{src}:{sport} -> {dst}:{dport}"
+            );
         }
     }
 

@@ -337,7 +337,10 @@ mod tests {
             assert!(matches!(classify(&ip6(58, a, b, &[ty, 0])), Kind::Neighbor));
         }
         assert!(matches!(classify(&ip6(58, a, b, &[128, 0])), Kind::Other));
-        assert!(matches!(classify(&eth([0x08, 0x06], &[0; 28])), Kind::Neighbor));
+        assert!(matches!(
+            classify(&eth([0x08, 0x06], &[0; 28])),
+            Kind::Neighbor
+        ));
         for cut in 0..f.len() {
             // Truncated frames never panic and never look like TCP.
             assert!(!matches!(classify(&f[..cut]), Kind::Tcp(_)) || cut >= 38);
