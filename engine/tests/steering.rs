@@ -83,7 +83,7 @@ fn frame(flow: &FourTuple) -> Vec<u8> {
 
 fn random_peer(rng: &mut Rng) -> (IpAddr, u16) {
     let port = (rng.next_u32() % 65535 + 1) as u16;
-    let ip = if rng.next_u32() % 2 == 0 {
+    let ip = if rng.next_u32().is_multiple_of(2) {
         IpAddr::V4(Ipv4Addr::new(
             10,
             rng.next_u32() as u8,
