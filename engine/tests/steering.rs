@@ -3,8 +3,13 @@
 //! hands to core `c` (a property over random peers of both families, 2–4 cores), and an
 //! override reaches every core's view through the mesh and wins there until cleared.
 //!
+//! On an RSS port (a spread as read back from a NIC, here built from the Microsoft key) the
+//! ports follow the table and steering hands over only overridden flows; on net_ring (the
+//! sender picks the queue) nothing is steered and any port will do.
+//!
 //! The stacks sit on the queues of a real net_ring port; ownership is the engine's software
-//! spread (the one used where a port cannot steer), so no frame needs to travel.
+//! spread (the one used where a port cannot steer) unless said otherwise, and each core's
+//! steering is asked about a frame built for the flow, by that stack's live view.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -31,15 +36,20 @@ fn pools(name: &str) -> Pools {
     Pools::create(name, &sizes).expect("pools")
 }
 
-/// `n` stacks on the queues of a ring port, joined by a mesh over `spread`, and a second,
-/// identical set of mesh ends to ask (the stacks own theirs).
-fn stacks(tag: &str, n: u16, spread: Spread) -> (Vec<Stack<DpdkQueue>>, Vec<Steering>, Pools) {
+/// `n` stacks on the queues of a ring port, joined by a mesh over `spread` (`None`: the
+/// port's own), and a second set of mesh ends to ask (the stacks own theirs).
+fn stacks(
+    tag: &str,
+    n: u16,
+    spread: Option<Spread>,
+) -> (Vec<Stack<DpdkQueue>>, Vec<Steering>, Pools) {
     let eal = eal::init_for_tests();
     let shared = pools(&format!("{tag}x"));
     let mut cfg = PortConfig::new(shared.data);
     cfg.rx_queues = n;
     cfg.tx_queues = n;
     let (port, _peer) = Port::open_ring_pair(eal, &cfg).expect("ring pair");
+    let spread = spread.unwrap_or_else(|| port.spread.clone());
     let stacks = steer::mesh(n, spread.clone())
         .into_iter()
         .enumerate()
@@ -100,16 +110,25 @@ fn random_peer(rng: &mut Rng) -> (IpAddr, u16) {
     (ip, port)
 }
 
-/// What every core's steering does with `flow`'s frames.
-fn owners(ends: &[Steering], pool: &Pools, flow: &FourTuple) -> Vec<Owner> {
+/// What every core's steering does with `flow`'s frames, by each stack's current view (the
+/// mesh ends `ends` stand in for the stacks' own, which only the stacks can reach).
+fn owners(
+    ends: &[Steering],
+    stacks: &[Stack<DpdkQueue>],
+    pool: &Pools,
+    flow: &FourTuple,
+) -> Vec<Owner> {
     let pkt = Pkt::from_slice(&pool.data, &frame(flow)).expect("mbuf");
-    ends.iter().map(|e| e.owner(&pkt, e.view())).collect()
+    ends.iter()
+        .zip(stacks)
+        .map(|(e, s)| e.owner(&pkt, s.tcp().steering().expect("steered")))
+        .collect()
 }
 
 #[test]
 fn active_open_ports_steer_back_to_the_connecting_core_both_families() {
     for (n, seed) in [(2u16, 1u64), (3, 2), (4, 3)] {
-        let (mut stacks, ends, pool) = stacks(&format!("sp{n}_"), n, software(seed, n));
+        let (mut stacks, ends, pool) = stacks(&format!("sp{n}_"), n, Some(software(seed, n)));
         let mut rng = Rng::new(seed * 77);
         let mut v6 = 0;
         for i in 0..400 {
@@ -119,7 +138,7 @@ fn active_open_ports_steer_back_to_the_connecting_core_both_families() {
             let conn = stacks[c].connect(ip, port, None).expect("connect");
             let info = stacks[c].info(conn).expect("info");
             let flow = info.tuple;
-            for (k, owner) in owners(&ends, &pool, &flow).into_iter().enumerate() {
+            for (k, owner) in owners(&ends, &stacks, &pool, &flow).into_iter().enumerate() {
                 let want = if k == c {
                     Owner::Here
                 } else {
@@ -142,7 +161,7 @@ fn active_open_ports_steer_back_to_the_connecting_core_both_families() {
 #[test]
 fn an_override_wins_on_every_core_until_cleared() {
     let n = 3;
-    let (mut stacks, _ends, _pool) = stacks("ov_", n, software(5, n));
+    let (mut stacks, ends, pool) = stacks("ov_", n, Some(software(5, n)));
     let mut rng = Rng::new(11);
     let (ip, port) = random_peer(&mut rng);
     let conn = stacks[1].connect(ip, port, None).expect("connect");
@@ -165,6 +184,8 @@ fn an_override_wins_on_every_core_until_cleared() {
     for (k, s) in stacks.iter().enumerate() {
         assert_eq!(s.flow_owner(&flow), Some(2), "core {k}");
     }
+    let moved = vec![Owner::Core(2), Owner::Core(2), Owner::Here];
+    assert_eq!(owners(&ends, &stacks, &pool, &flow), moved);
     assert_eq!(
         stacks[1].clear_override(flow),
         Err(SteerError::NotOwner { owner: 2 })
@@ -180,17 +201,60 @@ fn an_override_wins_on_every_core_until_cleared() {
             "core {k} back to the hash owner"
         );
     }
+    let home = vec![Owner::Core(1), Owner::Here, Owner::Core(1)];
+    assert_eq!(owners(&ends, &stacks, &pool, &flow), home);
 }
 
 #[test]
 fn where_the_sender_picks_the_queue_frames_stay_and_ports_are_free() {
-    let (mut stacks, ends, pool) = stacks("sd_", 2, Spread::Sender);
+    // A net_ring port: the sender picks the queue.
+    let (mut stacks, ends, pool) = stacks("sd_", 2, None);
+    let view = stacks[0].tcp().steering().unwrap();
+    assert!(matches!(view.spread(), Spread::Sender), "{view:?}");
     let mut rng = Rng::new(3);
     for i in 0..50 {
         let (ip, port) = random_peer(&mut rng);
         let conn = stacks[i % 2].connect(ip, port, None).expect("connect");
         let flow = stacks[i % 2].info(conn).unwrap().tuple;
-        assert_eq!(owners(&ends, &pool, &flow), vec![Owner::Here; 2]);
+        assert_eq!(owners(&ends, &stacks, &pool, &flow), vec![Owner::Here; 2]);
         assert_eq!(stacks[0].flow_owner(&flow), None);
+    }
+}
+
+#[test]
+fn on_an_rss_port_ports_follow_the_table_and_only_overrides_are_steered() {
+    let key = engine::ip::rss::MICROSOFT_KEY;
+    let nic = Spread::Nic(Arc::new(Redirection::even(&key, 512, 2).unwrap()));
+    let (mut stacks, ends, pool) = stacks("nic_", 2, Some(nic));
+    let mut rng = Rng::new(21);
+    let mut moved = Vec::new();
+    for i in 0..100 {
+        let c = i % 2;
+        let (ip, port) = random_peer(&mut rng);
+        let conn = stacks[c].connect(ip, port, None).expect("connect");
+        let flow = stacks[c].info(conn).unwrap().tuple;
+        // The port was chosen so that the NIC's table sends the flow to core c ...
+        assert_eq!(stacks[1 - c].flow_owner(&flow), Some(c as u16));
+        // ... so steering trusts the queue a frame arrives on.
+        assert_eq!(owners(&ends, &stacks, &pool, &flow), vec![Owner::Here; 2]);
+        if i < 4 {
+            stacks[c].override_flow(flow, 1 - c as u16).unwrap();
+            moved.push((flow, 1 - c as u16));
+        }
+    }
+    for s in stacks.iter_mut() {
+        s.poll(engine::time::Instant::ZERO);
+    }
+    for (flow, to) in moved {
+        let want: Vec<Owner> = (0..2)
+            .map(|k| {
+                if k == to {
+                    Owner::Here
+                } else {
+                    Owner::Core(to)
+                }
+            })
+            .collect();
+        assert_eq!(owners(&ends, &stacks, &pool, &flow), want, "{flow:?}");
     }
 }

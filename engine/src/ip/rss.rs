@@ -62,7 +62,7 @@ pub struct ShortKey(pub usize);
 /// The Toeplitz hash with one key, as per-byte lookup tables.
 pub struct Toeplitz {
     /// `tables[i][v]`: the XOR that byte value `v` at input position `i` contributes.
-    tables: Box<[[u32; 256]]>,
+    tables: Box<[[u32; 256]; INPUT_MAX]>,
     key: [u8; KEY_LEN],
 }
 
@@ -84,7 +84,10 @@ impl Toeplitz {
             .get(..KEY_LEN)
             .and_then(|k| k.try_into().ok())
             .ok_or(ShortKey(key.len()))?;
-        let mut tables = vec![[0u32; 256]; INPUT_MAX].into_boxed_slice();
+        let mut tables: Box<[[u32; 256]; INPUT_MAX]> = vec![[0u32; 256]; INPUT_MAX]
+            .into_boxed_slice()
+            .try_into()
+            .expect("INPUT_MAX tables");
         for (i, table) in tables.iter_mut().enumerate() {
             // Key bits 8i .. 8i+40 at the top of a u64: the window for the bit b of byte i is
             // the 32 bits from bit b on.
@@ -119,27 +122,23 @@ impl Toeplitz {
     /// (`ports` false, Microsoft's "IPv4"/"IPv6" types) or with the TCP ports ("TCP/IPv4",
     /// "TCP/IPv6").
     pub fn hash_flow(&self, flow: &FourTuple, ports: bool) -> u32 {
-        let mut input = [0u8; INPUT_MAX];
-        let mut n = 0;
-        let mut put = |bytes: &[u8]| {
-            input[n..n + bytes.len()].copy_from_slice(bytes);
-            n += bytes.len();
-        };
+        let [rp0, rp1] = flow.remote_port.to_be_bytes();
+        let [lp0, lp1] = flow.local_port.to_be_bytes();
+        let n = if ports { 4 } else { 0 };
         match (flow.remote_ip, flow.local_ip) {
             (IpAddr::V4(r), IpAddr::V4(l)) => {
-                put(&r.octets());
-                put(&l.octets());
+                let ([r0, r1, r2, r3], [l0, l1, l2, l3]) = (r.octets(), l.octets());
+                let input = [r0, r1, r2, r3, l0, l1, l2, l3, rp0, rp1, lp0, lp1];
+                self.hash(&input[..8 + n])
             }
             (r, l) => {
-                put(&v6_octets(r));
-                put(&v6_octets(l));
+                let mut input = [0u8; INPUT_MAX];
+                input[..16].copy_from_slice(&v6_octets(r));
+                input[16..32].copy_from_slice(&v6_octets(l));
+                input[32..].copy_from_slice(&[rp0, rp1, lp0, lp1]);
+                self.hash(&input[..32 + n])
             }
         }
-        if ports {
-            put(&flow.remote_port.to_be_bytes());
-            put(&flow.local_port.to_be_bytes());
-        }
-        self.hash(&input[..n])
     }
 }
 
@@ -220,8 +219,15 @@ impl Redirection {
 
     /// The queue `flow`'s received frames reach (TCP hash types: addresses and ports).
     pub fn queue_of(&self, flow: &FourTuple) -> u16 {
-        let h = self.toeplitz.hash_flow(flow, true);
-        self.table[h as usize % self.table.len()]
+        let h = self.toeplitz.hash_flow(flow, true) as usize;
+        let len = self.table.len();
+        // The low bits, as NICs index; a division only for odd sizes.
+        let i = if len.is_power_of_two() {
+            h & (len - 1)
+        } else {
+            h % len
+        };
+        self.table[i]
     }
 }
 
@@ -278,12 +284,16 @@ impl FlowSteer {
     /// The core that owns `flow`: its override if it has one, else the redirection's queue;
     /// `None` with [`Spread::Sender`] (the flow belongs where its frames arrive).
     pub fn owner_of(&self, flow: &FourTuple) -> Option<u16> {
-        if !self.overrides.is_empty()
-            && let Some(&c) = self.overrides.get(flow)
-        {
-            return Some(c);
+        self.override_of(flow)
+            .or_else(|| self.spread.redirection().map(|r| r.queue_of(flow)))
+    }
+
+    /// The core an override gives `flow`, if one does.
+    pub fn override_of(&self, flow: &FourTuple) -> Option<u16> {
+        if self.overrides.is_empty() {
+            return None;
         }
-        self.spread.redirection().map(|r| r.queue_of(flow))
+        self.overrides.get(flow).copied()
     }
 
     /// True when `flow` belongs to this core (or to whichever core its frames reach).

@@ -7,6 +7,7 @@
 //!   its Toeplitz hash and redirection table name. On a port with RSS (key and table read back
 //!   from it) frames already arrive there; on one that cannot steer (net_tap, af_packet: the
 //!   kernel picks the queue) about `(N-1)/N` of them arrive elsewhere and are handed over.
+//!   (With RSS, steering trusts the NIC and hashes nothing: it only looks overrides up.)
 //!   ARP and Neighbor Discovery (ICMPv6 types 133–137: RS, RA, NS, NA, Redirect) reach every
 //!   core: each keeps its own neighbour cache, so the receiving core hands a copy to each other.
 //! - [`Spread::Sender`] (net_ring, memif: the peer chose the queue): everything stays where it
@@ -193,13 +194,17 @@ impl Steering {
         if sender && !view.has_overrides() {
             return Owner::Here;
         }
-        match classify(frame.data()) {
-            Kind::Tcp(f) => match view.owner_of(&f) {
-                Some(c) if c != self.core && c < self.cores => Owner::Core(c),
-                _ => Owner::Here,
-            },
-            Kind::Neighbor if !sender => Owner::All,
-            Kind::Neighbor | Kind::Other => Owner::Here,
+        let nic = matches!(view.spread(), Spread::Nic(_));
+        let owner = match classify(frame.data()) {
+            // The NIC already delivered by the hash: only an override can say otherwise.
+            Kind::Tcp(f) if nic => view.override_of(&f),
+            Kind::Tcp(f) => view.owner_of(&f),
+            Kind::Neighbor if !sender => return Owner::All,
+            Kind::Neighbor | Kind::Other => return Owner::Here,
+        };
+        match owner {
+            Some(c) if c != self.core && c < self.cores => Owner::Core(c),
+            _ => Owner::Here,
         }
     }
 
