@@ -243,6 +243,9 @@ impl<D: Device> Stack<D> {
         self.tx.flush(now, &mut self.dev);
         self.check_memory();
         let n = self.dev.rx_burst(now, &mut self.rx, self.rx_burst);
+        if n > 0 && self.tcp.charge_rx(n as u32) {
+            self.tcp.evaluate_memory();
+        }
         // Another core wrote these frames: start every miss of the burst before reading any.
         for frame in &self.rx {
             frame.prefetch_meta();
@@ -279,8 +282,9 @@ impl<D: Device> Stack<D> {
     }
 
     /// Re-evaluates TCP's memory level from the payload pools (which the port also receives
-    /// into) every `StackConfig::memory_check_every` polls (decision 11, `tcp::memory`);
-    /// `send` counts them sooner when its budget runs out.
+    /// into) every `StackConfig::memory_check_every` polls (decision 11, `tcp::memory`), so
+    /// that memory coming back is noticed on an idle stack; received bursts and `send` count
+    /// them sooner, as soon as their draws spend the budget (`Memory::charge_rx`).
     fn check_memory(&mut self) {
         self.polls += 1;
         if self.polls < self.memory_every {

@@ -17,7 +17,7 @@ use super::ctx::{
 };
 use super::ecn;
 use super::handshake;
-use super::memory::MemLevel;
+use super::memory::{GUARANTEE_MBUFS, MemLevel};
 use super::options::TS_OPTION_LEN;
 use super::output;
 use super::recv_queue::RecvLimits;
@@ -608,7 +608,9 @@ fn max_ooo_segments(tcb: &Tcb, sh: &Shared) -> usize {
 /// returns the room at once): out of order under pressure, and any at the hard limit, where
 /// the out-of-order queue is pruned too (RFC 2018 §8 allows reneging on SACKed data). Payload
 /// sharing its room with the sender (net_ring passes the sender's mbuf by reference) is kept:
-/// dropping it frees nothing and leaves the peer's copy waiting for an ACK.
+/// dropping it frees nothing and leaves the peer's copy waiting for an ACK. In-order payload
+/// of a connection that holds less than its guarantee is kept at every level (`memory`,
+/// Linux `tcp_rmem[0]`): a fresh client is served while others hold the pool.
 fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -> bool {
     let hard = sh.mem.level == MemLevel::Hard;
     if hard && tcb.rq.ooo_segs() > 0 {
@@ -616,6 +618,9 @@ fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -
         tcb.rq.prune_ooo();
     }
     if p.max_data_refcnt() > 1 {
+        return true;
+    }
+    if !seq.gt(tcb.rcv.nxt) && tcb.rq.mbufs() < GUARANTEE_MBUFS {
         return true;
     }
     if hard {

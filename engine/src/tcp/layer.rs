@@ -266,6 +266,13 @@ impl Tcp {
         now
     }
 
+    /// Charges `frames` received to the memory budget (`Memory::charge_rx`); true when the
+    /// pools must be counted now ([`Tcp::evaluate_memory`]).
+    #[inline]
+    pub fn charge_rx(&mut self, frames: u32) -> bool {
+        self.sh.mem.charge_rx(frames)
+    }
+
     /// The current memory level.
     pub fn memory_level(&self) -> MemLevel {
         self.sh.mem.level

@@ -24,13 +24,29 @@
 //! proxy, the very mbufs just received) and allocates at most indirect clones, so refusing it
 //! would free nothing.
 //!
-//! Invariants: the level is re-evaluated at least every `memory_check_every` polls (`Stack`,
-//! 1024 by default) and whenever `send` has used up its allocation budget outside pressure,
-//! so the application cannot push a pool from "normal" past the pressure line between two
-//! evaluations by more than half the room that was left (the budget; two stacks may share a
-//! pool, as the embedded loadgen's do).
-//! Counting free mbufs walks every lcore cache, which is why it is not done per call (Linux
-//! batches `tcp_memory_allocated` per CPU for the same reason).
+//! Pressure is noticed at allocation: every data mbuf drawn from the pool is charged to a
+//! budget, half the room left above the pressure line when the pools were last counted. The
+//! draws are `send`'s copies and the received frames (each received frame made the port take a
+//! fresh mbuf to refill its ring: `Stack` charges every burst, O(1)). When the budget is spent,
+//! or at every receiving poll while under pressure, the pools are counted again. So the pool
+//! cannot move from "normal" past the pressure line between two counts by more than half the
+//! room that was left, nor from the hard line to empty by more than one burst; the idle
+//! re-count every `memory_check_every` polls (`Stack`) notices memory coming back. Counting
+//! free mbufs walks every lcore cache, which is why it is not done per frame (Linux batches
+//! `tcp_memory_allocated` per CPU for the same reason). Two stacks may share a pool, as the
+//! embedded loadgen's do: each charges its own draws, and the budget halves the room for that.
+//!
+//! What stays below the hard line (1/32 of the pool) is the reserve the port refills its
+//! receive ring from: at the hard line TCP keeps no payload that the pool would have to
+//! supply, so ARP, ping, handshakes and ACKs always arrive (issue 10: fifty kernel
+//! connections that never read their echo once emptied the pool and the tap could receive
+//! nothing, forever).
+//!
+//! A connection holding almost nothing is still served under pressure, as Linux guarantees
+//! every socket `tcp_rmem[0]` (`__sk_mem_raise_allocated`): in-order payload is accepted at
+//! the hard line while its receive queue holds fewer than [`GUARANTEE_MBUFS`] mbufs, and the
+//! window offered under pressure (`Tcb::select_window`) is a few segments rather than zero,
+//! so a new connection can make progress while others hold the pool.
 
 use crate::buf::Pools;
 
@@ -38,6 +54,13 @@ use crate::buf::Pools;
 pub const PRESSURE_FRACTION: u32 = 8;
 /// Received payload owned by us alone is dropped when fewer than 1/32 are free.
 pub const HARD_FRACTION: u32 = 32;
+
+/// Mbufs a connection's receive queue may hold whatever the level (Linux `tcp_rmem[0]`).
+pub const GUARANTEE_MBUFS: usize = 8;
+
+/// Full-sized segments of window offered under pressure to a connection holding less than
+/// its guarantee.
+pub const GUARANTEE_SEGMENTS: u32 = 4;
 
 /// How scarce payload mbufs are (ordered: `Normal < Pressure < Hard`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -111,6 +134,19 @@ impl Memory {
     pub fn charge(&mut self, mbufs: u32) {
         self.budget = self.budget.saturating_sub(mbufs);
     }
+
+    /// Charges `frames` received (each made the port draw a fresh mbuf) and says whether the
+    /// pools must be counted now: the budget is spent, or the level is not `Normal` (where
+    /// every burst counts, to notice both the hard line and the way back).
+    #[inline]
+    pub fn charge_rx(&mut self, frames: u32) -> bool {
+        if self.level != MemLevel::Normal || self.budget < frames {
+            self.budget = 0;
+            return true;
+        }
+        self.budget -= frames;
+        false
+    }
 }
 
 #[cfg(test)]
@@ -140,5 +176,19 @@ mod tests {
         assert!(!m.budget_covers(7));
         m.level = MemLevel::Pressure;
         assert!(!m.budget_covers(0), "no budget under pressure");
+    }
+
+    #[test]
+    fn received_frames_spend_the_budget_and_ask_for_a_count() {
+        let mut m = Memory {
+            budget: 40,
+            ..Memory::default()
+        };
+        assert!(!m.charge_rx(32));
+        assert!(m.charge_rx(32), "the budget is spent: count the pools");
+        assert!(!m.budget_covers(1));
+        m.budget = 1000;
+        m.level = MemLevel::Pressure;
+        assert!(m.charge_rx(1), "under pressure every burst counts");
     }
 }

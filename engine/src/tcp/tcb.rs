@@ -18,6 +18,7 @@ use std::time::Duration;
 use super::congestion::{Congestion, CongestionControl};
 use super::events::Queued;
 use super::flow::FourTuple;
+use super::memory::{GUARANTEE_MBUFS, GUARANTEE_SEGMENTS};
 use super::recovery::Recovery;
 use super::recv_queue::RecvQueue;
 use super::rtt::RttEstimator;
@@ -278,10 +279,20 @@ impl Tcb {
     /// receiver SWS avoidance; RFC 7323 §2.3 scaling). The right edge only moves right, and
     /// only by at least min(rcvbuf/2, MSS) at a time.
     ///
-    /// Under memory pressure (`pressure`), the edge does not move at all: peers get no new
-    /// room while the stack's mbuf pool is low.
+    /// Under memory pressure (`pressure`), the edge moves only for a connection holding less
+    /// than its guarantee (`memory::GUARANTEE_MBUFS`), by a few segments
+    /// (`memory::GUARANTEE_SEGMENTS`): peers holding data get no new room while the stack's
+    /// mbuf pool is low, and a new connection still gets a usable window (never zero on its
+    /// SYN-ACK).
     pub fn select_window(&mut self, syn: bool, pressure: bool) -> u16 {
-        let free = if pressure { 0 } else { self.rcv_free() };
+        let free = if !pressure {
+            self.rcv_free()
+        } else if self.rq.mbufs() < GUARANTEE_MBUFS {
+            let room = GUARANTEE_SEGMENTS * u32::from(self.rcv.mss);
+            self.rcv_free().min(room)
+        } else {
+            0
+        };
         let cur = self.rcv.adv.diff(self.rcv.nxt).max(0) as u32;
         let step = (self.opts.rcvbuf / 2).min(u32::from(self.rcv.mss)).max(1);
         if free > cur && free - cur >= step {
