@@ -243,15 +243,17 @@ impl<D: Device> Stack<D> {
         self.tx.flush(now, &mut self.dev);
         self.check_memory();
         let n = self.dev.rx_burst(now, &mut self.rx, self.rx_burst);
-        if n > 0 && self.tcp.charge_rx(n as u32) {
-            self.tcp.evaluate_memory();
-        }
         // Another core wrote these frames: start every miss of the burst before reading any.
         for frame in &self.rx {
             frame.prefetch_meta();
         }
         for frame in &self.rx {
             frame.prefetch_data();
+        }
+        // Each segment of a received chain made the port draw a fresh mbuf.
+        let drawn: usize = self.rx.iter().map(Pkt::nb_segs).sum();
+        if n > 0 && self.tcp.charge_rx(drawn as u32) {
+            self.tcp.evaluate_memory();
         }
         // Take the vectors out so frames can be handed to &mut self methods; put them back to
         // keep their capacity (no allocation per poll).

@@ -620,7 +620,7 @@ fn accept_under_pressure(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: &Pkt) -
     if p.max_data_refcnt() > 1 {
         return true;
     }
-    if !seq.gt(tcb.rcv.nxt) && tcb.rq.mbufs() < GUARANTEE_MBUFS {
+    if !seq.gt(tcb.rcv.nxt) && tcb.held_mbufs() < GUARANTEE_MBUFS {
         return true;
     }
     if hard {

@@ -44,7 +44,8 @@
 //!
 //! A connection holding almost nothing is still served under pressure, as Linux guarantees
 //! every socket `tcp_rmem[0]` (`__sk_mem_raise_allocated`): in-order payload is accepted at
-//! the hard line while its receive queue holds fewer than [`GUARANTEE_MBUFS`] mbufs, and the
+//! the hard line while its queues (receive and send: an echo moves received mbufs from the
+//! one to the other) hold fewer than [`GUARANTEE_MBUFS`] mbufs, and the
 //! window offered under pressure (`Tcb::select_window`) is a few segments rather than zero,
 //! so a new connection can make progress while others hold the pool.
 
@@ -55,7 +56,7 @@ pub const PRESSURE_FRACTION: u32 = 8;
 /// Received payload owned by us alone is dropped when fewer than 1/32 are free.
 pub const HARD_FRACTION: u32 = 32;
 
-/// Mbufs a connection's receive queue may hold whatever the level (Linux `tcp_rmem[0]`).
+/// Mbufs a connection's queues may hold whatever the level (Linux `tcp_rmem[0]`).
 pub const GUARANTEE_MBUFS: usize = 8;
 
 /// Full-sized segments of window offered under pressure to a connection holding less than

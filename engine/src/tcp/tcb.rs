@@ -268,6 +268,12 @@ impl Tcb {
         bytes.max(self.rq.mbufs() * 256) as u32
     }
 
+    /// Mbufs the connection holds in both queues (an echo or a proxy moves received mbufs
+    /// from the one to the other: the guarantee of `memory` counts both).
+    pub fn held_mbufs(&self) -> usize {
+        self.rq.mbufs() + self.sq.mbufs()
+    }
+
     /// The window we would offer now, before SWS avoidance: free receive buffer, capped by
     /// what the window field can express.
     pub fn rcv_free(&self) -> u32 {
@@ -287,7 +293,7 @@ impl Tcb {
     pub fn select_window(&mut self, syn: bool, pressure: bool) -> u16 {
         let free = if !pressure {
             self.rcv_free()
-        } else if self.rq.mbufs() < GUARANTEE_MBUFS {
+        } else if self.held_mbufs() < GUARANTEE_MBUFS {
             let room = GUARANTEE_SEGMENTS * u32::from(self.rcv.mss);
             self.rcv_free().min(room)
         } else {
