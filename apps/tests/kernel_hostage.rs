@@ -180,5 +180,11 @@ fn non_reading_senders_and_out_of_order_pinners_do_not_hold_the_engine_hostage()
     let c = peer.stop();
     eprintln!("serve counters: {c:?}");
     assert!(failed.is_empty(), "{failed:#?}");
+    // Everything they held came back: what is in use is the port's receive ring and caches.
+    let in_use = counter(&c, "MbufDataInUse");
+    assert!(
+        in_use < 4096,
+        "{in_use} data mbufs still in use after they went"
+    );
     assert!(counter(&c, "TcpPassiveOpens") >= (HOGS + 4) as u64 + u64::from(OOO_PEERS));
 }

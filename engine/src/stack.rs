@@ -93,6 +93,9 @@ pub struct Counters {
     pub steer_forwarded: u64,
     /// Frames steering dropped (a cross-core queue was full).
     pub steer_drops: u64,
+    /// Data (payload) mbufs of the stack's pool in use now, the port's receive ring and the
+    /// lcore caches included (a gauge, `tcp::memory`).
+    pub data_mbufs_in_use: u64,
 }
 
 impl Counters {
@@ -113,6 +116,7 @@ impl Counters {
         v.push(("TxDropped", self.tx_dropped));
         v.push(("SteerForwarded", self.steer_forwarded));
         v.push(("SteerDrops", self.steer_drops));
+        v.push(("MbufDataInUse", self.data_mbufs_in_use));
         v
     }
 
@@ -133,6 +137,7 @@ impl Counters {
         self.tx_dropped += o.tx_dropped;
         self.steer_forwarded += o.steer_forwarded;
         self.steer_drops += o.steer_drops;
+        self.data_mbufs_in_use += o.data_mbufs_in_use;
     }
 }
 
@@ -418,6 +423,7 @@ impl<D: Device> Stack<D> {
             tx_dropped: self.tx.dropped,
             steer_forwarded: self.steer.as_ref().map_or(0, |s| s.forwarded),
             steer_drops: self.steer.as_ref().map_or(0, |s| s.dropped),
+            data_mbufs_in_use: u64::from(self.pools.data.in_use()),
         }
     }
 
