@@ -86,9 +86,9 @@ impl Flow {
     }
 }
 
-/// The tap with `CORES` queues, one steered stack per queue, the kernel's end configured
-/// with both families.
-fn setup(ns: &Netns, tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
+/// Opens `spec` (a port that cannot steer) with `CORES` queues, one steered stack per queue;
+/// with `tap`, then configures the kernel's end of that tap with both families.
+fn setup(ns: &Netns, spec: &str, tap: Option<&str>) -> (Port, Vec<Stack<DpdkQueue>>) {
     let eal = engine::eal::init_for_tests();
     let pools: Vec<Pools> = (0..CORES)
         .map(|q| Pools::create(&unique_name(&format!("st{q}")), &POOLS).unwrap())
@@ -97,11 +97,11 @@ fn setup(ns: &Netns, tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
     cfg.rx_queues = CORES;
     cfg.tx_queues = CORES;
     cfg.rx_pools = pools.iter().map(|p| p.data).collect();
-    let port = Port::open(eal, &format!("tap:{tap}").parse().unwrap(), &cfg).unwrap();
-    assert_eq!(port.rx_queues, CORES, "the tap must have {CORES} queues");
+    let port = Port::open(eal, &spec.parse().unwrap(), &cfg).unwrap();
+    assert_eq!(port.rx_queues, CORES, "{spec} must have {CORES} queues");
     assert!(
         matches!(port.spread, Spread::Software(_)),
-        "net_tap cannot steer: {}",
+        "{spec} cannot steer: {}",
         port.steering
     );
     assert!(port.steering.contains("cannot steer"), "{}", port.steering);
@@ -121,10 +121,17 @@ fn setup(ns: &Netns, tap: &str) -> (Port, Vec<Stack<DpdkQueue>>) {
             s
         })
         .collect();
-    ns.wait_for_link(tap);
-    ns.configure_peer(tap, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
-    ns.add_addr(tap, &format!("{KERNEL_IP6}/64"));
+    if let Some(tap) = tap {
+        ns.wait_for_link(tap);
+        kernel_addresses(ns, tap);
+    }
     (port, stacks)
+}
+
+/// The kernel's addresses of both families on `ifname`.
+fn kernel_addresses(ns: &Netns, ifname: &str) {
+    ns.configure_peer(ifname, &format!("{KERNEL_IP}/24"), Some(KERNEL_MAC));
+    ns.add_addr(ifname, &format!("{KERNEL_IP6}/64"));
 }
 
 /// Polls every stack and pumps each core's flows until every flow got `BYTES` back.
@@ -180,14 +187,12 @@ fn assert_crossed_without_loss(counters: &[Counters]) {
     }
 }
 
-#[test]
-fn active_opens_of_both_families_are_owned_by_the_connecting_core() {
-    let ns = Netns::with_ipv6();
-    let tap = unique_name("stp");
-    kernel_echo(&ns);
-    let nsr = &ns;
-    let counters = ns.in_thread(move || {
-        let (port, mut stacks) = setup(nsr, &tap);
+/// Each core opens `CONNS_PER_CORE` connections (half of each family) to the kernel echo
+/// server over `spec`; each flow is owned by its core and every byte comes back.
+fn active_opens(ns: &Netns, spec: &str, tap: Option<&str>) {
+    kernel_echo(ns);
+    let counters = ns.in_thread(|| {
+        let (port, mut stacks) = setup(ns, spec, tap);
         let clock = Clock::new(engine::eal::init_for_tests());
         let mut flows: Vec<Vec<Flow>> = (0..CORES).map(|_| Vec::new()).collect();
         for (i, s) in stacks.iter_mut().enumerate() {
@@ -211,6 +216,32 @@ fn active_opens_of_both_families_are_owned_by_the_connecting_core() {
     for c in &counters {
         assert_eq!(c.tcp.active_opens, CONNS_PER_CORE as u64);
     }
+}
+
+#[test]
+fn active_opens_of_both_families_are_owned_by_the_connecting_core() {
+    let ns = Netns::with_ipv6();
+    let tap = unique_name("stp");
+    active_opens(&ns, &format!("tap:{tap}"), Some(&tap));
+}
+
+/// The same over net_af_packet with two queue pairs on a veth (one PACKET_FANOUT_HASH group:
+/// the kernel picks the queue, so the port cannot steer either).
+#[test]
+fn over_af_packet_with_two_queue_pairs_too() {
+    let ns = Netns::with_ipv6();
+    let (eng, ker) = (unique_name("sae"), unique_name("sak"));
+    ns.ip(&["link", "add", &eng, "type", "veth", "peer", "name", &ker]);
+    ns.in_thread(|| common::ethtool::offloads_off(&ker));
+    ns.ip(&["link", "set", "dev", &eng, "up"]);
+    kernel_addresses(&ns, &ker);
+    // As devargs: the `af_packet:` spec looks the interface up in /sys, which shows the
+    // namespace /sys was mounted in, not this thread's.
+    let spec = format!(
+        "eal:net_af_packet_{},iface={eng},qpairs={CORES}",
+        unique_name("s")
+    );
+    active_opens(&ns, &spec, None);
 }
 
 /// Kernel clients, one per `(engine address, kernel source port)` (`None`: the kernel's
@@ -284,7 +315,7 @@ fn serve_kernel_clients(
     clients: impl FnOnce(&mut [Stack<DpdkQueue>], &Clock) -> Vec<(IpAddr, Option<u16>)> + Send,
 ) -> (Vec<Counters>, Vec<usize>) {
     ns.in_thread(|| {
-        let (port, mut stacks) = setup(ns, tap);
+        let (port, mut stacks) = setup(ns, &format!("tap:{tap}"), Some(tap));
         let clock = Clock::new(engine::eal::init_for_tests());
         let ls: Vec<_> = stacks
             .iter_mut()

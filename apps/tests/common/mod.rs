@@ -18,6 +18,7 @@
 
 #![allow(dead_code)] // each test crate uses a different subset
 
+pub mod ethtool;
 pub mod frames;
 pub mod packets;
 pub mod raw;

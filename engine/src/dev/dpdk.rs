@@ -153,7 +153,7 @@ impl Port {
         if *spec == PortSpec::Ring {
             return Port::open_ring_pair(eal, cfg).map(|(a, _)| a);
         }
-        let id = create_device(spec)?;
+        let id = create_device(spec, cfg.rx_queues.max(cfg.tx_queues))?;
         Port::configure(id, &spec.to_string(), cfg)
     }
 
@@ -314,8 +314,9 @@ fn ring_port(
     u16::try_from(rc).ok()
 }
 
-/// Creates (hot-plugs) the DPDK device for `spec` and returns its port id.
-fn create_device(spec: &PortSpec) -> Result<u16, PortError> {
+/// Creates (hot-plugs) the DPDK device for `spec` with `queues` queue pairs where the driver
+/// takes the count at creation (af_packet's `qpairs`), and returns its port id.
+fn create_device(spec: &PortSpec, queues: u16) -> Result<u16, PortError> {
     let (name, args, fix) = match spec {
         PortSpec::Tap { ifname } => (
             unique("net_tap_e"),
@@ -336,9 +337,11 @@ fn create_device(spec: &PortSpec) -> Result<u16, PortError> {
                     fix: "create it first (e.g. ip link add veth0 type veth peer name veth1) or run in its namespace".into(),
                 });
             }
+            // Several queue pairs are one PACKET_FANOUT_HASH group: the kernel picks the
+            // queue by its flow hash, so the port cannot steer (software steering decides).
             (
                 unique("net_af_packet_e"),
-                format!("iface={ifname}"),
+                format!("iface={ifname},qpairs={}", queues.max(1)),
                 "af_packet needs root (CAP_NET_RAW)".into(),
             )
         }
