@@ -1,5 +1,7 @@
 /* Out-of-line copies of DPDK's static inline functions (bindgen cannot bind static inlines).
  * Each function forwards to the inline of the same name without the shim_ prefix. */
+#define _GNU_SOURCE /* cpu_set_t, behind rte_cpuset_t */
+#include <sched.h>
 #include <rte_config.h>
 #include <rte_errno.h>
 #include <rte_lcore.h>
@@ -41,5 +43,15 @@ uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t v) { return rte
 void shim_rte_mbuf_refcnt_set(struct rte_mbuf *m, uint16_t v) { rte_mbuf_refcnt_set(m, v); }
 
 unsigned shim_rte_lcore_id(void) { return rte_lcore_id(); }
+/* The CPUs lcore `lcore` may run on, as a bit mask over `nwords` 64-bit words (CPU c is bit c % 64
+ * of word c / 64); -1 if the lcore is not enabled. */
+int shim_rte_lcore_cpus(unsigned lcore, uint64_t *words, unsigned nwords) {
+    if (lcore >= RTE_MAX_LCORE || !rte_lcore_is_enabled(lcore)) return -1;
+    rte_cpuset_t set = rte_lcore_cpuset(lcore);
+    for (unsigned w = 0; w < nwords; w++) words[w] = 0;
+    for (unsigned c = 0; c < CPU_SETSIZE && c / 64 < nwords; c++)
+        if (CPU_ISSET(c, &set)) words[c / 64] |= (uint64_t)1 << (c % 64);
+    return 0;
+}
 int shim_rte_errno(void) { return rte_errno; }
 uint64_t shim_rte_get_tsc_cycles(void) { return rte_get_tsc_cycles(); }

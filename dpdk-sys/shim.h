@@ -33,6 +33,7 @@ uint16_t shim_rte_mbuf_refcnt_update(struct rte_mbuf *m, int16_t value);
 void shim_rte_mbuf_refcnt_set(struct rte_mbuf *m, uint16_t value);
 
 unsigned shim_rte_lcore_id(void);
+int shim_rte_lcore_cpus(unsigned lcore, uint64_t *words, unsigned nwords);
 int shim_rte_errno(void);
 uint64_t shim_rte_get_tsc_cycles(void);
 #endif

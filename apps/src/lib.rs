@@ -3,6 +3,8 @@
 
 pub mod clock;
 pub mod conn_table;
+pub mod cores;
+pub mod cpus;
 pub mod kernel_servers;
 pub mod loadgen;
 pub mod proxy;

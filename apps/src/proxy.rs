@@ -118,6 +118,20 @@ pub const RX_RING_MBUFS: usize = 1024;
 /// (1448 B at MTU 1500), for the partial ones.
 pub const BYTES_PER_MBUF: usize = 1024;
 
+/// DPDK memory one payload mbuf costs with its share of the header and indirect pools
+/// (the proxy's pools: a header mbuf per four, an indirect one each), object headers included:
+/// 2,368 + 832 / 4 + 192 B measured from the pools' element sizes, rounded up.
+pub const MEMORY_PER_MBUF: usize = 3 * 1024;
+
+/// DPDK memory kept out of the pools: descriptor rings, the ports' own allocations, the heap.
+pub const RESERVED_MEMORY_MB: usize = 128;
+
+/// Payload mbufs per stack when `memory_mb` of DPDK memory is shared by `stacks` pool sets.
+pub fn mbufs_for_memory(memory_mb: u32, stacks: usize) -> u32 {
+    let bytes = (memory_mb as usize).saturating_sub(RESERVED_MEMORY_MB) << 20;
+    (bytes / MEMORY_PER_MBUF / stacks.max(1)).min(u32::MAX as usize) as u32
+}
+
 impl ProxyConfig {
     /// A configuration with send and receive buffers of `buf` bytes on both sides, and a
     /// gather size of a quarter of that (at most 64 KiB, one TSO frame): a held chain then
@@ -212,6 +226,26 @@ impl ProxyStats {
             ("ProxyBlocked", self.blocked),
             ("ProxyNoBufRetries", self.nobuf_retries),
         ]
+    }
+
+    /// Adds another core's statistics.
+    pub fn add(&mut self, o: &ProxyStats) {
+        self.accepted += o.accepted;
+        self.connected += o.connected;
+        self.completed += o.completed;
+        self.active += o.active;
+        self.bytes_to_upstream += o.bytes_to_upstream;
+        self.bytes_to_client += o.bytes_to_client;
+        self.mbufs_to_upstream += o.mbufs_to_upstream;
+        self.mbufs_to_client += o.mbufs_to_client;
+        self.half_closes += o.half_closes;
+        self.err_refused += o.err_refused;
+        self.err_reset += o.err_reset;
+        self.err_timed_out += o.err_timed_out;
+        self.err_no_slot += o.err_no_slot;
+        self.err_other += o.err_other;
+        self.blocked += o.blocked;
+        self.nobuf_retries += o.nobuf_retries;
     }
 
     fn count_error(&mut self, e: TcpError) {

@@ -46,6 +46,30 @@ pub struct ServerStats {
     pub errors: u64,
 }
 
+impl ServerStats {
+    /// Adds another server's counts (several cores, several threads).
+    pub fn add(&mut self, o: &ServerStats) {
+        self.accepted += o.accepted;
+        self.closed += o.closed;
+        self.bytes_in += o.bytes_in;
+        self.bytes_out += o.bytes_out;
+        self.requests += o.requests;
+        self.errors += o.errors;
+    }
+
+    /// Every count as (name, value), as `serve` prints them.
+    pub fn entries(&self) -> [(&'static str, u64); 6] {
+        [
+            ("ServerAccepted", self.accepted),
+            ("ServerClosed", self.closed),
+            ("ServerBytesIn", self.bytes_in),
+            ("ServerBytesOut", self.bytes_out),
+            ("ServerRequests", self.requests),
+            ("ServerErrors", self.errors),
+        ]
+    }
+}
+
 #[derive(Default)]
 struct Conn {
     /// Echo: received data waiting for send-buffer room.

@@ -281,8 +281,19 @@ pub fn open_port(
     queues: u16,
     prefix: &str,
 ) -> Result<(Port, Vec<Pools>), SetupError> {
+    open_port_sized(eal, args, queues, prefix, &PoolSizes::default())
+}
+
+/// [`open_port`] with pools of `sizes`.
+pub fn open_port_sized(
+    eal: Eal,
+    args: &PortArgs,
+    queues: u16,
+    prefix: &str,
+    sizes: &PoolSizes,
+) -> Result<(Port, Vec<Pools>), SetupError> {
     let pools = (0..queues)
-        .map(|q| Pools::create(&format!("{prefix}{q}"), &PoolSizes::default()))
+        .map(|q| Pools::create(&format!("{prefix}{q}"), sizes))
         .collect::<Result<Vec<_>, _>>()?;
     let mut cfg = PortConfig::new(pools[0].data);
     cfg.rx_pools = pools.iter().map(|p| p.data).collect();

@@ -6,6 +6,11 @@
 //! they pass; [`init_for_tests`] is the configuration the test suite shares.
 //!
 //! Failures come back as [`EalError`] values whose messages name the cause and the fix.
+//!
+//! Which CPUs the EAL's threads may run on is EAL's own business (`-l`, `-c`, `--lcores`):
+//! [`EalConfig::names_lcores`] says whether a configuration chose them, and [`Eal::lcores`]
+//! reads back what EAL made of it, so that programs place their stacks on exactly the CPUs the
+//! user gave (apps::cpus).
 
 use std::ffi::{CStr, CString};
 use std::sync::OnceLock;
@@ -51,6 +56,16 @@ impl Default for EalConfig {
 }
 
 impl EalConfig {
+    /// Whether this configuration chooses the EAL's CPUs: `cores`, or `-l`, `-c` or
+    /// `--lcores` among `extra_args` (either spelling, `-l 1` or `-l1`, `--lcores=...`).
+    pub fn names_lcores(&self) -> bool {
+        self.cores.is_some()
+            || self.extra_args.iter().any(|a| {
+                a.starts_with("--lcores")
+                    || (a.starts_with("-l") || a.starts_with("-c")) && !a.starts_with("--")
+            })
+    }
+
     /// The argv this configuration gives `rte_eal_init` (program name first).
     pub fn to_args(&self) -> Vec<String> {
         let mut a = vec!["engine".to_string()];
@@ -118,6 +133,35 @@ impl Eal {
     pub fn tsc_hz(&self) -> u64 {
         // SAFETY: EAL is initialised (this handle exists only after a successful init).
         unsafe { dpdk_sys::rte_get_tsc_hz() }
+    }
+}
+
+/// An EAL logical core: its id and the CPUs its thread may run on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lcore {
+    pub id: u32,
+    pub cpus: Vec<usize>,
+}
+
+impl Eal {
+    /// The enabled lcores in id order, each with its CPU set (`-l 1,3` gives lcores 1 and 3 on
+    /// CPUs 1 and 3; `--lcores=0@(0-1)` gives lcore 0 on CPUs 0 and 1).
+    pub fn lcores(&self) -> Vec<Lcore> {
+        const WORDS: usize = 16; // 1024 CPUs, glibc's CPU_SETSIZE
+        (0..dpdk_sys::RTE_MAX_LCORE)
+            .filter_map(|id| {
+                let mut words = [0u64; WORDS];
+                // SAFETY: EAL is initialised; `words` has room for WORDS words.
+                let rc =
+                    unsafe { dpdk_sys::shim_rte_lcore_cpus(id, words.as_mut_ptr(), WORDS as u32) };
+                (rc == 0).then(|| Lcore {
+                    id,
+                    cpus: (0..WORDS * 64)
+                        .filter(|&c| words[c / 64] & (1 << (c % 64)) != 0)
+                        .collect(),
+                })
+            })
+            .collect()
     }
 }
 

@@ -15,22 +15,33 @@
 //! ```
 //!
 //! With two ports, each has its own stack (and pools); one thread polls both. Counters are then
-//! printed once per stack, prefixed `Client` and `Upstream` (`ClientTcpInSegs 123`), with the
+//! printed once per side, prefixed `Client` and `Upstream` (`ClientTcpInSegs 123`), with the
 //! data pool's mbufs in use when ready (`...PoolDataBase`), at most (`...PoolDataPeak`) and at
 //! exit (`...PoolDataInUse`).
+//!
+//! `--cores N` runs N independent proxies, core `i` on queue `i` of each port (a stack per port
+//! per core, joined to the other cores' by the steering mesh: `apps::cores`), each on its own
+//! CPU (`apps::cpus`). Counters are summed over the cores (pool figures too: the peak is then
+//! the sum of each core's peak); `CoreIProxyAccepted` says how many clients core I accepted.
+//!
+//! Memory: the payload pools share `--memory-mb` (less [`apps::proxy::RESERVED_MEMORY_MB`]),
+//! one pool set per stack, unless `--mbufs` sizes them; `--max-conns` defaults to the pipes
+//! those pools hold with every buffer full ([`ProxyConfig::pipes_for_pool`]), so it follows the
+//! memory and `--buf`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
-use apps::clock::Clock;
-use apps::proxy::{Proxy, ProxyConfig, Stacks};
+use apps::cores::{self, Core};
+use apps::proxy::{Proxy, ProxyConfig, ProxyStats, Stacks};
 use apps::setup::{self, Gateways, IpCidr, PortArgs, SetupError};
-use apps::signal;
-use engine::Stack;
-use engine::buf::{Mempool, PoolSizes, Pools};
-use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
+use apps::{cpus, signal};
+use engine::buf::{Mempool, PoolSizes};
+use engine::dev::dpdk::{DpdkQueue, Port, PortStats};
 use engine::dev::spec::PortSpec;
 use engine::eal::Eal;
+use engine::time::Instant;
+use engine::{Counters, Stack};
 
 /// An L4 TCP proxy on DPDK ports: forwards received mbufs between each client and the
 /// upstream server without copying them.
@@ -40,8 +51,8 @@ struct Cli {
     /// The client-side port and address (and the upstream side's, without --upstream-port).
     #[command(flatten)]
     port: PortArgs,
-    /// TCP port to accept clients on.
-    #[arg(long)]
+    /// TCP port to accept clients on, 1-65535.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     listen: u16,
     /// The upstream server, IPv4:PORT or [IPv6]:PORT (10.0.0.1:80, [fd00::1]:80); the engine
     /// needs an address of its family (--ip, or --upstream-ip with --upstream-port).
@@ -58,18 +69,22 @@ struct Cli {
     /// twice for one of each family.
     #[arg(long, action = clap::ArgAction::Append)]
     upstream_gateway: Vec<IpAddr>,
-    /// Most client connections proxied at once; further ones are reset. Default: as many as
-    /// the payload pools hold with every buffer full (more risks running a pool dry under
-    /// bulk load, which stalls every connection of that port).
+    /// Most client connections proxied at once (over all cores); further ones are reset.
+    /// Default: as many as the payload pools hold with every buffer full (more risks running a
+    /// pool dry under bulk load, which stalls every connection of that port).
     #[arg(long)]
     max_conns: Option<usize>,
+    /// Proxies, each on its own queue of the port(s) and its own CPU.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    cores: u16,
     /// Send and receive buffer of every connection, bytes.
     #[arg(long, default_value_t = 256 * 1024)]
     buf: u32,
-    /// Payload mbufs per stack. Received data stays in them until the other side's peer
-    /// acknowledges it (zero copy), so this bounds the connections (see --max-conns).
-    #[arg(long, default_value_t = 65535)]
-    mbufs: u32,
+    /// Payload mbufs per stack (default: what --memory-mb holds, shared by the stacks).
+    /// Received data stays in them until the other side's peer acknowledges it (zero copy), so
+    /// this bounds the connections (see --max-conns).
+    #[arg(long)]
+    mbufs: Option<u32>,
     /// Print every counter at exit, zeros included.
     #[arg(long)]
     all_counters: bool,
@@ -119,33 +134,125 @@ impl PoolWatch {
     }
 }
 
-/// One side's port and stack.
+/// One side's stack on one core.
 struct Side {
-    port: Port,
     stack: Stack<DpdkQueue>,
     watch: PoolWatch,
 }
 
-/// Opens `args.port` with pools of `mbufs` payload mbufs and builds its stack.
-fn open_side(eal: Eal, args: &PortArgs, mbufs: u32, prefix: &str) -> Result<Side, SetupError> {
+/// What a side reports at exit: its stack's counters and its pool's figures.
+struct SideReport {
+    counters: Counters,
+    watch: PoolWatch,
+}
+
+/// One core: its proxy, its client-side stack and (with --upstream-port) its upstream-side
+/// stack.
+struct ProxyCore {
+    proxy: Proxy,
+    client: Side,
+    upstream: Option<Side>,
+    iter: u32,
+    show_open: usize,
+}
+
+/// What a core reports at exit.
+struct CoreReport {
+    stats: ProxyStats,
+    client: SideReport,
+    upstream: Option<SideReport>,
+    open: Vec<String>,
+}
+
+impl Core for ProxyCore {
+    type Report = CoreReport;
+
+    fn poll(&mut self, now: Instant) {
+        match self.upstream.as_mut() {
+            Some(u) => self
+                .proxy
+                .poll_two(now, &mut self.client.stack, &mut u.stack),
+            None => self.proxy.poll_one(now, &mut self.client.stack),
+        };
+        self.iter = self.iter.wrapping_add(1);
+        if self.iter.is_multiple_of(16) {
+            self.client.watch.sample();
+            if let Some(u) = self.upstream.as_mut() {
+                u.watch.sample();
+            }
+        }
+    }
+
+    fn report(mut self) -> CoreReport {
+        let open = if self.show_open > 0 {
+            let mut st = Stacks {
+                client: &mut self.client.stack,
+                upstream: self.upstream.as_mut().map(|u| &mut u.stack),
+            };
+            self.proxy.describe_open(&mut st, self.show_open)
+        } else {
+            Vec::new()
+        };
+        let side = |s: &Side| SideReport {
+            counters: s.stack.counters(),
+            watch: s.watch,
+        };
+        CoreReport {
+            stats: self.proxy.stats,
+            client: side(&self.client),
+            upstream: self.upstream.as_ref().map(side),
+            open,
+        }
+    }
+}
+
+/// Opens `args.port` with `cores` queues, a pool set of `mbufs` payload mbufs per queue, and
+/// its stacks (joined by a steering mesh when there are several).
+fn open_side(
+    eal: Eal,
+    args: &PortArgs,
+    cores: u16,
+    mbufs: u32,
+    prefix: &str,
+) -> Result<(Port, Vec<Stack<DpdkQueue>>), SetupError> {
     let sizes = PoolSizes {
         data: mbufs,
         hdr: (mbufs / 4).max(1024),
         indirect: mbufs,
     };
-    let pools = Pools::create(prefix, &sizes)?;
-    let mut cfg = PortConfig::new(pools.data);
-    cfg.mtu = args.mtu;
-    cfg.tso = args.tso.into();
-    cfg.checksum = args.csum_offload.into();
     let scfg = args.stack_config()?;
-    let port = Port::open(eal, &args.port, &cfg)?;
-    let stack = Stack::new(port.queue(0), pools, scfg);
-    Ok(Side {
-        port,
-        stack,
-        watch: PoolWatch::new(pools.data),
-    })
+    let (port, pools) = setup::open_port_sized(eal, args, cores, prefix, &sizes)?;
+    cores::check_queues(&port, usize::from(cores), "--cores")?;
+    let stacks = cores::stacks(&port, pools, &scfg);
+    Ok((port, stacks))
+}
+
+/// The payload mbufs per stack: `--mbufs`, or what `--memory-mb` holds for `stacks` stacks.
+fn pool_mbufs(cli: &Cli, stacks: usize) -> Result<u32, SetupError> {
+    let (mbufs, from) = match cli.mbufs {
+        Some(m) => (m, "--mbufs"),
+        None => (
+            apps::proxy::mbufs_for_memory(cli.port.memory_mb, stacks),
+            "--memory-mb",
+        ),
+    };
+    if mbufs < 4096 {
+        let fix = match cli.mbufs {
+            Some(_) => "give at least 4096".to_string(),
+            None => format!(
+                "give more --memory-mb (at least {} for {stacks} stacks)",
+                apps::proxy::RESERVED_MEMORY_MB
+                    + stacks * 4096 * apps::proxy::MEMORY_PER_MBUF / (1 << 20)
+                    + 1
+            ),
+        };
+        return Err(SetupError::Other(format!(
+            "{from} leaves {mbufs} mbufs per stack, too few: {fix} (the receive ring alone keeps \
+             {})",
+            apps::proxy::RX_RING_MBUFS
+        )));
+    }
+    Ok(mbufs)
 }
 
 fn run(cli: &Cli) -> Result<(), SetupError> {
@@ -173,118 +280,144 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
              --upstream-ip",
         )?,
     }
-    if cli.mbufs < 4096 {
-        return Err(SetupError::Other(format!(
-            "--mbufs {} is too small: give at least 4096 (the receive ring alone keeps {})",
-            cli.mbufs,
-            apps::proxy::RX_RING_MBUFS
-        )));
-    }
+    let n = usize::from(cli.cores);
+    let sides = if up_args.is_some() { 2 } else { 1 };
+    let mbufs = pool_mbufs(cli, n * sides)?;
 
     let mut eal_cfg = setup::eal_config(&cli.port, None);
     if let Some(PortSpec::Pci { bdf }) = &cli.upstream_port {
         eal_cfg.no_pci = false;
         eal_cfg.allow_pci.push(bdf.clone());
     }
+    let chooser = cpus::prepare(&mut eal_cfg);
     let eal = engine::eal::init(&eal_cfg)?;
-    let mut client = open_side(eal, &cli.port, cli.mbufs, "pxc")?;
-    let mut upstream = match &up_args {
-        Some(a) => Some(open_side(eal, a, cli.mbufs, "pxu")?),
-        None => None,
+    let (client_port, client_stacks) = open_side(eal, &cli.port, cli.cores, mbufs, "pxc")?;
+    let (upstream_port, upstream_stacks) = match &up_args {
+        Some(a) => {
+            let (p, s) = open_side(eal, a, cli.cores, mbufs, "pxu")?;
+            (Some(p), s.into_iter().map(Some).collect())
+        }
+        None => (None, (0..n).map(|_| None).collect::<Vec<_>>()),
     };
-    let stacks = if upstream.is_some() { 2 } else { 1 };
     let mut cfg = ProxyConfig::new(cli.listen, cli.upstream, 1, cli.buf);
-    cfg.max_conns = cli
-        .max_conns
-        .unwrap_or_else(|| cfg.pipes_for_pool(cli.mbufs, stacks))
-        .max(1);
-    let mut proxy = Proxy::new(&mut client.stack, cfg)
-        .map_err(|e| SetupError::Other(format!("cannot listen on {}: {e}", cli.listen)))?;
+    let per_core = match cli.max_conns {
+        Some(m) => m.div_ceil(n),
+        None => cfg.pipes_for_pool(mbufs, sides),
+    };
+    cfg.max_conns = per_core.max(1);
+    let mut list = Vec::with_capacity(n);
+    for (mut client, upstream) in client_stacks.into_iter().zip(upstream_stacks) {
+        let proxy = Proxy::new(&mut client, cfg)
+            .map_err(|e| SetupError::Other(format!("cannot listen on {}: {e}", cli.listen)))?;
+        let side = |stack: Stack<DpdkQueue>| Side {
+            watch: PoolWatch::new(stack.pools().data),
+            stack,
+        };
+        list.push(ProxyCore {
+            proxy,
+            client: side(client),
+            upstream: upstream.map(side),
+            iter: 0,
+            show_open: cli.show_open,
+        });
+    }
+    let placement = cpus::choose(eal, chooser, n, None, "proxy")?;
 
     println!(
         "proxy: client {} ip {}",
-        setup::describe(&client.port),
+        setup::describe(&client_port),
         setup::cidrs(&cli.port.ip)
     );
-    if let (Some(u), Some(a)) = (&upstream, &up_args) {
+    if let (Some(u), Some(a)) = (&upstream_port, &up_args) {
         println!(
             "proxy: upstream {} ip {}",
-            setup::describe(&u.port),
+            setup::describe(u),
             setup::cidrs(&a.ip)
         );
     }
     println!(
-        "proxy: tcp port {} -> {}, {stacks} stack(s), at most {} connections, {} KiB buffers, \
-         {} mbufs per pool",
+        "proxy: tcp port {} -> {}, {sides} stack(s) per core, at most {} connections, {} KiB \
+         buffers, {mbufs} mbufs per stack",
         cli.listen,
         cli.upstream,
-        cfg.max_conns,
+        cfg.max_conns * n,
         cfg.opts.rcvbuf / 1024,
-        cli.mbufs
     );
-    client.watch = PoolWatch::new(client.watch.pool);
-    if let Some(u) = upstream.as_mut() {
-        u.watch = PoolWatch::new(u.watch.pool);
-    }
-    println!("proxy: ready");
+    println!("proxy: {n} core(s) on {}", placement.describe());
+    placement.warn("proxy");
+    let reports = cores::run(eal, &placement, list, "proxy", || println!("proxy: ready"));
+    print!(
+        "{}",
+        render(cli, &reports, &client_port, upstream_port.as_ref())
+    );
+    Ok(())
+}
 
-    let clock = Clock::new(eal);
-    let mut iter: u32 = 0;
-    while !signal::stopped() {
-        let now = clock.now();
-        match upstream.as_mut() {
-            Some(u) => proxy.poll_two(now, &mut client.stack, &mut u.stack),
-            None => proxy.poll_one(now, &mut client.stack),
-        };
-        iter = iter.wrapping_add(1);
-        if iter.is_multiple_of(16) {
-            client.watch.sample();
-            if let Some(u) = upstream.as_mut() {
-                u.watch.sample();
+/// The counters printed at exit: per side (summed over cores), the port's, the proxy's, and
+/// per core the clients it accepted.
+fn render(cli: &Cli, reports: &[CoreReport], client: &Port, upstream: Option<&Port>) -> String {
+    let mut out = String::new();
+    for line in reports.iter().flat_map(|r| &r.open) {
+        out.push_str(&format!("proxy: {line}\n"));
+    }
+    let client_side: Vec<&SideReport> = reports.iter().map(|r| &r.client).collect();
+    let upstream_side: Vec<&SideReport> =
+        reports.iter().filter_map(|r| r.upstream.as_ref()).collect();
+    let sides: Vec<(&str, &[&SideReport], &Port)> = match upstream {
+        Some(u) => vec![
+            ("Client", &client_side, client),
+            ("Upstream", &upstream_side, u),
+        ],
+        None => vec![("", &client_side, client)],
+    };
+    let mut line = |name: String, v: u64| {
+        if cli.all_counters || v != 0 {
+            out.push_str(&format!("{name:<36} {v}\n"));
+        }
+    };
+    for (prefix, side, port) in sides {
+        let mut counters = Counters::default();
+        let mut pool = [0u64; 3];
+        let mut names = [""; 3];
+        for s in side {
+            counters.add(&s.counters);
+            for (k, (name, v)) in s.watch.entries().into_iter().enumerate() {
+                pool[k] += v;
+                names[k] = name;
             }
         }
-    }
-
-    let mut out = String::new();
-    if cli.show_open > 0 {
-        let mut st = Stacks {
-            client: &mut client.stack,
-            upstream: upstream.as_mut().map(|u| &mut u.stack),
-        };
-        for line in proxy.describe_open(&mut st, cli.show_open) {
-            out.push_str(&format!("proxy: {line}\n"));
-        }
-    }
-    let prefixes: &[(&str, &Side)] = match &upstream {
-        Some(u) => &[("Client", &client), ("Upstream", u)],
-        None => &[("", &client)],
-    };
-    for (prefix, side) in prefixes {
-        let counters = side.stack.counters();
-        let ps = side.port.stats();
-        let port = [
-            ("PortInPackets", ps.ipackets),
-            ("PortOutPackets", ps.opackets),
-            ("PortInMissed", ps.imissed),
-            ("PortInErrors", ps.ierrors),
-            ("PortOutErrors", ps.oerrors),
-            ("PortRxNoMbuf", ps.rx_nombuf),
-        ];
-        let lines = counters
+        let pool = names.into_iter().zip(pool);
+        for (name, v) in counters
             .entries()
             .into_iter()
-            .chain(side.watch.entries())
-            .chain(port)
-            .filter(|(_, v)| cli.all_counters || *v != 0);
-        for (name, v) in lines {
-            out.push_str(&format!("{:<36} {v}\n", format!("{prefix}{name}")));
+            .chain(pool)
+            .chain(port_entries(&port.stats()))
+        {
+            line(format!("{prefix}{name}"), v);
         }
     }
-    for (name, v) in proxy.stats.entries() {
-        out.push_str(&format!("{name:<36} {v}\n"));
+    let mut stats = ProxyStats::default();
+    reports.iter().for_each(|r| stats.add(&r.stats));
+    for (name, v) in stats.entries() {
+        line(name.to_string(), v);
     }
-    print!("{out}");
-    Ok(())
+    if reports.len() > 1 {
+        for (i, r) in reports.iter().enumerate() {
+            line(format!("Core{i}ProxyAccepted"), r.stats.accepted);
+        }
+    }
+    out
+}
+
+fn port_entries(ps: &PortStats) -> [(&'static str, u64); 6] {
+    [
+        ("PortInPackets", ps.ipackets),
+        ("PortOutPackets", ps.opackets),
+        ("PortInMissed", ps.imissed),
+        ("PortInErrors", ps.ierrors),
+        ("PortOutErrors", ps.oerrors),
+        ("PortRxNoMbuf", ps.rx_nombuf),
+    ]
 }
 
 /// Options clap cannot check in one line: the upstream port's options go together.
@@ -300,6 +433,10 @@ fn check_usage(cli: &Cli) -> Result<(), String> {
         (None, true, _) | (None, _, true) => Err("--upstream-ip and --upstream-gateway \
              configure a second port: give it with --upstream-port"
             .into()),
+        _ if cli.upstream.port() == 0 => Err(format!(
+            "--upstream {} has port 0: give the upstream server's TCP port (1-65535)",
+            cli.upstream
+        )),
         _ => Ok(()),
     }
 }

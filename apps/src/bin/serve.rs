@@ -10,6 +10,11 @@
 //! serve echo --stack kernel --listen 7007                     # over Linux sockets
 //! ```
 //!
+//! `--cores N` runs N stacks, each on its own queue of the port and its own thread and CPU
+//! (`apps::cores`, `apps::cpus`: the CPUs in use are printed at start, `--eal-args "-l ..."`
+//! chooses them); at exit the counters are summed over the cores, and `CoreIServerAccepted`
+//! lines say how many connections core I accepted.
+//!
 //! ECN (RFC 3168) is accepted when a client asks, as Linux's default; `--no-ecn` refuses it.
 //!
 //! With `--stack kernel` the servers run over Linux sockets (`apps::kernel_servers`), on
@@ -19,14 +24,16 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use apps::clock::Clock;
+use apps::cores::{self, Core};
 use apps::kernel_servers;
 use apps::loadgen::{OptPortArgs, StackKind};
 use apps::servers::{Mode, Server, ServerStats};
 use apps::setup::{self, PortArgs, SetupError};
-use apps::{report, signal};
-use engine::Stack;
+use apps::{cpus, report, signal};
+use engine::dev::dpdk::DpdkQueue;
 use engine::tcp::EcnMode;
+use engine::time::Instant;
+use engine::{Counters, Stack};
 
 /// Answer ARP, Neighbor Discovery and ping on a DPDK port and, with a mode, serve TCP on every
 /// --ip address (IPv4 and IPv6 on the same port).
@@ -44,9 +51,12 @@ struct Cli {
     /// Kernel stack: server threads sharing the port.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// TCP port to listen on (default: the mode's well-known port).
-    #[arg(long)]
+    /// TCP port to listen on, 1-65535 (default: the mode's well-known port).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
     listen: Option<u16>,
+    /// Engine stack: stacks, each on its own queue of the port and its own CPU.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
+    cores: u16,
     /// Print every counter at exit, zeros included.
     #[arg(long)]
     all_counters: bool,
@@ -54,6 +64,27 @@ struct Cli {
     /// with `sysctl net.ipv4.tcp_ecn=0`. By default it is accepted, as Linux's default (2).
     #[arg(long)]
     no_ecn: bool,
+}
+
+/// One core of `serve`: its stack and, with a mode, its server.
+struct ServeCore {
+    stack: Stack<DpdkQueue>,
+    server: Option<Server>,
+}
+
+impl Core for ServeCore {
+    type Report = (Counters, Option<ServerStats>);
+
+    fn poll(&mut self, now: Instant) {
+        match self.server.as_mut() {
+            Some(s) => self.stack.poll_with(now, |st, ev| s.on_event(st, ev)),
+            None => self.stack.poll_with(now, |_, _| {}),
+        };
+    }
+
+    fn report(self) -> Self::Report {
+        (self.stack.counters(), self.server.map(|s| s.stats))
+    }
 }
 
 fn run(cli: &Cli) -> Result<(), SetupError> {
@@ -68,46 +99,56 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     if cli.no_ecn {
         cfg.tcp.default_options.ecn = EcnMode::Off;
     }
-    let eal = setup::start_eal(args, None)?;
-    let (port, mut pools) = setup::open_port(eal, args, 1, "srv")?;
-    let mut stack = Stack::new(port.queue(0), pools.remove(0), cfg);
-    let mut server = match cli.mode {
-        Some(m) => {
-            let p = cli.listen.unwrap_or(m.default_port());
-            let s = Server::new(&mut stack, m, p)
-                .map_err(|e| SetupError::Other(format!("cannot listen on {p}: {e}")))?;
-            Some((s, p))
-        }
-        None => None,
-    };
+    let n = usize::from(cli.cores);
+    let mut eal_cfg = setup::eal_config(args, None);
+    let chooser = cpus::prepare(&mut eal_cfg);
+    let eal = engine::eal::init(&eal_cfg)?;
+    let (port, pools) = setup::open_port(eal, args, cli.cores, "srv")?;
+    cores::check_queues(&port, n, "--cores")?;
+    let listen = cli.mode.map(|m| cli.listen.unwrap_or(m.default_port()));
+    let mut list = Vec::with_capacity(n);
+    for mut stack in cores::stacks(&port, pools, &cfg) {
+        let server = match (cli.mode, listen) {
+            (Some(m), Some(p)) => Some(
+                Server::new(&mut stack, m, p)
+                    .map_err(|e| SetupError::Other(format!("cannot listen on {p}: {e}")))?,
+            ),
+            _ => None,
+        };
+        list.push(ServeCore { stack, server });
+    }
+    let placement = cpus::choose(eal, chooser, n, None, "serve")?;
     println!(
         "serve: {} ip {}",
         setup::describe(&port),
         setup::cidrs(&args.ip)
     );
-    if let (Some(m), Some((_, p))) = (cli.mode, &server) {
+    if let (Some(m), Some(p)) = (cli.mode, listen) {
         println!("serve: {m:?} on tcp port {p}");
     }
-    println!("serve: ready");
-    let clock = Clock::new(eal);
-    while !signal::stopped() {
-        match server.as_mut() {
-            Some((s, _)) => stack.poll_with(clock.now(), |st, ev| s.on_event(st, ev)),
-            None => stack.poll_with(clock.now(), |_, _| {}),
-        };
+    println!("serve: {n} core(s) on {}", placement.describe());
+    placement.warn("serve");
+    let reports = cores::run(eal, &placement, list, "serve", || println!("serve: ready"));
+    let mut counters = Counters::default();
+    let mut total = ServerStats::default();
+    for (c, st) in &reports {
+        counters.add(c);
+        total.add(&st.unwrap_or_default());
     }
-    print!("{}", report::counters(&stack.counters(), cli.all_counters));
-    if let Some((s, _)) = server {
-        print_stats(&s.stats);
+    print!("{}", report::counters(&counters, cli.all_counters));
+    if cli.mode.is_some() {
+        print_stats(&total);
+        for (i, (_, st)) in reports.iter().enumerate().filter(|_| n > 1) {
+            println!("Core{i}ServerAccepted {}", st.unwrap_or_default().accepted);
+        }
     }
     Ok(())
 }
 
 fn print_stats(st: &ServerStats) {
-    println!(
-        "ServerAccepted {}\nServerClosed {}\nServerBytesIn {}\nServerBytesOut {}\nServerRequests {}\nServerErrors {}",
-        st.accepted, st.closed, st.bytes_in, st.bytes_out, st.requests, st.errors
-    );
+    for (name, v) in st.entries() {
+        println!("{name} {v}");
+    }
 }
 
 /// `--stack kernel`: the same servers over Linux sockets, one epoll thread per `--threads`.
@@ -117,6 +158,11 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
     })?;
     if cli.port.cc.is_some() {
         return Err(SetupError::Other(setup::CC_KERNEL.into()));
+    }
+    if cli.cores != 1 {
+        return Err(SetupError::Other(
+            "--cores is for the engine stack; kernel sockets run on --threads threads".into(),
+        ));
     }
     if cli.no_ecn {
         return Err(SetupError::Other(
@@ -161,14 +207,7 @@ fn run_kernel(cli: &Cli) -> Result<(), SetupError> {
             .collect()
     });
     let mut total = ServerStats::default();
-    for st in &stats {
-        total.accepted += st.accepted;
-        total.closed += st.closed;
-        total.bytes_in += st.bytes_in;
-        total.bytes_out += st.bytes_out;
-        total.requests += st.requests;
-        total.errors += st.errors;
-    }
+    stats.iter().for_each(|st| total.add(st));
     print_stats(&total);
     Ok(())
 }

@@ -38,6 +38,7 @@ use super::stats::{Control, Stats};
 use super::workload::{AnyWorkload, Workload};
 use crate::clock::Clock;
 use crate::conn_table::ConnTable;
+use crate::cpus::{self, Place};
 use crate::servers::{Server, ServerStats};
 use crate::setup::{self, IpCidr, SetupError};
 
@@ -256,7 +257,6 @@ impl ClientParts {
 /// Runs `plan` on the engine.
 pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let c = &plan.common;
-    let cpus = run::cpus();
     let embedded = c.engine.port.is_none();
     let (port_args, target) = if embedded {
         let target = c
@@ -288,25 +288,13 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         (pa, target)
     };
     port_args.gateways()?;
-    // EAL pins the main thread, and threads inherit it (note §4): let it run anywhere; every
-    // worker pins itself.
+    // EAL pins the main thread, and threads inherit it (note §4): unless --eal-args names the
+    // lcores, let it run anywhere; every worker enters its own place (crate::cpus).
     let mut eal_cfg = setup::eal_config(&port_args, None);
-    let user_cores = port_args.eal_args.as_deref().is_some_and(|a| {
-        a.split_whitespace()
-            .any(|w| w == "-l" || w.starts_with("--lcores") || w == "-c")
-    });
-    if !user_cores {
-        // The EAL thread may run on exactly the CPUs this process may use (under taskset, not
-        // the others); every worker pins itself to one of them.
-        let list: Vec<String> = cpus.iter().map(usize::to_string).collect();
-        eal_cfg
-            .extra_args
-            .push(format!("--lcores=0@({})", list.join(",")));
-    }
+    let chooser = cpus::prepare(&mut eal_cfg);
     let eal = eal::init(&eal_cfg)?;
     let n = plan.cores;
-    let first = c.first_cpu.unwrap_or(0);
-    let cpu = |k: usize| cpus[(first + k) % cpus.len()];
+    let ncpu = cpus::available(eal, chooser);
     let mut cfgp = PortConfig::new(Pools::create("lgr", &PoolSizes::default())?.data);
     cfgp.rx_queues = n as u16;
     cfgp.tx_queues = n as u16;
@@ -397,12 +385,21 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         && match c.layout {
             Layout::Split => true,
             Layout::Shared => false,
-            Layout::Auto => 2 * n <= cpus.len(),
+            Layout::Auto => 2 * n <= ncpu,
         };
+    let placement = cpus::choose(
+        eal,
+        chooser,
+        if split { 2 * n } else { n },
+        c.first_cpu,
+        "loadgen",
+    )?;
+    placement.warn("loadgen");
+    let cpu = |k: usize| &placement.places[k];
     let setup = if embedded {
         format!(
             "embedded net_ring pair: client {} on {n} core(s), {:?} server {} on {n} \
-             core(s), {}; CPUs {:?}",
+             core(s), {}; {}",
             setup::cidrs(&client_addrs()),
             c.server,
             setup::cidrs(&server_addrs()),
@@ -411,18 +408,14 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             } else {
                 "client and server stack i share thread i"
             },
-            if split {
-                (0..2 * n).map(cpu).collect::<Vec<_>>()
-            } else {
-                (0..n).map(cpu).collect()
-            }
+            placement.describe()
         )
     } else {
         format!(
-            "{}, ip {}, {n} core(s) on CPUs {:?}",
+            "{}, ip {}, {n} core(s) on {}",
             setup::describe(&client_port),
             setup::cidrs(&port_args.ip),
-            (0..n).map(cpu).collect::<Vec<_>>()
+            placement.describe()
         )
     };
     if !c.quiet {
@@ -529,11 +522,11 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn enter(&self, cpu: usize) {
+    fn enter(&self, place: &Place) {
+        place.enter("loadgen");
         if !eal::register_thread(self.eal) {
             eprintln!("loadgen: warning: DPDK has no lcore left for a thread (no mempool cache)");
         }
-        run::pin(cpu);
     }
 
     fn server_core(&self, p: ClientParts) -> ServerCore {
@@ -549,7 +542,7 @@ impl Ctx<'_> {
     }
 
     #[inline(never)]
-    fn server_thread(&self, p: ClientParts, cpu: usize) -> (ServerStats, Counters) {
+    fn server_thread(&self, p: ClientParts, cpu: &Place) -> (ServerStats, Counters) {
         self.enter(cpu);
         let mut sc = self.server_core(p);
         self.ready.fetch_add(1, Ordering::Release);
@@ -569,7 +562,7 @@ impl Ctx<'_> {
         i: usize,
         p: ClientParts,
         server: Option<ClientParts>,
-        cpu: usize,
+        cpu: &Place,
     ) -> (Stats, Counters, Option<(ServerStats, Counters)>) {
         let _guard = run::DoneGuard(self.ctl, i);
         self.enter(cpu);

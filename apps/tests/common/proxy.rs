@@ -96,8 +96,10 @@ impl ProxyPeers {
             "--upstream",
             &up,
             "--all-counters",
-            &eal,
         ];
+        if !extra.iter().any(|a| a.starts_with("--eal-args")) {
+            args.push(&eal);
+        }
         let (port_b, ip_b, ip_b6) = (
             tap_b.as_ref().map(|t| format!("tap:{t}")),
             format!("{B_PROXY}/24"),

@@ -60,7 +60,8 @@ pub struct ServePeer {
 
 impl ServePeer {
     /// Starts `serve mode [extra...]` with every counter printed at exit, waits for it to be
-    /// ready and configures the kernel's end of its tap.
+    /// ready and configures the kernel's end of its tap. Its main lcore may run on any CPU
+    /// ([`eal_args_any_cpu`]) unless `extra` has `--eal-args=...` of its own.
     pub fn start(mode: &str, extra: &[&str]) -> ServePeer {
         ServePeer::start_with(mode, extra, false)
     }
@@ -82,7 +83,10 @@ impl ServePeer {
         let ip = format!("{ENGINE_IP}/24");
         let ip6 = format!("{ENGINE_IP6}/64");
         let eal = eal_args_any_cpu();
-        let mut args = vec![mode, "--port", &port, "--ip", &ip, "--all-counters", &eal];
+        let mut args = vec![mode, "--port", &port, "--ip", &ip, "--all-counters"];
+        if !extra.iter().any(|a| a.starts_with("--eal-args")) {
+            args.push(&eal);
+        }
         if ipv6 {
             args.extend_from_slice(&["--ip", &ip6]);
         }
