@@ -307,10 +307,11 @@ fn unlocked(warnings: Vec<String>, order: &[usize], stacks: usize) -> Placement 
     }
 }
 
-/// The user named the lcores: stack `i` on lcore `i`'s CPUs.
-fn from_lcores(eal: Eal, stacks: usize, prog: &str) -> Result<Placement, SetupError> {
+/// Fails when the user's lcores are fewer than `stacks` (call before opening ports, so that
+/// this mistake is reported before anything is created).
+pub fn check(eal: Eal, chooser: Chooser, stacks: usize) -> Result<(), SetupError> {
     let lcores = eal.lcores();
-    if lcores.len() < stacks {
+    if chooser == Chooser::Eal && lcores.len() < stacks {
         let have: Vec<String> = lcores
             .iter()
             .map(|l| format!("({})", list(&l.cpus)))
@@ -323,6 +324,13 @@ fn from_lcores(eal: Eal, stacks: usize, prog: &str) -> Result<Placement, SetupEr
             stacks - 1
         )));
     }
+    Ok(())
+}
+
+/// The user named the lcores: stack `i` on lcore `i`'s CPUs.
+fn from_lcores(eal: Eal, stacks: usize, prog: &str) -> Result<Placement, SetupError> {
+    check(eal, Chooser::Eal, stacks)?;
+    let lcores = eal.lcores();
     let mut out = Placement {
         places: Vec::new(),
         warnings: Vec::new(),

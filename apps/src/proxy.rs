@@ -118,10 +118,12 @@ pub const RX_RING_MBUFS: usize = 1024;
 /// (1448 B at MTU 1500), for the partial ones.
 pub const BYTES_PER_MBUF: usize = 1024;
 
-/// DPDK memory one payload mbuf costs with its share of the header and indirect pools
-/// (the proxy's pools: a header mbuf per four, an indirect one each), object headers included:
-/// 2,368 + 832 / 4 + 192 B measured from the pools' element sizes, rounded up.
-pub const MEMORY_PER_MBUF: usize = 3 * 1024;
+/// DPDK memory one payload mbuf costs with its share of the header and indirect pools (the
+/// proxy's pools: a header mbuf per four, an indirect one each). The elements alone take about
+/// 2.8 KiB (2,368 + 832 / 4 + 192 B), but with ordinary pages (`--no-huge`) pools are laid out
+/// in page-aligned chunks and a 1024 MiB EAL held no more than about 200,000 such mbufs
+/// (measured: 250,000 failed); 5 KiB keeps a margin.
+pub const MEMORY_PER_MBUF: usize = 5 * 1024;
 
 /// DPDK memory kept out of the pools: descriptor rings, the ports' own allocations, the heap.
 pub const RESERVED_MEMORY_MB: usize = 128;

@@ -9,13 +9,16 @@
 //!   client reads that whole reply; meanwhile the upstream stack's payload pool does not grow
 //!   (the proxy queues the client's mbufs themselves, it never copies them into its own);
 //! - 32 clients at once, each echoing 2 MiB through the proxy, all intact;
+//! - `--cores 2` on one two-queue tap: 32 clients relayed intact, both cores accepted some (the
+//!   kernel picks the queue), the upstream connections' replies steered to their core;
 //! - a refused upstream resets the client (one tap, one stack), counted in the proxy's errors,
 //!   and once the upstream listens the same proxy forwards;
 //! - backpressure: clients upload to a server that does not read yet; the proxy holds their
 //!   data back (its receive windows close) without running its payload pool dry, at the
 //!   connection bound it derives from that pool, and everything arrives once the server reads;
 //! - clients beyond `--max-conns` are reset, and a slot freed by a finished pipe is reused;
-//! - bad arguments and an unroutable upstream end with one line and a non-zero exit.
+//! - bad arguments (`--listen 0`, an upstream port 0 among them) and an unroutable upstream end
+//!   with one line and a non-zero exit.
 //!
 //! Transfer rates are printed (eprintln) for the record, never asserted on.
 
@@ -427,6 +430,40 @@ fn proxy_carries_32_concurrent_connections_intact() {
 }
 
 #[test]
+fn proxy_on_two_cores_relays_and_both_cores_accept() {
+    const CONNS: usize = 32;
+    const LEN: usize = 256 * 1024;
+    const PORT: u16 = 7013;
+    let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let lcores = format!("--eal-args=--lcores=(0-1)@(0-{})", n - 1);
+    let peers = ProxyPeers::start_with(false, PORT, &["--cores", "2", &lcores]);
+    let listener = peers.listen(PORT);
+    let echoed: usize = std::thread::scope(|sc| {
+        let server = sc.spawn(|| {
+            let echoers: Vec<_> = (0..CONNS)
+                .map(|_| echo_once_on(sc, accept_within(&listener, Duration::from_secs(60))))
+                .collect();
+            echoers.into_iter().map(|h| h.join().expect("echoer")).sum()
+        });
+        for c in echo_clients(sc, &peers, CONNS, LEN, 300) {
+            c.join().expect("client");
+        }
+        server.join().expect("server")
+    });
+    assert_eq!(echoed, CONNS * LEN);
+    let c = peers.stop();
+    assert_pipes_ok(&c, CONNS as u64);
+    let (a0, a1) = (
+        counter(&c, "Core0ProxyAccepted"),
+        counter(&c, "Core1ProxyAccepted"),
+    );
+    assert_eq!(a0 + a1, CONNS as u64, "the cores' counts add up");
+    assert!(a0 > 0 && a1 > 0, "both cores accepted: {a0} and {a1}");
+    assert_clean(&c, "");
+    assert_eq!(counter(&c, "SteerDrops"), 0, "no frame lost crossing cores");
+}
+
+#[test]
 fn proxy_holds_back_a_fast_client_for_a_slow_upstream_without_running_dry() {
     const LEN: usize = 2 * MIB;
     const PORT: u16 = 7012;
@@ -644,7 +681,22 @@ fn proxy_rejects_bad_arguments_and_unroutable_upstreams_with_one_line() {
             ],
         ),
     ];
-    for (extra, code, words) in cases {
+    let no_listen = &base[..4];
+    let port_0: &[(&[&str], i32, &[&str])] = &[
+        (
+            &["--listen", "0", "--upstream", "10.1.0.1:80"],
+            2,
+            &["--listen", "'0'", "1..=65535"],
+        ),
+        (
+            &["--listen", "8080", "--upstream", "10.1.0.1:0"],
+            2,
+            &["--upstream 10.1.0.1:0 has port 0"],
+        ),
+    ];
+    let cases = cases.iter().map(|(e, c, w)| (base.as_slice(), *e, c, w));
+    let port_0 = port_0.iter().map(|(e, c, w)| (no_listen, *e, c, w));
+    for (base, extra, code, words) in cases.chain(port_0) {
         let mut args: Vec<&str> = base.to_vec();
         args.extend_from_slice(extra);
         let out = run(proxy_bin(), &args);

@@ -1,8 +1,9 @@
 //! `serve` set-up errors (ARCHITECTURE decision 11): a bad port spec, a bad address (IPv4 or
 //! IPv6), two gateways of one family, an af_packet port on an interface that does not exist,
 //! an invalid tap name, and a run without root privileges each end with a non-zero exit and
-//! ONE line on stderr that names the cause, with no panic and no backtrace. So does `loadgen`
-//! given an IPv6 target and only IPv4 addresses.
+//! ONE line on stderr that names the cause, with no panic and no backtrace. So do `--listen 0`,
+//! more `--cores` than the EAL lcores given, and `loadgen` given an IPv6 target and only IPv4
+//! addresses.
 //!
 //! Lines DPDK itself logs (`EAL: ...`, `TAP: ...`: an upper-case component, a colon) are not
 //! serve's message: they are counted and shown on failure, but do not count as lines that
@@ -89,6 +90,37 @@ fn bad_port_spec_is_one_clear_line() {
     let done = serve(&["--port", "bogus:x0", "--ip", "10.0.0.2/24"]);
     let line = assert_one_clear_line(&done, &["bad port spec", "bogus:x0", "expected one of"]);
     assert!(line.contains("tap:IFNAME"), "lists the valid kinds: {line}");
+}
+
+#[test]
+fn listening_on_port_0_is_one_clear_line() {
+    let done = serve(&[
+        "echo",
+        "--port",
+        "tap:unused0",
+        "--ip",
+        "10.0.0.2/24",
+        "--listen",
+        "0",
+    ]);
+    assert_one_clear_line(&done, &["--listen", "'0'", "1..=65535"]);
+}
+
+#[test]
+fn more_cores_than_the_eal_lcores_given_is_one_clear_line() {
+    let tap = common::unique_name("se");
+    let port = format!("tap:{tap}");
+    let args = [
+        "echo",
+        "--port",
+        &port,
+        "--ip",
+        "10.0.0.2/24",
+        "--cores",
+        "2",
+    ];
+    let done = serve(&[&args[..], &["--eal-args", "-l 0"]].concat());
+    assert_one_clear_line(&done, &["2 stacks need 2 EAL lcores", "-l 0-1", "--cores"]);
 }
 
 #[test]

@@ -291,6 +291,7 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     }
     let chooser = cpus::prepare(&mut eal_cfg);
     let eal = engine::eal::init(&eal_cfg)?;
+    cpus::check(eal, chooser, n)?;
     let (client_port, client_stacks) = open_side(eal, &cli.port, cli.cores, mbufs, "pxc")?;
     let (upstream_port, upstream_stacks) = match &up_args {
         Some(a) => {

@@ -103,6 +103,7 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     let mut eal_cfg = setup::eal_config(args, None);
     let chooser = cpus::prepare(&mut eal_cfg);
     let eal = engine::eal::init(&eal_cfg)?;
+    cpus::check(eal, chooser, n)?;
     let (port, pools) = setup::open_port(eal, args, cli.cores, "srv")?;
     cores::check_queues(&port, n, "--cores")?;
     let listen = cli.mode.map(|m| cli.listen.unwrap_or(m.default_port()));
