@@ -3,7 +3,7 @@
 //! - `serve echo --cores 2` on a two-queue tap serves 200 concurrent kernel clients, every echo
 //!   intact, and both stacks accepted connections (serve's per-core counters): the kernel picks
 //!   the receive queue by its flow hash, and the stacks are joined by the steering mesh (ARP
-//!   reaches both);
+//!   reaches both); the tap's kernel-side txqueuelen is the engine's 5000, not Linux's 1000;
 //! - the CPUs a program prints follow `--eal-args "-l 1"` (serve, and loadgen), and serve's
 //!   stack thread is restricted to that CPU;
 //! - by default two programs on one host take different CPUs (the advisory CPU locks, in a lock
@@ -56,6 +56,14 @@ fn serve_echo_on_two_cores_serves_200_concurrent_kernel_clients_on_both_stacks()
     assert!(
         banner.contains("queues 2"),
         "the tap has two queues: {banner}"
+    );
+    let qlen = peer
+        .ns
+        .exec_ok(&["cat", &format!("/sys/class/net/{}/tx_queue_len", peer.tap)]);
+    assert_eq!(
+        qlen.trim(),
+        "5000",
+        "the engine raised the tap's kernel-side queue"
     );
     let conns: Vec<TcpStream> = (0..CLIENTS)
         .map(|_| peer.connect(7).expect("kernel client connects"))

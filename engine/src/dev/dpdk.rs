@@ -379,6 +379,16 @@ fn create_device(spec: &PortSpec, queues: u16) -> Result<u16, PortError> {
             fix,
         });
     }
+    if let PortSpec::Tap { ifname } = spec {
+        // The kernel's queue toward the engine: 1000 frames overflow under load (dev::tap).
+        super::tap::set_txqueuelen(ifname, super::tap::TAP_TXQUEUELEN).map_err(|e| {
+            PortError::Create {
+                spec: spec.to_string(),
+                cause: format!("cannot set txqueuelen of {ifname}: {e}"),
+                fix: "run as root (CAP_NET_ADMIN)".into(),
+            }
+        })?;
+    }
     port_by_name(spec, &name, Ok(()))
 }
 

@@ -29,6 +29,7 @@ pub mod pcap;
 mod rss;
 pub mod sim;
 pub mod spec;
+pub mod tap;
 
 use std::collections::VecDeque;
 use std::marker::PhantomData;
