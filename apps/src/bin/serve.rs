@@ -51,8 +51,9 @@ struct Cli {
     /// Kernel stack: server threads sharing the port.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// TCP port to listen on, 1-65535 (default: the mode's well-known port).
-    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    /// TCP port to listen on, 1-65535 (default: the mode's well-known port); with --stack
+    /// kernel, 0 binds any free port (printed in the banner).
+    #[arg(long)]
     listen: Option<u16>,
     /// Engine stack: stacks, each on its own queue of the port and its own CPU.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=128))]
@@ -98,6 +99,13 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
     let mut cfg = args.stack_config()?;
     if cli.no_ecn {
         cfg.tcp.default_options.ecn = EcnMode::Off;
+    }
+    if cli.listen == Some(0) {
+        return Err(SetupError::Other(
+            "--listen 0: the engine listens on the port given, so give one in 1-65535 (0, any \
+             free port, is for --stack kernel)"
+                .into(),
+        ));
     }
     let n = usize::from(cli.cores);
     let mut eal_cfg = setup::eal_config(args, None);
