@@ -131,6 +131,25 @@ fn echo_clients<'s>(
         .collect()
 }
 
+/// `conns` kernel clients at once, each echoing `len` bytes (pattern `seed + i`) through the
+/// proxy to a kernel echo server on `port` of the upstream namespace; every echo is checked
+/// intact. Returns the bytes the server echoed.
+fn echo_through(peers: &ProxyPeers, port: u16, conns: usize, len: usize, seed: u64) -> usize {
+    let listener = peers.listen(port);
+    std::thread::scope(|sc| {
+        let server = sc.spawn(|| {
+            let echoers: Vec<_> = (0..conns)
+                .map(|_| echo_once_on(sc, accept_within(&listener, Duration::from_secs(60))))
+                .collect();
+            echoers.into_iter().map(|h| h.join().expect("echoer")).sum()
+        });
+        for c in echo_clients(sc, peers, conns, len, seed) {
+            c.join().expect("client");
+        }
+        server.join().expect("server")
+    })
+}
+
 /// Connects a kernel client to the proxy and expects it to be reset (or to see end of file)
 /// without sending anything. The reset may come so soon that `connect` itself reports it.
 fn expect_reset(peers: &ProxyPeers, who: &str) {
@@ -387,20 +406,8 @@ fn proxy_carries_32_concurrent_connections_intact() {
     const LEN: usize = 2 * MIB;
     const PORT: u16 = 7010;
     let peers = ProxyPeers::start(true, PORT);
-    let listener = peers.listen(PORT);
     let start = Instant::now();
-    let echoed: usize = std::thread::scope(|sc| {
-        let server = sc.spawn(|| {
-            let echoers: Vec<_> = (0..CONNS)
-                .map(|_| echo_once_on(sc, accept_within(&listener, Duration::from_secs(60))))
-                .collect();
-            echoers.into_iter().map(|h| h.join().expect("echoer")).sum()
-        });
-        for c in echo_clients(sc, &peers, CONNS, LEN, 100) {
-            c.join().expect("client");
-        }
-        server.join().expect("server")
-    });
+    let echoed = echo_through(&peers, PORT, CONNS, LEN, 100);
     let took = start.elapsed();
     eprintln!(
         "{CONNS} clients x {} MiB echoed through the proxy in {took:.2?}: {} each way",
@@ -437,20 +444,7 @@ fn proxy_on_two_cores_relays_and_both_cores_accept() {
     let n = std::thread::available_parallelism().map_or(1, |n| n.get());
     let lcores = format!("--eal-args=--lcores=(0-1)@(0-{})", n - 1);
     let peers = ProxyPeers::start_with(false, PORT, &["--cores", "2", &lcores]);
-    let listener = peers.listen(PORT);
-    let echoed: usize = std::thread::scope(|sc| {
-        let server = sc.spawn(|| {
-            let echoers: Vec<_> = (0..CONNS)
-                .map(|_| echo_once_on(sc, accept_within(&listener, Duration::from_secs(60))))
-                .collect();
-            echoers.into_iter().map(|h| h.join().expect("echoer")).sum()
-        });
-        for c in echo_clients(sc, &peers, CONNS, LEN, 300) {
-            c.join().expect("client");
-        }
-        server.join().expect("server")
-    });
-    assert_eq!(echoed, CONNS * LEN);
+    assert_eq!(echo_through(&peers, PORT, CONNS, LEN, 300), CONNS * LEN);
     let c = peers.stop();
     assert_pipes_ok(&c, CONNS as u64);
     let (a0, a1) = (

@@ -496,12 +496,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
 }
 
 fn add_server(srv: &mut ServerSide, (st, cc): (ServerStats, Counters)) {
-    srv.stats.accepted += st.accepted;
-    srv.stats.closed += st.closed;
-    srv.stats.bytes_in += st.bytes_in;
-    srv.stats.bytes_out += st.bytes_out;
-    srv.stats.requests += st.requests;
-    srv.stats.errors += st.errors;
+    srv.stats.add(&st);
     if let Some(c) = srv.counters.as_mut() {
         c.add(&cc);
     }
