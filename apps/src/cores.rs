@@ -6,8 +6,9 @@
 //! Steering: over a port that picks the receive queue itself (net_tap, af_packet: the kernel's
 //! flow hash) a frame may reach a core that does not own its flow; with more than one core the
 //! stacks of a port are joined by `engine::ip::steer::mesh`, which hands such frames to their
-//! owner and copies ARP to every core. Active opens choose ports that map back to their core
-//! (`TcpConfig::steering`).
+//! owner (`FlowSteer::owner_of`) and copies ARP and Neighbor Discovery to every core. Active
+//! opens choose ports their own core owns. Where the peer picks the queue (net_ring, memif:
+//! `Spread::Sender`) no mesh is needed.
 //!
 //! Stop: every core polls until `crate::signal::stopped()`, then returns its report; the main
 //! thread only waits (it never polls), so N cores are N busy CPUs.
@@ -15,6 +16,7 @@
 use engine::buf::Pools;
 use engine::dev::dpdk::{DpdkQueue, Port};
 use engine::eal::{self, Eal};
+use engine::ip::rss::Spread;
 use engine::ip::steer;
 use engine::time::Instant;
 use engine::{Stack, StackConfig};
@@ -48,20 +50,20 @@ pub fn check_queues(port: &Port, n: usize, opt: &str) -> Result<(), SetupError> 
     Ok(())
 }
 
-/// The stacks of `port`, one per pool set (`pools[i]` for queue `i`): `base` with a seed and
-/// a steering share per core, and with more than one core, joined by a steering mesh.
+/// The stacks of `port`, one per pool set (`pools[i]` for queue `i`): `base` with a seed per
+/// core, and with more than one core on a port whose peer does not pick the queue (net_tap,
+/// af_packet, RSS NICs: `Port::spread`), joined by a steering mesh that also gives each stack
+/// its view of flow ownership (active opens pick ports their core owns).
 pub fn stacks(port: &Port, pools: Vec<Pools>, base: &StackConfig) -> Vec<Stack<DpdkQueue>> {
     let n = pools.len() as u16;
-    let mut mesh = (n > 1).then(|| steer::mesh(n, base.tcp.ephemeral_ports.clone()).into_iter());
+    let mut mesh = (n > 1 && !matches!(port.spread, Spread::Sender))
+        .then(|| steer::mesh(n, port.spread.clone()).into_iter());
     pools
         .into_iter()
         .enumerate()
         .map(|(i, p)| {
             let mut cfg = base.clone();
             cfg.seed = base.seed.map(|s| s.wrapping_add(i as u64));
-            if n > 1 {
-                cfg.tcp.steering = Some((i as u16, n));
-            }
             let mut s = Stack::new(port.queue(i as u16), p, cfg);
             if let Some(end) = mesh.as_mut().and_then(Iterator::next) {
                 s.set_steering(end);

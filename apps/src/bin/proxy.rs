@@ -345,6 +345,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
         cfg.opts.rcvbuf / 1024,
     );
     println!("proxy: {n} core(s) on {}", placement.describe());
+    if n > 1 {
+        println!("proxy: steering: {}", client_port.steering);
+    }
     placement.warn("proxy");
     let reports = cores::run(eal, &placement, list, "proxy", || println!("proxy: ready"));
     print!(

@@ -136,6 +136,9 @@ fn run(cli: &Cli) -> Result<(), SetupError> {
         println!("serve: {m:?} on tcp port {p}");
     }
     println!("serve: {n} core(s) on {}", placement.describe());
+    if n > 1 {
+        println!("serve: steering: {}", port.steering);
+    }
     placement.warn("serve");
     let reports = cores::run(eal, &placement, list, "serve", || println!("serve: ready"));
     let mut counters = Counters::default();
