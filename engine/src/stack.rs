@@ -275,7 +275,8 @@ impl<D: Device> Stack<D> {
                     // Steered again: this core's view may be newer than the sender's.
                     Msg::Steered(frame) => self.steer_or_input(now, frame),
                     Msg::Copy(frame) => self.input(now, frame),
-                    Msg::Override(flow, core) => {
+                    Msg::Override(o) => {
+                        let (flow, core) = *o;
                         if let Some(v) = self.tcp.steering_mut() {
                             v.apply(flow, core);
                         }

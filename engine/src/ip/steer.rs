@@ -28,8 +28,8 @@
 //! owner after the update: at most three hops, none lost, and no core ever processes a frame of
 //! a flow it does not own by its own view.
 //!
-//! Per frame nothing allocates except ARP/ND copies (an mbuf each); overrides allocate in the
-//! overriding core's table, on the control path.
+//! Per frame nothing allocates except ARP/ND copies (an mbuf each); overrides allocate (their
+//! message, each core's table entry) on the control path. A queue slot is two words.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -61,8 +61,9 @@ pub enum Msg {
     Steered(Pkt),
     /// A copy of an ARP or ND frame: process it.
     Copy(Pkt),
-    /// Set (`Some`) or clear (`None`) the owner of a flow.
-    Override(FourTuple, Option<u16>),
+    /// Set (`Some`) or clear (`None`) the owner of a flow (boxed: the control path may
+    /// allocate, and the frames' slots stay two words).
+    Override(Box<(FourTuple, Option<u16>)>),
 }
 
 /// Why an override was refused.
@@ -267,7 +268,7 @@ impl Steering {
     /// core (only this core pushes into its queues, so the room checked is still there).
     pub fn announce_override(&mut self, flow: FourTuple, core: Option<u16>) {
         for q in self.to.iter().flatten() {
-            let pushed = q.push(Msg::Override(flow, core)).is_ok();
+            let pushed = q.push(Msg::Override(Box::new((flow, core)))).is_ok();
             debug_assert!(pushed, "room was checked");
         }
     }
@@ -319,6 +320,11 @@ mod tests {
         ip.extend_from_slice(&dst.octets());
         ip.extend_from_slice(l4);
         eth([0x86, 0xdd], &ip)
+    }
+
+    #[test]
+    fn a_message_is_two_words() {
+        assert!(std::mem::size_of::<Msg>() <= 16);
     }
 
     #[test]
