@@ -47,7 +47,6 @@ const MAX_BACKOFF_SHIFT: u32 = 31;
 /// integer nanoseconds: a sample is taken on most ACKs, so the arithmetic is on the fast path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RttEstimator {
-    config: RttConfig,
     /// False until the first sample.
     sampled: bool,
     srtt_ns: u64,
@@ -60,7 +59,8 @@ pub struct RttEstimator {
     /// to date by every change of either, since the send and ACK paths read it per segment.
     rto_ns: u64,
     min_rtt_ns: u64,
-    /// `config`'s bounds and granularity in nanoseconds.
+    /// The configuration's bounds and granularity in nanoseconds (all of it the estimator
+    /// needs after creation: one copy per connection, issue 10's 1 KiB).
     min_ns: u64,
     max_ns: u64,
     granularity_ns: u64,
@@ -89,12 +89,7 @@ impl RttEstimator {
             min_ns,
             max_ns,
             granularity_ns: ns(config.granularity),
-            config,
         }
-    }
-
-    pub fn config(&self) -> &RttConfig {
-        &self.config
     }
 
     /// Takes a round-trip measurement (RFC 6298 §2.2, §2.3) and recomputes the RTO.
