@@ -549,6 +549,9 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
     sh.spares.fill_recv(&mut tcb.rq);
     let ins = tcb.rq.insert(tcb.rcv.nxt, seq, p, &limits);
     tcb.rcv.nxt += ins.advanced;
+    if ins.ooo && !tcb.has(flag::OOO_LISTED) && sh.mem.list_ooo(tcb.handle.index) {
+        tcb.set(flag::OOO_LISTED);
+    }
     if ins.dropped > 0 {
         // Linux counts out-of-order segments it cannot keep apart from in-order ones.
         if beyond {

@@ -22,7 +22,7 @@ use super::input::{self, Arrival};
 use super::isn::IsnGen;
 use super::listen;
 use super::listener::Listeners;
-use super::memory::{MemLevel, Memory};
+use super::memory::{HARD_FRACTION, MAX_OOO_LISTED, MemLevel, Memory};
 use super::output;
 use super::ports::PortAllocator;
 use super::recv_queue::RecvStorage;
@@ -76,7 +76,7 @@ impl Tcp {
             expired: Vec::with_capacity(256),
             spares: Spares::new(),
             timer_check: Instant::FAR_FUTURE,
-            mem: Memory::default(),
+            mem: Memory::new(),
             caps,
             pools,
             cfg,
@@ -256,6 +256,11 @@ impl Tcp {
         if was == MemLevel::Normal && now > MemLevel::Normal {
             self.sh.counters.memory_pressures += 1;
         }
+        if now == MemLevel::Hard && !self.sh.mem.ooo_listed.is_empty() {
+            self.prune_ooo_across();
+        } else if self.sh.mem.ooo_listed.len() >= MAX_OOO_LISTED / 2 {
+            self.compact_ooo_list();
+        }
         let room = self.sh.mem.budget_covers(1);
         if room && (was > MemLevel::Normal || self.sh.mem.refused) {
             self.sh.mem.refused = false;
@@ -271,6 +276,45 @@ impl Tcp {
     #[inline]
     pub fn charge_rx(&mut self, frames: u32) -> bool {
         self.sh.mem.charge_rx(frames)
+    }
+
+    /// At the hard line: drops out-of-order data across connections, largest holder first,
+    /// until a hard line's worth of mbufs is freed (`memory`). Stale list entries go.
+    fn prune_ooo_across(&mut self) {
+        self.compact_ooo_list();
+        let (conns, list) = (&mut self.conns, &mut self.sh.mem.ooo_listed);
+        let ooo = |i: &u32| conns.get_by_index(*i).map_or(0, |t| t.rq.ooo_segs());
+        list.sort_unstable_by_key(|i| std::cmp::Reverse(ooo(i)));
+        let goal = (self.sh.pools.data.capacity() / HARD_FRACTION) as usize;
+        let mut freed = 0;
+        while freed < goal {
+            let Some(i) = list.first().copied() else {
+                break;
+            };
+            list.remove(0);
+            if let Some(t) = conns.get_by_index_mut(i) {
+                let segs = t.rq.ooo_segs();
+                t.rq.prune_ooo();
+                t.clear(flag::OOO_LISTED);
+                self.sh.counters.ofo_pruned += segs as u64;
+                freed += segs;
+            }
+        }
+    }
+
+    /// Drops the entries of the out-of-order list whose connection holds none any more (or
+    /// is gone), clearing their mark.
+    fn compact_ooo_list(&mut self) {
+        let (conns, list) = (&mut self.conns, &mut self.sh.mem.ooo_listed);
+        list.retain(|&i| {
+            conns.get_by_index_mut(i).is_some_and(|t| {
+                let holds = t.rq.ooo_segs() > 0;
+                if !holds {
+                    t.clear(flag::OOO_LISTED);
+                }
+                holds && t.has(flag::OOO_LISTED)
+            })
+        });
     }
 
     /// The current memory level.

@@ -48,6 +48,13 @@
 //! one to the other) hold fewer than [`GUARANTEE_MBUFS`] mbufs, and the
 //! window offered under pressure (`Tcb::select_window`) is a few segments rather than zero,
 //! so a new connection can make progress while others hold the pool.
+//!
+//! At the hard line, out-of-order data is pruned across connections, largest holder first,
+//! until a hard line's worth of mbufs is freed (Linux prunes the out-of-order queue first
+//! under `tcp_mem` too, `tcp_prune_ofo_queue`; RFC 2018 §8 allows the receiver to renege on
+//! SACKed data). Connections that store out-of-order data are listed as they do (a flag in
+//! the TCB keeps each listed once; at most [`MAX_OOO_LISTED`], a list reserved at creation:
+//! beyond it a connection is pruned only when its own segments arrive at the hard line).
 
 use crate::buf::Pools;
 
@@ -62,6 +69,9 @@ pub const GUARANTEE_MBUFS: usize = 8;
 /// Full-sized segments of window offered under pressure to a connection holding less than
 /// its guarantee.
 pub const GUARANTEE_SEGMENTS: u32 = 4;
+
+/// Connections with out-of-order data listed for pruning at most.
+pub const MAX_OOO_LISTED: usize = 4096;
 
 /// How scarce payload mbufs are (ordered: `Normal < Pressure < Hard`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
@@ -90,6 +100,10 @@ impl MemLevel {
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     pub level: MemLevel,
+    /// Slab indices of connections that stored out-of-order data (see the module doc); an
+    /// index may be stale (the connection's queue emptied, or another connection took the
+    /// slot): pruning checks each.
+    pub ooo_listed: Vec<u32>,
     budget: u32,
     /// A `send` was refused for memory since the last evaluation that found room: the next
     /// one that does must post `Writable` (the level may never have left `Normal`).
@@ -97,6 +111,24 @@ pub struct Memory {
 }
 
 impl Memory {
+    /// A memory state with its out-of-order list reserved.
+    pub fn new() -> Memory {
+        Memory {
+            ooo_listed: Vec::with_capacity(MAX_OOO_LISTED),
+            ..Memory::default()
+        }
+    }
+
+    /// Lists connection `idx` as holding out-of-order data; false if the list is full.
+    #[inline]
+    pub fn list_ooo(&mut self, idx: u32) -> bool {
+        if self.ooo_listed.len() >= MAX_OOO_LISTED {
+            return false;
+        }
+        self.ooo_listed.push(idx);
+        true
+    }
+
     /// True at `Pressure` or `Hard`.
     pub fn under_pressure(&self) -> bool {
         self.level >= MemLevel::Pressure

@@ -183,6 +183,8 @@ pub mod flag {
     pub const CLOSED_NOTIFIED: u16 = 1 << 10;
     /// Sent a window-update-worthy read since the last ACK.
     pub const WINDOW_UPDATE: u16 = 1 << 11;
+    /// On the stack's list of connections holding out-of-order data (`memory`).
+    pub const OOO_LISTED: u16 = 1 << 12;
 }
 
 /// One connection.
