@@ -8,7 +8,7 @@
 //!   stack thread is restricted to that CPU;
 //! - by default two programs on one host take different CPUs (the advisory CPU locks, in a lock
 //!   directory of the test's own), and a third one, finding every CPU taken, warns on stderr
-//!   naming the holder.
+//!   naming the holder; one program with more stacks than CPUs warns too.
 //!
 //! Nothing here asserts a time or a rate.
 
@@ -139,15 +139,13 @@ impl Drop for LockDir {
     }
 }
 
-/// `serve` (ARP and ping only) on a tap of its own in `ns`, with `eal` EAL arguments (if any)
-/// and CPU locks in `locks`, up and ready.
-fn serve_in(ns: &Netns, eal: Option<&str>, locks: &LockDir) -> Proc {
+/// `serve` (ARP and ping only) on a tap of its own in `ns`, with `extra` arguments and CPU
+/// locks in `locks`, up and ready.
+fn serve_in(ns: &Netns, extra: &[&str], locks: &LockDir) -> Proc {
     let port = format!("tap:{}", unique_name("ct"));
     let ip = format!("{ENGINE_IP}/24");
     let mut args = vec!["--port", &port, "--ip", &ip];
-    if let Some(e) = eal {
-        args.push(e);
-    }
+    args.extend_from_slice(extra);
     let mut cmd = ns.command(serve_bin(), &args);
     cmd.env("ENGINE_CPU_LOCK_DIR", &locks.0);
     let mut p = Proc::spawn(cmd);
@@ -159,7 +157,7 @@ fn serve_in(ns: &Netns, eal: Option<&str>, locks: &LockDir) -> Proc {
 fn the_cpus_in_use_follow_eal_dash_l() {
     let ns = Netns::new();
     let locks = LockDir::new();
-    let serve = serve_in(&ns, Some("--eal-args=-l 1"), &locks);
+    let serve = serve_in(&ns, &["--eal-args=-l 1"], &locks);
     let line = cpus_line(&serve.stdout_so_far(), "serve");
     assert!(line.ends_with("1 core(s) on CPU 1"), "serve: {line}");
     let threads = thread_cpus(serve.pid());
@@ -205,7 +203,7 @@ fn two_programs_take_different_cpus_and_a_third_warns() {
     let mut running = Vec::new();
     let mut seen = Vec::new();
     for _ in 0..cpus {
-        let p = serve_in(&ns, None, &locks);
+        let p = serve_in(&ns, &[], &locks);
         let line = cpus_line(&p.stdout_so_far(), "serve");
         assert!(
             p.stderr_so_far().is_empty(),
@@ -216,7 +214,7 @@ fn two_programs_take_different_cpus_and_a_third_warns() {
         seen.push(cpu);
         running.push(p);
     }
-    let extra = serve_in(&ns, None, &locks);
+    let extra = serve_in(&ns, &[], &locks);
     let holders: Vec<String> = running
         .iter()
         .map(|p| format!("pid {} ", p.pid()))
@@ -229,5 +227,28 @@ fn two_programs_take_different_cpus_and_a_third_warns() {
     assert!(
         err.contains("already busy-polled") && holders.iter().any(|h| err.contains(h.as_str())),
         "the warning names the CPU's holder, one of {holders:?}: {err}"
+    );
+}
+
+/// What `p` printed on stderr once it contains `word` (a hang guard: [`common::PATIENCE`]).
+fn stderr_with(p: &Proc, word: &str) -> String {
+    let start = std::time::Instant::now();
+    while !p.stderr_so_far().contains(word) && start.elapsed() < common::PATIENCE {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    p.stderr_so_far()
+}
+
+#[test]
+fn more_stacks_than_cpus_in_one_program_warn() {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let ns = Netns::new();
+    let locks = LockDir::new();
+    let cores = (cpus + 1).to_string();
+    let serve = serve_in(&ns, &["--cores", &cores], &locks);
+    let err = stderr_with(&serve, "warning");
+    assert!(
+        err.contains(&format!("{cores} busy-polling stacks on {cpus} CPU(s)")),
+        "serve warns that its stacks share CPUs: {err}"
     );
 }
