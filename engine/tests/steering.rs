@@ -5,7 +5,9 @@
 //!
 //! On an RSS port (a spread as read back from a NIC, here built from the Microsoft key) the
 //! ports follow the table and steering hands over only overridden flows; on net_ring (the
-//! sender picks the queue) nothing is steered and any port will do.
+//! sender picks the queue) nothing is steered and any port will do. A net_null port (RSS kept
+//! in software by the driver) is configured and its key and table read back: the RSS path
+//! without a NIC.
 //!
 //! The stacks sit on the queues of a real net_ring port; ownership is the engine's software
 //! spread (the one used where a port cannot steer) unless said otherwise, and each core's
@@ -257,4 +259,45 @@ fn on_an_rss_port_ports_follow_the_table_and_only_overrides_are_steered() {
             .collect();
         assert_eq!(owners(&ends, &stacks, &pool, &flow), want, "{flow:?}");
     }
+}
+
+/// net_null has RSS in software (a 128-entry table, a 40-byte key, every hash type) but
+/// ignores the key given at configure: the engine asks again and takes what the port reads
+/// back, key and table, for its ownership.
+#[test]
+fn an_rss_port_is_configured_and_its_key_and_table_read_back() {
+    let eal = eal::init_for_tests();
+    let pool = pools("nul_");
+    let mut cfg = PortConfig::new(pool.data);
+    cfg.rx_queues = 2;
+    cfg.tx_queues = 2;
+    let key: [u8; 40] = std::array::from_fn(|i| (i as u8).wrapping_mul(37).wrapping_add(11));
+    cfg.rss_key = Some(key);
+    let spec = format!("eal:net_null_rss{}", std::process::id());
+    let port = Port::open(eal, &spec.parse().unwrap(), &cfg).expect("net_null");
+    let Spread::Nic(r) = &port.spread else {
+        panic!("net_null steers by RSS: {}", port.steering)
+    };
+    assert!(port.steering.contains("read back"), "{}", port.steering);
+    assert_eq!(
+        r.toeplitz().key(),
+        &key,
+        "the key read back is the one asked for"
+    );
+    assert_eq!(r.table().len(), 128, "the port's table size");
+    for (i, &q) in r.table().iter().enumerate() {
+        assert_eq!(q, (i % 2) as u16, "entry {i}: queues spread evenly");
+    }
+    port.close();
+    // One queue: nothing to steer.
+    let one = Port::open(
+        eal,
+        &format!("eal:net_null_one{}", std::process::id())
+            .parse()
+            .unwrap(),
+        &PortConfig::new(pool.data),
+    )
+    .expect("net_null");
+    assert!(matches!(one.spread, Spread::Sender), "{}", one.steering);
+    one.close();
 }

@@ -7,8 +7,11 @@
 //! engine writes a redirection table spreading the queues evenly, then reads back the key
 //! (`rte_eth_dev_rss_hash_conf_get`) and the table (`rte_eth_dev_rss_reta_query`): ownership
 //! is computed from what the port says it uses, never from what was asked or from a default.
+//! A port whose key read back is not the one given at configure is given it once more with
+//! `rte_eth_dev_rss_hash_update` (net_null keeps its built-in key at configure) and read again.
 //! Only when both TCP hash types, a key of at least 40 bytes and the whole table come back is
-//! the port trusted to steer ([`Spread::Nic`]).
+//! the port trusted to steer ([`Spread::Nic`]); net_null, which does RSS bookkeeping in
+//! software, is how the tests reach this path without a NIC.
 //!
 //! Otherwise the port "cannot steer", and the engine's own key and even table decide
 //! ([`Spread::Software`]); frames reach their owner through the cross-core rings. What the
@@ -136,6 +139,46 @@ fn read_back(id: u16, nrx: u16, plan: &RssPlan) -> Result<Redirection, String> {
     if size == 0 {
         return Err("it reports a redirection table of size 0".into());
     }
+    let mut reta = even_table(size, nrx);
+    // SAFETY: started port; `reta` holds ceil(size / 64) groups, as the call reads.
+    let rc = unsafe { sys::rte_eth_dev_rss_reta_update(id, reta.as_mut_ptr(), size) };
+    check(rc, "rte_eth_dev_rss_reta_update")?;
+    // The call wants room for the port's whole key (hash_key_size).
+    let key_len = usize::from(info.hash_key_size).clamp(plan.key.len().min(KEY_MAX), KEY_MAX);
+    let (mut key, mut hf) = hash_conf(id, key_len)?;
+    if key[..KEY_LEN] != plan.key[..KEY_LEN] || hf & NEEDED_HF != NEEDED_HF {
+        // Some drivers (net_null) ignore the key given at configure: ask once more, then
+        // believe what the port says.
+        let mut again = sys::rte_eth_rss_conf {
+            rss_key: plan.key.as_ptr().cast_mut(),
+            rss_key_len: plan.key.len() as u8,
+            rss_hf: plan.hf,
+        };
+        // SAFETY: started port; the key is read (not written) during the call.
+        unsafe { sys::rte_eth_dev_rss_hash_update(id, &mut again) };
+        (key, hf) = hash_conf(id, key_len)?;
+    }
+    if hf & NEEDED_HF != NEEDED_HF {
+        return Err(format!(
+            "it hashes {hf:#x}, not TCP over both IPv4 and IPv6 (ports included)"
+        ));
+    }
+    for e in reta.iter_mut() {
+        e.reta = [0; 64];
+    }
+    // SAFETY: as for the update; the masks select the entries to read.
+    let rc = unsafe { sys::rte_eth_dev_rss_reta_query(id, reta.as_mut_ptr(), size) };
+    check(rc, "rte_eth_dev_rss_reta_query")?;
+    let table: Vec<u16> = reta
+        .iter()
+        .flat_map(|e| e.reta)
+        .take(usize::from(size))
+        .collect();
+    Redirection::new(&key[..key_len], table, nrx).map_err(|e| format!("read back: {e}"))
+}
+
+/// A table of `size` entries, entry `i` naming queue `i mod nrx`, in 64-entry groups.
+fn even_table(size: u16, nrx: u16) -> Vec<sys::rte_eth_rss_reta_entry64> {
     let groups = usize::from(size).div_ceil(64);
     let mut reta = vec![sys::rte_eth_rss_reta_entry64::default(); groups];
     for (g, e) in reta.iter_mut().enumerate() {
@@ -145,16 +188,11 @@ fn read_back(id: u16, nrx: u16, plan: &RssPlan) -> Result<Redirection, String> {
             *q = ((g * 64 + i) % usize::from(nrx)) as u16;
         }
     }
-    // SAFETY: started port; `reta` holds ceil(size / 64) groups, as the call reads.
-    let rc = unsafe { sys::rte_eth_dev_rss_reta_update(id, reta.as_mut_ptr(), size) };
-    if rc != 0 {
-        return Err(format!(
-            "rte_eth_dev_rss_reta_update: {}",
-            eal::error_string(-rc)
-        ));
-    }
-    // The call wants room for the port's whole key (hash_key_size).
-    let key_len = usize::from(info.hash_key_size).clamp(plan.key.len().min(KEY_MAX), KEY_MAX);
+    reta
+}
+
+/// The key (`key_len` bytes of room) and hash types the port says it uses.
+fn hash_conf(id: u16, key_len: usize) -> Result<([u8; KEY_MAX], u64), String> {
     let mut key = [0u8; KEY_MAX];
     let mut conf = sys::rte_eth_rss_conf {
         rss_key: key.as_mut_ptr(),
@@ -163,33 +201,14 @@ fn read_back(id: u16, nrx: u16, plan: &RssPlan) -> Result<Redirection, String> {
     };
     // SAFETY: started port; conf.rss_key points at KEY_MAX writable bytes, at least rss_key_len.
     let rc = unsafe { sys::rte_eth_dev_rss_hash_conf_get(id, &mut conf) };
-    if rc != 0 {
-        return Err(format!(
-            "rte_eth_dev_rss_hash_conf_get: {}",
-            eal::error_string(-rc)
-        ));
+    check(rc, "rte_eth_dev_rss_hash_conf_get")?;
+    Ok((key, conf.rss_hf))
+}
+
+fn check(rc: i32, call: &str) -> Result<(), String> {
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(format!("{call}: {}", eal::error_string(-rc)))
     }
-    if conf.rss_hf & NEEDED_HF != NEEDED_HF {
-        return Err(format!(
-            "it hashes {:#x}, not TCP over both IPv4 and IPv6 (ports included)",
-            conf.rss_hf
-        ));
-    }
-    for e in reta.iter_mut() {
-        e.reta = [0; 64];
-    }
-    // SAFETY: as for the update; the masks select the entries to read.
-    let rc = unsafe { sys::rte_eth_dev_rss_reta_query(id, reta.as_mut_ptr(), size) };
-    if rc != 0 {
-        return Err(format!(
-            "rte_eth_dev_rss_reta_query: {}",
-            eal::error_string(-rc)
-        ));
-    }
-    let table: Vec<u16> = reta
-        .iter()
-        .flat_map(|e| e.reta)
-        .take(usize::from(size))
-        .collect();
-    Redirection::new(&key[..key_len], table, nrx).map_err(|e| format!("read back: {e}"))
 }
