@@ -24,8 +24,8 @@ use apps::clock::Clock;
 use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::ip::IpCidr;
-use engine::ip::rss::Spread;
 use engine::ip::steer;
+use engine::rss::Spread;
 use engine::tcp::{ConnId, Event, FourTuple, ListenerId};
 use engine::{Counters, Stack, StackConfig};
 

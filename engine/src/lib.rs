@@ -17,6 +17,7 @@ pub mod eal;
 pub mod ip;
 pub mod mib;
 pub mod rand;
+pub mod rss;
 pub mod stack;
 pub mod tcp;
 pub mod time;

@@ -20,9 +20,9 @@ use engine::buf::{Pkt, PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::eal;
 use engine::ip::IpCidr;
-use engine::ip::rss::{Redirection, Spread};
 use engine::ip::steer::{self, Owner, SteerError, Steering};
 use engine::rand::Rng;
+use engine::rss::{Redirection, Spread};
 use engine::tcp::FourTuple;
 use engine::{Stack, StackConfig};
 
@@ -225,7 +225,7 @@ fn where_the_sender_picks_the_queue_frames_stay_and_ports_are_free() {
 
 #[test]
 fn on_an_rss_port_ports_follow_the_table_and_only_overrides_are_steered() {
-    let key = engine::ip::rss::MICROSOFT_KEY;
+    let key = engine::rss::MICROSOFT_KEY;
     let nic = Spread::Nic(Arc::new(Redirection::even(&key, 512, 2).unwrap()));
     let (mut stacks, ends, pool) = stacks("nic_", 2, Some(nic));
     let mut rng = Rng::new(21);

@@ -16,7 +16,7 @@ use super::spec::{MemifRole, PortSpec};
 use super::{Device, DeviceCaps, TxCaps, TxFrames};
 use crate::buf::{Mempool, Pkt};
 use crate::eal::{self, Eal};
-use crate::ip::rss::{KEY_LEN, Spread};
+use crate::rss::{KEY_LEN, Spread};
 use crate::time::Instant;
 use crate::wire::MacAddr;
 

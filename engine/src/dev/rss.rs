@@ -28,8 +28,8 @@ use std::sync::Arc;
 use dpdk_sys as sys;
 
 use crate::eal;
-use crate::ip::rss::{KEY_LEN, Redirection, Spread};
 use crate::rand::Rng;
+use crate::rss::{KEY_LEN, Redirection, Spread};
 
 /// Hash types the engine asks for (the port's offer masks them).
 const WANTED_HF: u64 = sys::RTE_ETH_RSS_NONFRAG_IPV4_TCP
@@ -122,7 +122,7 @@ pub(super) fn spread(
             Err(e) => e,
         },
     };
-    let soft = Redirection::even(soft_key, crate::ip::rss::SOFTWARE_TABLE_LEN, nrx)
+    let soft = Redirection::even(soft_key, crate::rss::SOFTWARE_TABLE_LEN, nrx)
         .expect("a full key and a table");
     (
         Spread::Software(Arc::new(soft)),

@@ -24,7 +24,9 @@ mod input;
 mod ipv6;
 pub mod neighbor;
 mod predict;
-pub mod rss;
+/// The RSS hash and flow ownership live beside the layers (TCP asks them too); also reachable
+/// here, where steering uses them.
+pub use crate::rss;
 pub mod steer;
 mod tap_csum;
 mod template;

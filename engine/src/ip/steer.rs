@@ -2,7 +2,7 @@
 //! the control path that keeps every core's view of flow ownership the same.
 //!
 //! Each core's stack owns one receive queue. Who owns a flow is [`FlowSteer::owner_of`]
-//! (`ip::rss`), the same function the active open asks when it chooses a source port:
+//! (`crate::rss`), the same function the active open asks when it chooses a source port:
 //! - [`Spread::Nic`] and [`Spread::Software`]: a TCP segment (IPv4 or IPv6) belongs to the core
 //!   its Toeplitz hash and redirection table name. On a port with RSS (key and table read back
 //!   from it) frames already arrive there; on one that cannot steer (net_tap, af_packet: the
@@ -36,8 +36,8 @@ use std::sync::Arc;
 
 use crossbeam_queue::ArrayQueue;
 
-use super::rss::{FlowSteer, Spread};
 use crate::buf::{Mempool, Pkt};
+use crate::rss::{FlowSteer, Spread};
 use crate::tcp::FourTuple;
 
 /// Messages a cross-core queue holds.

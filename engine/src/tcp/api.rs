@@ -138,17 +138,17 @@ impl Tcp {
     }
 
     /// This core's view of flow ownership (multi-core steering), if it has one.
-    pub fn steering(&self) -> Option<&crate::ip::rss::FlowSteer> {
+    pub fn steering(&self) -> Option<&crate::rss::FlowSteer> {
         self.sh.cfg.steering.as_ref()
     }
 
     /// The view, to apply overrides to (`Stack` does, from the steering mesh).
-    pub fn steering_mut(&mut self) -> Option<&mut crate::ip::rss::FlowSteer> {
+    pub fn steering_mut(&mut self) -> Option<&mut crate::rss::FlowSteer> {
         self.sh.cfg.steering.as_mut()
     }
 
     /// Sets the view (`Stack::set_steering`).
-    pub fn set_steering(&mut self, view: Option<crate::ip::rss::FlowSteer>) {
+    pub fn set_steering(&mut self, view: Option<crate::rss::FlowSteer>) {
         self.sh.cfg.steering = view;
     }
 

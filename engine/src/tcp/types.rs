@@ -14,7 +14,7 @@ use super::flow::FourTuple;
 use super::rtt::RttConfig;
 use super::slab::Handle;
 use super::state::State;
-use crate::ip::rss::FlowSteer;
+use crate::rss::FlowSteer;
 
 /// A connection, as the application holds it. Stale after `close`/`abort`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -220,7 +220,7 @@ pub struct TcpConfig {
     /// Minimum interval between ACKs answering data-less out-of-window segments, per
     /// connection (RFC 5961 §7; Linux tcp_invalid_ratelimit: 500 ms).
     pub oow_ack_interval: Duration,
-    /// Multi-core steering: this core's view of flow ownership (`ip::rss::FlowSteer`); active
+    /// Multi-core steering: this core's view of flow ownership (`crate::rss::FlowSteer`); active
     /// opens choose a local port whose flow it says is this core's, so replies come back here.
     /// `Stack::set_steering` sets it from the steering mesh.
     pub steering: Option<FlowSteer>,

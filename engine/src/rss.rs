@@ -26,6 +26,10 @@
 //! frames steering hands to core `c`. Overrides reach every core through the steering mesh
 //! (`ip::steer`), applied by each core in its own poll: no locks on the data path.
 //!
+//! This module sits beside the layers rather than in `ip`: TCP's port choice asks it too, and
+//! the TCP core names nothing below the segment (decision 13). It names no device either: a
+//! port reaches it as a key and a table (`dev::rss`).
+//!
 //! Invariants: the tables are built once; `owner_of` allocates nothing and never panics (the
 //! table is never empty).
 
