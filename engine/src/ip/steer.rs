@@ -39,6 +39,7 @@ use crossbeam_queue::ArrayQueue;
 use crate::buf::{Mempool, Pkt};
 use crate::rss::{FlowSteer, Spread};
 use crate::tcp::FourTuple;
+use crate::wire::{IpProtocol, walk_ext_headers};
 
 /// Messages a cross-core queue holds.
 pub const QUEUE_LEN: usize = 4096;
@@ -155,15 +156,24 @@ fn classify_v4(d: &[u8]) -> Option<Kind> {
 
 fn classify_v6(d: &[u8]) -> Option<Kind> {
     let ip = d.get(14..54)?;
-    match ip[6] {
+    // Extension headers are walked as the IP layer walks them (RFC 8200 §4); a fragment
+    // carries no ports in every piece, and the IP layer drops it.
+    let (proto, l4) = match ip[6] {
+        6 | 58 => (ip[6], 54),
+        nh => match walk_ext_headers(IpProtocol::from(nh), d.get(54..)?) {
+            Ok(ext) if !ext.is_fragment() => (u8::from(ext.protocol), 54 + ext.offset),
+            _ => return Some(Kind::Other),
+        },
+    };
+    match proto {
         6 => {
-            let p = d.get(54..58)?;
+            let p = d.get(l4..l4 + 4)?;
             let src = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&ip[8..24]).ok()?));
             let dst = IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(&ip[24..40]).ok()?));
             Some(Kind::Tcp(flow(src, dst, p)))
         }
         // RFC 4861 §4: Router Solicitation 133 … Redirect 137.
-        58 if (133..=137).contains(d.get(54)?) => Some(Kind::Neighbor),
+        58 if (133..=137).contains(d.get(l4)?) => Some(Kind::Neighbor),
         _ => Some(Kind::Other),
     }
 }
@@ -323,6 +333,23 @@ mod tests {
     }
 
     #[test]
+    fn random_frames_never_panic() {
+        let mut rng = crate::rand::Rng::new(4);
+        for i in 0..20_000 {
+            let len = rng.next_u32() as usize % 120;
+            let mut f: Vec<u8> = (0..len).map(|_| rng.next_u32() as u8).collect();
+            if len >= 14 {
+                let types = [[0x08, 0x00], [0x86, 0xdd], [0x08, 0x06]];
+                f[12..14].copy_from_slice(&types[i % 3]);
+                if i % 3 == 1 && len > 20 {
+                    f[20] = [0, 6, 43, 44, 58, 60][i % 6];
+                }
+            }
+            let _ = classify(&f);
+        }
+    }
+
+    #[test]
     fn a_message_is_two_words() {
         assert!(std::mem::size_of::<Msg>() <= 16);
     }
@@ -344,6 +371,13 @@ mod tests {
         l4.extend_from_slice(&50000u16.to_be_bytes());
         let want6 = FourTuple::new((IpAddr::V6(b), 50000), (IpAddr::V6(a), 443));
         assert!(matches!(classify(&ip6(6, a, b, &l4)), Kind::Tcp(t) if t == want6));
+        // After a Destination Options header (8 bytes of PadN), as the IP layer accepts it.
+        let mut opts = vec![6, 0, 1, 4, 0, 0, 0, 0];
+        opts.extend_from_slice(&l4);
+        assert!(matches!(classify(&ip6(60, a, b, &opts)), Kind::Tcp(t) if t == want6));
+        // A first fragment (more to come): no ports to steer by in every piece.
+        let frag = [6, 0, 0, 1, 0, 0, 0, 1, 1, 187, 195, 80];
+        assert!(matches!(classify(&ip6(44, a, b, &frag)), Kind::Other));
         for ty in [133, 134, 135, 136, 137] {
             assert!(matches!(classify(&ip6(58, a, b, &[ty, 0])), Kind::Neighbor));
         }
