@@ -89,6 +89,9 @@ pub struct Counters {
     pub time_wait: u64,
     /// Frames dropped because the TX batch was full.
     pub tx_dropped: u64,
+    /// Times TCP found the TX batch stopped (its device ring full) and its connections
+    /// waited for room (`dev::TxBatch::stopped`).
+    pub tx_throttled: u64,
     /// Frames handed to the core that owns them (multi-core steering).
     pub steer_forwarded: u64,
     /// Frames steering dropped (a cross-core queue was full).
@@ -114,6 +117,7 @@ impl Counters {
         v.push(("TcpCurrEstab", self.curr_estab));
         v.push(("TcpExtTimeWaitNow", self.time_wait));
         v.push(("TxDropped", self.tx_dropped));
+        v.push(("TxThrottled", self.tx_throttled));
         v.push(("SteerForwarded", self.steer_forwarded));
         v.push(("SteerDrops", self.steer_drops));
         v.push(("MbufDataInUse", self.data_mbufs_in_use));
@@ -135,6 +139,7 @@ impl Counters {
         self.curr_estab += o.curr_estab;
         self.time_wait += o.time_wait;
         self.tx_dropped += o.tx_dropped;
+        self.tx_throttled += o.tx_throttled;
         self.steer_forwarded += o.steer_forwarded;
         self.steer_drops += o.steer_drops;
         self.data_mbufs_in_use += o.data_mbufs_in_use;
@@ -364,6 +369,10 @@ impl<D: Device> Stack<D> {
     /// The second half: what connections owe (data the windows allow, coalesced ACKs), ARP
     /// retries, then `tx_burst`.
     fn transmit(&mut self, now: Instant) {
+        if self.tx.stopped() {
+            // Make room first: connections waiting for it are served in this poll.
+            self.tx.flush(now, &mut self.dev);
+        }
         self.tcp.flush_pending(out!(self));
         self.ip.poll(now, &self.pools, &mut self.tx);
         self.tx.flush(now, &mut self.dev);
@@ -422,6 +431,7 @@ impl<D: Device> Stack<D> {
             curr_estab: self.tcp.curr_estab(),
             time_wait: self.tcp.time_wait(),
             tx_dropped: self.tx.dropped,
+            tx_throttled: self.tx.throttled,
             steer_forwarded: self.steer.as_ref().map_or(0, |s| s.forwarded),
             steer_drops: self.steer.as_ref().map_or(0, |s| s.dropped),
             data_mbufs_in_use: u64::from(self.pools.data.in_use()),
@@ -485,7 +495,22 @@ impl<D: Device> Stack<D> {
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
-        self.connect_inner(None, ip.into(), port, opts)
+        self.connect_inner(None, None, ip.into(), port, opts)
+    }
+
+    /// Opens a connection to `ip:port` from our address `local_ip` (one of the stack's
+    /// addresses, of `ip`'s family): Linux's `bind` to an address before `connect`. Each
+    /// local address has its own ephemeral ports, so a client with N addresses can open N
+    /// times as many connections to one target. `AddrNotAvailable` when `local_ip` is not
+    /// ours or not of `ip`'s family; `NoRoute` as for [`Stack::connect`].
+    pub fn connect_from_addr(
+        &mut self,
+        local_ip: impl Into<IpAddr>,
+        ip: impl Into<IpAddr>,
+        port: u16,
+        opts: Option<ConnOptions>,
+    ) -> Result<ConnId, TcpError> {
+        self.connect_inner(Some(local_ip.into()), None, ip.into(), port, opts)
     }
 
     /// Opens a connection to `ip:port` from local port `local_port` (see
@@ -497,17 +522,24 @@ impl<D: Device> Stack<D> {
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
-        self.connect_inner(Some(local_port), ip.into(), port, opts)
+        self.connect_inner(None, Some(local_port), ip.into(), port, opts)
     }
 
     fn connect_inner(
         &mut self,
+        local_ip: Option<IpAddr>,
         local_port: Option<u16>,
         ip: IpAddr,
         port: u16,
         opts: Option<ConnOptions>,
     ) -> Result<ConnId, TcpError> {
-        let src = self.ip.connect_source(ip).ok_or(TcpError::NoRoute)?;
+        if let Some(a) = local_ip
+            && (!self.ip.is_local(a) || a.is_ipv4() != ip.is_ipv4())
+        {
+            return Err(TcpError::AddrNotAvailable);
+        }
+        let routed = self.ip.connect_source(ip).ok_or(TcpError::NoRoute)?;
+        let src = local_ip.unwrap_or(routed);
         self.tcp
             .connect_from(src, local_port, (ip, port), opts, out!(self))
     }

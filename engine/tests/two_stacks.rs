@@ -137,7 +137,7 @@ fn assert_clean_counters(a: &Counters, b: &Counters, gratuitous: bool) {
     assert_eq!(get(b, "ArpOutRequests"), g, "B never asked for A: {b:?}");
     for c in [a, b] {
         for bad in [
-            "ArpPendingDrops",
+            "UnresolvedDiscards",
             "ArpInErrors",
             "IpInHdrErrors",
             "IcmpInErrors",

@@ -337,10 +337,24 @@ where
 /// frame the port refuses for good (or a ring that stays full) must not block all output.
 pub const TX_STALL_LIMIT: u32 = 4096;
 
-/// Frames waiting for the next transmit, bounded: a push beyond the capacity drops the frame
-/// and counts it (backpressure from a full TX ring turns into loss that TCP recovers from).
-/// Frames the device refuses stay queued in order; after [`TX_STALL_LIMIT`] flushes in a row
-/// without progress, the head frame is dropped and counted.
+/// Frames a full TX batch keeps for control frames (ARP, Neighbor Discovery, ICMP, RSTs and
+/// handshake answers), as a fraction of its capacity: TCP's data and ACKs stop at
+/// `capacity - capacity / TX_RESERVE_DIV` (see [`TxBatch::stopped`]).
+pub const TX_RESERVE_DIV: usize = 8;
+
+/// The software transmit queue in front of the device ring (Linux's qdisc): frames waiting
+/// for the next transmit, bounded.
+///
+/// Backpressure, not loss: frames the device refuses (its ring is full) stay queued in order
+/// for the next flush. Once the queued frames reach the *stop line* (the capacity less a
+/// reserve of `capacity / TX_RESERVE_DIV`), the batch is [`TxBatch::stopped`]: TCP then sends
+/// nothing more (its connections wait on the stack's pending list, as Linux's TCP small queues
+/// make a socket wait for its skbs to leave the qdisc) and resumes when a flush made room. The
+/// reserve above the line keeps room for control frames (ARP, ND, ICMP) and for the few
+/// segments input processing answers at once (RSTs, SYN-ACKs), so those are never starved
+/// by data. A push beyond the capacity still drops and counts the frame ([`TxBatch::dropped`]),
+/// and after [`TX_STALL_LIMIT`] flushes in a row without progress (a port that refuses a
+/// frame for good), the head frame is dropped and counted.
 ///
 /// Storage: a ring (`VecDeque`) allocated once with room for the capacity, so pushing never
 /// allocates, and a flush costs the frames the device takes (plus at most two offers, when the
@@ -350,19 +364,35 @@ pub const TX_STALL_LIMIT: u32 = 4096;
 pub struct TxBatch {
     pkts: VecDeque<ManuallyDrop<Pkt>>,
     cap: usize,
+    /// Queued frames at which TCP stops (`cap` less the control reserve).
+    stop_line: usize,
     stalls: u32,
     /// Frames dropped because the batch was full or the device kept refusing them.
     pub dropped: u64,
+    /// Times a sender found the batch stopped and waited (see [`TxBatch::stopped`]).
+    pub throttled: u64,
 }
 
 impl TxBatch {
+    /// A batch of `cap` frames (at least 2), of which `cap / TX_RESERVE_DIV` (at least one)
+    /// are kept for control frames.
     pub fn with_capacity(cap: usize) -> TxBatch {
+        let cap = cap.max(2);
         TxBatch {
             pkts: VecDeque::with_capacity(cap),
             cap,
+            stop_line: cap - (cap / TX_RESERVE_DIV).max(1),
             stalls: 0,
             dropped: 0,
+            throttled: 0,
         }
+    }
+
+    /// True when the queued frames reached the stop line: TCP must wait for a flush to make
+    /// room (control frames may still be pushed into the reserve).
+    #[inline]
+    pub fn stopped(&self) -> bool {
+        self.pkts.len() >= self.stop_line
     }
 
     /// Queues a frame; drops and counts it if the batch is full.
@@ -386,6 +416,11 @@ impl TxBatch {
     /// Room left before pushes start dropping.
     pub fn room(&self) -> usize {
         self.cap - self.pkts.len()
+    }
+
+    /// The batch's capacity (stop line plus reserve).
+    pub fn capacity(&self) -> usize {
+        self.cap
     }
 
     /// Hands the queued frames to `dev`; the ones it refuses stay queued for the next flush.

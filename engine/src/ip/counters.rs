@@ -23,8 +23,9 @@ crate::mib! {
         arp_out_requests => "ArpOutRequests",
         arp_out_replies => "ArpOutReplies",
         /// Frames dropped while waiting for an address (IPv4 or IPv6) that never resolved, or
-        /// because the queue was full.
-        arp_pending_drops => "ArpPendingDrops",
+        /// because its queue or the total of the queues was full (Linux's per-table
+        /// `unresolved_discards`, `/proc/net/stat/arp_cache`).
+        unresolved_discards => "UnresolvedDiscards",
         ip_in_receives => "IpInReceives",
         ip_in_hdr_errors => "IpInHdrErrors",
         ip_in_addr_errors => "IpInAddrErrors",

@@ -497,7 +497,7 @@ impl IpLayer {
         match queued {
             Ok(true) => self.solicit(hop, None, pools, tx),
             Ok(false) => {}
-            Err(_dropped) => self.counters.arp_pending_drops += 1,
+            Err(_dropped) => self.counters.unresolved_discards += 1,
         }
     }
 
@@ -534,7 +534,7 @@ impl IpLayer {
         let mut due6 = Due::new(Ipv6Addr::UNSPECIFIED);
         let dropped = self.arp.poll(now, &mut |ip| due4.push(ip));
         let dropped6 = self.nd.poll(now, &mut |ip| due6.push(ip));
-        self.counters.arp_pending_drops += dropped + dropped6;
+        self.counters.unresolved_discards += dropped + dropped6;
         for ip in due4.addrs() {
             self.send_arp_request(*ip, pools, tx);
         }

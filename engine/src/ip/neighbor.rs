@@ -10,9 +10,13 @@
 //! - An entry is *reachable* for `ttl` after its last confirmation, then *stale*: still used,
 //!   but each use past `ttl` asks for a refresh (a request at most once per `retry`); a stale
 //!   entry that goes unconfirmed for `ttl + retry * max_tries` is forgotten.
-//! - At most `pending_limit` frames wait for resolution in total; a request for a missing
-//!   address is re-sent every `retry`, `max_tries` times, after which its frames are dropped and
-//!   counted.
+//! - Frames wait for resolution in one queue per destination (Linux's `arp_queue` per
+//!   neighbour): at most `pending_per_dest` for one address and `pending_limit` in all, so a
+//!   burst of SYNs to one next hop waits for the answer instead of being dropped, and one
+//!   silent address cannot take every slot. A frame beyond either bound is refused, and the
+//!   caller counts it (`UnresolvedDiscards`, Linux's `unresolved_discards`). A request for a
+//!   missing address is re-sent every `retry`, `max_tries` times, after which its frames are
+//!   dropped and counted the same way. Frames are released in the order they were queued.
 
 use std::collections::VecDeque;
 use std::fmt::Debug;
@@ -61,6 +65,8 @@ pub struct NeighborConfig {
     pub max_tries: u32,
     /// Frames that may wait for resolution, over all addresses.
     pub pending_limit: usize,
+    /// Frames that may wait for the resolution of one address (Linux `unres_qlen`).
+    pub pending_per_dest: usize,
     /// Cache slots (rounded up to a power of two).
     pub capacity: usize,
     /// Announce our addresses when the stack starts: a gratuitous ARP (RFC 5227 §3) and an
@@ -74,7 +80,8 @@ impl Default for NeighborConfig {
             ttl: Duration::from_secs(30),
             retry: Duration::from_secs(1),
             max_tries: 3,
-            pending_limit: 256,
+            pending_limit: 2048,
+            pending_per_dest: 512,
             capacity: 256,
             gratuitous: true,
         }
@@ -95,6 +102,8 @@ struct Unresolved<A> {
     ip: A,
     last_request: Instant,
     tries: u32,
+    /// Frames waiting for this address.
+    queued: usize,
 }
 
 /// What [`NeighborCache::lookup`] found.
@@ -129,7 +138,7 @@ impl<A: NeighborAddr> NeighborCache<A> {
             slots: vec![None; cap],
             mask: cap - 1,
             pending: VecDeque::with_capacity(cfg.pending_limit),
-            unresolved: Vec::with_capacity(cfg.pending_limit.min(64)),
+            unresolved: Vec::with_capacity(cfg.pending_limit),
             cfg,
         }
     }
@@ -196,33 +205,50 @@ impl<A: NeighborAddr> NeighborCache<A> {
             }
         }
         self.slots[victim] = Some(entry);
-        self.unresolved.retain(|u| u.ip != ip);
     }
 
     /// Queues `frame` (whose Ethernet destination is still unset) until `ip` resolves.
-    /// Returns `Err(frame)` when the queue is full. Returns `Ok(true)` when a request should be
-    /// sent now (first frame for this address).
+    /// Returns `Err(frame)` when `ip`'s queue or the total is full (the caller drops and
+    /// counts it). Returns `Ok(true)` when a request should be sent now (first frame for this
+    /// address).
     pub fn enqueue(&mut self, now: Instant, ip: A, frame: Pkt) -> Result<bool, Pkt> {
         if self.pending.len() >= self.cfg.pending_limit {
             return Err(frame);
         }
-        self.pending.push_back((ip, frame));
-        if self.unresolved.iter().any(|u| u.ip == ip) {
+        let per_dest = self.cfg.pending_per_dest.max(1);
+        if let Some(u) = self.unresolved.iter_mut().find(|u| u.ip == ip) {
+            if u.queued >= per_dest {
+                return Err(frame);
+            }
+            u.queued += 1;
+            self.pending.push_back((ip, frame));
             return Ok(false);
         }
+        // Every queued frame has its address in `unresolved`, so this bound is never hit
+        // before the total one; it keeps the table from growing past its allocation.
         if self.unresolved.len() >= self.cfg.pending_limit {
-            return Ok(false);
+            return Err(frame);
         }
         self.unresolved.push(Unresolved {
             ip,
             last_request: now,
             tries: 1,
+            queued: 1,
         });
+        self.pending.push_back((ip, frame));
         Ok(true)
     }
 
-    /// Moves the frames waiting for `ip` into `out` (in arrival order).
+    /// Moves the frames waiting for `ip` into `out` (in arrival order); the resolution of
+    /// `ip` is over.
     pub fn take_pending(&mut self, ip: A, out: &mut impl FnMut(Pkt)) {
+        let Some(at) = self.unresolved.iter().position(|u| u.ip == ip) else {
+            return;
+        };
+        let waiting = self.unresolved.swap_remove(at).queued;
+        if waiting == 0 {
+            return;
+        }
         let n = self.pending.len();
         for _ in 0..n {
             let Some((dst, frame)) = self.pending.pop_front() else {
@@ -234,6 +260,14 @@ impl<A: NeighborAddr> NeighborCache<A> {
                 self.pending.push_back((dst, frame));
             }
         }
+    }
+
+    /// Frames waiting for `ip` to resolve.
+    pub fn pending_for(&self, ip: A) -> usize {
+        self.unresolved
+            .iter()
+            .find(|u| u.ip == ip)
+            .map_or(0, |u| u.queued)
     }
 
     /// The address `ip` has in the cache, reachable or stale, without touching the entry.

@@ -56,6 +56,16 @@ pub struct TcpTx<'a> {
 }
 
 impl SegmentSink for TcpTx<'_> {
+    /// The TX batch is not stopped (`TxBatch::stopped`); each refusal is counted.
+    #[inline]
+    fn may_send(&mut self) -> bool {
+        if self.tx.stopped() {
+            self.tx.throttled += 1;
+            return false;
+        }
+        true
+    }
+
     fn send(&mut self, seg: &OutSegment<'_>) -> bool {
         if let (Some(segsz), Some(p)) = (seg.tso_segsz, seg.payload)
             && self.ip.caps.tx_cksum_odd_chain_bug

@@ -14,6 +14,8 @@
 //! - A connection's `queued` bits name exactly the kinds of its live entries in the event
 //!   queue (`events`).
 
+use std::collections::VecDeque;
+
 use super::counters::TcpCounters;
 use super::events::{EventQueue, Queued};
 use super::flow::{FlowTable, ListenTable};
@@ -84,11 +86,9 @@ pub struct Shared {
     pub events: EventQueue,
     pub counters: TcpCounters,
     pub gauges: Gauges,
-    /// Connections needing output at the end of this poll.
-    pub pending: Vec<u32>,
-    /// The other buffer of `pending`, swapped in while a batch is flushed so that connections
-    /// queued during the flush are kept (no allocation).
-    pub pending_spare: Vec<u32>,
+    /// Connections needing output at the end of this poll, oldest first; those the layer
+    /// below had no room for stay queued, in order, for the next flush (`Tcp::flush_pending`).
+    pub pending: VecDeque<u32>,
     /// Connections that reached CLOSED and must be reaped.
     pub reap: Vec<u32>,
     /// Scratch for expired timers.
@@ -161,7 +161,7 @@ pub fn set_state(tcb: &mut Tcb, sh: &mut Shared, to: State) {
 pub fn mark_pending(tcb: &mut Tcb, sh: &mut Shared) {
     if !tcb.has(flag::PENDING) {
         tcb.set(flag::PENDING);
-        sh.pending.push(tcb.handle.index);
+        sh.pending.push_back(tcb.handle.index);
     }
 }
 

@@ -14,6 +14,8 @@
 //!   may send are queued once (`flag::PENDING`) and served by [`Tcp::flush_pending`] at the end
 //!   of the poll, so one burst of 32 segments yields one ACK (no added delay: same poll).
 
+use std::collections::VecDeque;
+
 use super::counters::TcpCounters;
 use super::ctx::{Gauges, Out, Shared, close_tcb, drop_events, notify_writable};
 use super::events::{EventQueue, Queued};
@@ -70,8 +72,7 @@ impl Tcp {
             events: EventQueue::with_capacity(n, 64),
             counters: TcpCounters::default(),
             gauges: Gauges::default(),
-            pending: Vec::with_capacity(256),
-            pending_spare: Vec::with_capacity(256),
+            pending: VecDeque::with_capacity(256),
             reap: Vec::with_capacity(64),
             expired: Vec::with_capacity(256),
             spares: Spares::new(),
@@ -146,26 +147,35 @@ impl Tcp {
     }
 
     /// Sends what connections touched in this poll owe: data the windows now allow, and
-    /// coalesced ACKs.
+    /// coalesced ACKs, oldest first.
     ///
     /// Flushing may queue a connection again (a data segment too full for its SACK blocks
     /// owes a pure ACK after it): a few rounds serve those; what is still queued then (its
     /// `PENDING` flag set, so the list and the flags agree) waits for the next poll.
+    ///
+    /// Backpressure (Linux's TCP small queues): when the layer below has no room
+    /// (`SegmentSink::may_send`), the flush stops; the connections not served keep their
+    /// place at the front of the queue, and a connection stopped halfway queues itself again
+    /// (`output`), so every one resumes, in order, on the first flush that finds room. A
+    /// stopped flush costs one check: nothing is rescanned.
     pub fn flush_pending<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
-        for _ in 0..FLUSH_ROUNDS {
-            if self.sh.pending.is_empty() {
-                break;
-            }
-            let spare = std::mem::take(&mut self.sh.pending_spare);
-            let mut batch = std::mem::replace(&mut self.sh.pending, spare);
-            for &idx in &batch {
+        'rounds: for _ in 0..FLUSH_ROUNDS {
+            // Connections queued during this round wait for the next one.
+            for _ in 0..self.sh.pending.len() {
+                if !out.sink.may_send() {
+                    break 'rounds;
+                }
+                let Some(idx) = self.sh.pending.pop_front() else {
+                    break 'rounds;
+                };
                 if let Some(tcb) = self.conns.get_by_index_mut(idx) {
                     tcb.clear(flag::PENDING);
                     output::push_pending(tcb, &mut self.sh, out);
                 }
             }
-            batch.clear();
-            self.sh.pending_spare = batch;
+            if self.sh.pending.is_empty() {
+                break;
+            }
         }
         self.reap();
     }

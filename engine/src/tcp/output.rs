@@ -35,13 +35,34 @@ use crate::wire::{SackBlocks, SeqNum, TcpFlags, TcpRepr};
 /// End-of-poll work for a connection touched during input: send what may be sent, then the
 /// ACK if one is still owed.
 pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
+    if tcb.has(flag::SYN_DEFERRED) {
+        // A connect that found the transmit queue stopped: its SYN goes now.
+        tcb.clear(flag::SYN_DEFERRED);
+        if tcb.state == State::SynSent {
+            super::handshake::send_syn(tcb, sh, out, false);
+        }
+        return;
+    }
     // With nothing unsent and nothing marked lost, write_xmit would send nothing.
     if tcb.sq.send_head().is_some() || tcb.sq.lost_bytes() > 0 {
         write_xmit(tcb, sh, out);
     }
-    if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
+    if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed && tx_room(tcb, sh, out) {
         send_ack(tcb, sh, out);
     }
+}
+
+/// Whether the layer below takes more output now (`SegmentSink::may_send`). When it does
+/// not, the connection stays queued for output and resumes on a later flush, with its flags
+/// (owed ACK, unsent data, lost units) as they are: nothing was built, so nothing is lost and
+/// no timer starts for a segment still waiting (Linux's TCP small queues).
+#[inline]
+pub fn tx_room<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) -> bool {
+    if out.sink.may_send() {
+        return true;
+    }
+    mark_pending(tcb, sh);
+    false
 }
 
 /// The largest unit the send queue should build: the MSS, or a TSO super-segment of whole
@@ -150,7 +171,7 @@ fn retransmit_lost<S: SegmentSink + ?Sized>(
         if tcb.sq.get(i).is_some_and(|s| s.len > seg) && !tcb.sq.split(i, seg, &sh.pools.indirect) {
             break;
         }
-        if !retransmit_unit(tcb, sh, out, i) {
+        if !tx_room(tcb, sh, out) || !retransmit_unit(tcb, sh, out, i) {
             break;
         }
         sent += 1;
@@ -226,6 +247,9 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
             break;
         }
         if sh.path(tcb).tso.is_none() && len > mss && !tcb.sq.split(i, mss, &sh.pools.indirect) {
+            break;
+        }
+        if !tx_room(tcb, sh, out) {
             break;
         }
         ecn::cwr_alone(tcb, &sh.pools.indirect, i);

@@ -121,6 +121,15 @@ pub trait SegmentSink {
     /// Sends `seg` (or queues it until the next hop resolves). False when it could not be
     /// built (no mbuf, no route): TCP treats that as a loss and its timers repair it.
     fn send(&mut self, seg: &OutSegment<'_>) -> bool;
+
+    /// Whether the layer below has room for more of TCP's output now. False means its
+    /// transmit queue is stopped (a full device ring backed up into it): TCP then sends no
+    /// data and no ACK, keeps the connection queued for output, and tries again on a later
+    /// flush (Linux's TCP small queues and `netif_xmit_stopped`). A sink counts its refusals.
+    /// In-memory sinks always have room.
+    fn may_send(&mut self) -> bool {
+        true
+    }
 }
 
 /// What the layer below carries to a peer of one address family.

@@ -185,6 +185,9 @@ pub mod flag {
     pub const WINDOW_UPDATE: u16 = 1 << 11;
     /// On the stack's list of connections holding out-of-order data (`memory`).
     pub const OOO_LISTED: u16 = 1 << 12;
+    /// SYN-SENT with the SYN not sent yet: the transmit queue was stopped at `connect`; the
+    /// SYN goes (and its timer starts) when the pending connection is flushed.
+    pub const SYN_DEFERRED: u16 = 1 << 13;
 }
 
 /// One connection.

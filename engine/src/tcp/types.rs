@@ -80,6 +80,8 @@ pub enum TcpError {
     TableFull,
     #[error("no route to host: off-link address and no gateway configured")]
     NoRoute,
+    #[error("address not available: connect from one of the stack's own addresses")]
+    AddrNotAvailable,
     #[error("mbuf pool exhausted: raise the pool sizes or read received data faster")]
     NoBufs,
 }
