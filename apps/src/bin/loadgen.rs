@@ -20,15 +20,13 @@ fn main() -> ExitCode {
     let cli: Cli = apps::setup::parse_args("loadgen");
     signal::install();
     match loadgen::execute(&cli.cmd) {
-        Ok((rep, out)) => {
+        Ok((rep, _)) => {
             print!("{}", rep.table());
-            if out.embedded {
-                if let Some(c) = &rep.engine_counters {
-                    print!("{}", report::counters_block("client engine counters:", c));
-                }
-                if let Some(c) = rep.server.as_ref().and_then(|s| s.counters.as_ref()) {
-                    print!("{}", report::counters_block("server engine counters:", c));
-                }
+            if let Some(c) = &rep.engine_counters {
+                print!("{}", report::counters_block("client engine counters:", c));
+            }
+            if let Some(c) = rep.server.as_ref().and_then(|s| s.counters.as_ref()) {
+                print!("{}", report::counters_block("server engine counters:", c));
             }
             if let Some(path) = &cli.cmd.common().json {
                 let json = serde_json::to_string_pretty(&rep).expect("serializable report");
@@ -37,7 +35,14 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             }
-            ExitCode::SUCCESS
+            // A run that did not do what was asked says why, in one line, and fails.
+            match &rep.failure {
+                Some(why) => {
+                    eprintln!("loadgen: failed: {why}");
+                    ExitCode::FAILURE
+                }
+                None => ExitCode::SUCCESS,
+            }
         }
         Err(e) => {
             eprintln!("loadgen: {e}");

@@ -140,6 +140,21 @@ pub struct Common {
     /// namespace's `net.ipv4.tcp_congestion_control`. The engine's is `--cc`.
     #[arg(long)]
     pub congestion: Option<String>,
+    /// Engine: connect from this many consecutive addresses, starting at the first --ip of
+    /// the target's family (all of them are the engine's), each with its own ephemeral ports
+    /// (about 28,232 per address toward one target): N addresses allow N times as many
+    /// connections. The embedded set-up picks enough by itself for --conns, skipping the
+    /// server's address (10.0.0.1, 10.0.0.3, 10.0.0.4, ...).
+    #[arg(long, value_name = "N")]
+    pub source_ips: Option<usize>,
+    /// Engine: the ephemeral port range of each source address, LOW-HIGH (Linux's
+    /// ip_local_port_range; default 32768-60999).
+    #[arg(long, value_name = "LOW-HIGH", value_parser = parse_port_range)]
+    pub local_ports: Option<(u16, u16)>,
+    /// Most handshakes in flight per client core: connections are opened at this pace rather
+    /// than all in one burst (whose SYNs would overflow every queue on the way).
+    #[arg(long, default_value_t = super::workload::HANDSHAKES)]
+    pub handshakes: usize,
     /// No progress line.
     #[arg(long, short)]
     pub quiet: bool,
@@ -284,6 +299,17 @@ pub struct OptPortArgs {
     /// spelt reno). Engine stack only.
     #[arg(long = "cc", value_name = "ALGORITHM", value_parser = parse_cc)]
     pub cc: Option<CcKind>,
+}
+
+/// `LOW-HIGH`, two ports with LOW <= HIGH, LOW at least 1.
+fn parse_port_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("bad port range {s:?}: expected LOW-HIGH, e.g. 32768-60999");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (lo, hi): (u16, u16) = (a.parse().map_err(|_| bad())?, b.parse().map_err(|_| bad())?);
+    if lo == 0 || lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
 }
 
 fn parse_spec(s: &str) -> Result<PortSpec, String> {

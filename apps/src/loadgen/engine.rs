@@ -34,6 +34,7 @@ use engine::{Counters, Stack, StackConfig};
 use super::args::Layout;
 use super::net::{ErrKind, IoErr, Net, NetEvent};
 use super::run::{self, Outcome, Pacer, Plan, ServerSide};
+use super::sources;
 use super::stats::{Control, Stats};
 use super::workload::{AnyWorkload, Workload};
 use crate::clock::Clock;
@@ -72,11 +73,14 @@ const LINGER: Duration = Duration::from_millis(100);
 /// no allocation per request (filled at connect, emptied at close).
 pub type ConnMap = ConnTable<u32>;
 
-/// The engine as a [`Net`]: a stack, the token map and the target.
+/// The engine as a [`Net`]: a stack, the token map, the target, and the source addresses
+/// (connection `t` connects from `sources[t mod len]`; empty: the stack's address for the
+/// target).
 pub struct EngineNet<'a> {
     pub st: &'a mut Stack<DpdkQueue>,
     pub map: &'a mut ConnMap,
     pub target: SocketAddr,
+    pub sources: &'a [IpAddr],
 }
 
 /// The report's kind of an engine error.
@@ -106,10 +110,14 @@ impl Net for EngineNet<'_> {
     type Conn = ConnId;
 
     fn connect(&mut self, token: u32) -> Result<ConnId, ErrKind> {
-        let c = self
-            .st
-            .connect(self.target.ip(), self.target.port(), None)
-            .map_err(kind)?;
+        let (ip, port) = (self.target.ip(), self.target.port());
+        let c = match self.sources.len() {
+            0 => self.st.connect(ip, port, None),
+            n => self
+                .st
+                .connect_from_addr(self.sources[token as usize % n], ip, port, None),
+        }
+        .map_err(kind)?;
         self.map.insert(c, token);
         Ok(c)
     }
@@ -161,17 +169,18 @@ impl Net for EngineNet<'_> {
 }
 
 /// One client core: its stack, its workload, its phase logic.
-struct ClientCore {
+struct ClientCore<'a> {
     stack: Stack<DpdkQueue>,
     map: ConnMap,
     wl: AnyWorkload<ConnId>,
     pacer: Pacer,
     target: SocketAddr,
+    sources: &'a [IpAddr],
     clock: Clock,
     running: bool,
 }
 
-impl ClientCore {
+impl ClientCore<'_> {
     fn start(&mut self) {
         let now = self.clock.now();
         self.stack.poll(now);
@@ -179,6 +188,7 @@ impl ClientCore {
             st: &mut self.stack,
             map: &mut self.map,
             target: self.target,
+            sources: self.sources,
         };
         self.wl.start(&mut net, now.as_nanos());
     }
@@ -189,10 +199,16 @@ impl ClientCore {
     fn step(&mut self, ctl: &Control) -> bool {
         let now = self.clock.now();
         let ns = now.as_nanos();
-        let (map, wl, target) = (&mut self.map, &mut self.wl, self.target);
+        let (map, wl, target, sources) = (&mut self.map, &mut self.wl, self.target, self.sources);
         let got = self.stack.poll_with(now, |st, ev| {
             if let Some(e) = translate(map, ev) {
-                wl.on_event(&mut EngineNet { st, map, target }, ns, e);
+                let mut net = EngineNet {
+                    st,
+                    map,
+                    target,
+                    sources,
+                };
+                wl.on_event(&mut net, ns, e);
             }
         });
         let t = &mut self.wl.stats().total;
@@ -205,6 +221,7 @@ impl ClientCore {
             st: &mut self.stack,
             map: &mut self.map,
             target,
+            sources: self.sources,
         };
         self.wl.tick(&mut net, ns);
         self.running = self.pacer.step(ctl, &mut self.wl, &mut net, ns);
@@ -258,7 +275,7 @@ impl ClientParts {
 pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let c = &plan.common;
     let embedded = c.engine.port.is_none();
-    let (port_args, target) = if embedded {
+    let (mut port_args, target) = if embedded {
         let target = c
             .target
             .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(SERVER_IP), c.server.default_port()));
@@ -288,12 +305,20 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         (pa, target)
     };
     port_args.gateways()?;
+    let n = plan.cores;
+    let range = sources::port_range(c.local_ports);
+    let n_sources = match c.source_ips {
+        Some(k) => k,
+        None if embedded => sources::needed(plan.conns_of(0), &range, n),
+        None => 1,
+    };
+    let (addrs, source_list) = sources::with_sources(&port_args.ip, target.ip(), n_sources)?;
+    port_args.ip = addrs;
     // EAL pins the main thread, and threads inherit it (note §4): unless --eal-args names the
     // lcores, let it run anywhere; every worker enters its own place (crate::cpus).
     let mut eal_cfg = setup::eal_config(&port_args, None);
     let chooser = cpus::prepare(&mut eal_cfg);
     let eal = eal::init(&eal_cfg)?;
-    let n = plan.cores;
     let ncpu = cpus::available(eal, chooser);
     let mut cfgp = PortConfig::new(Pools::create("lgr", &PoolSizes::default())?.data);
     cfgp.rx_queues = n as u16;
@@ -327,9 +352,11 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     // mbufs round), and every allocation missed the cache.
     let sizes = if embedded {
         let d = PoolSizes::default();
+        // Header mbufs carry the small frames: enough for every queue on the way, full, in
+        // both directions (net_ring rings of 4096, TX batches, neighbour queues).
         PoolSizes {
             data: 2 * d.data + 1,
-            hdr: 2 * d.hdr + 1,
+            hdr: 2 * d.hdr + 1 + 24 * 1024,
             indirect: 2 * d.indirect + 1,
         }
     } else {
@@ -350,10 +377,15 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             let mut cfg = port_args.stack_config()?;
             cfg.seed = port_args.seed.map(|s| s.wrapping_add(i as u64));
             cfg.rx_burst = burst;
+            cfg.tcp.ephemeral_ports = range.clone();
+            cfg.tcp.max_connections =
+                sources::max_connections(plan.conns_of(i), cfg.tcp.max_connections);
             cfg.tcp.tw_reuse_after = Some(Duration::from_millis(c.tw_reuse_ms));
             if c.ecn {
                 cfg.tcp.default_options.ecn = EcnMode::On;
             }
+            let ends = if embedded { 2 } else { 1 };
+            let sizes = sources::pool_sizes(&sizes, plan.conns_of(i), ends);
             Ok(ClientParts {
                 queue: client_port.queue(i as u16),
                 pools: Pools::create(&format!("lgp{i}"), &sizes)?,
@@ -367,6 +399,10 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             .map(|i| {
                 let mut cfg = crate::servers::server_config(server_addrs());
                 cfg.seed = port_args.seed.map(|s| s.wrapping_add(1000 + i as u64));
+                cfg.tcp.max_connections =
+                    sources::max_connections(plan.conns_of(i), cfg.tcp.max_connections);
+                // Every client address is a neighbour of the server.
+                cfg.neighbor.capacity = cfg.neighbor.capacity.max(4 * n_sources);
                 if let Some(cc) = port_args.cc {
                     cfg.tcp.congestion = cc;
                 }
@@ -418,6 +454,16 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             placement.describe()
         )
     };
+    let setup = match source_list.len() {
+        0 => setup,
+        k => format!(
+            "{setup}; connecting from {k} source addresses ({} to {}), ports {}-{} each",
+            source_list[0],
+            source_list[k - 1],
+            range.start(),
+            range.end()
+        ),
+    };
     if !c.quiet {
         eprintln!("loadgen: {setup}");
     }
@@ -436,6 +482,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         ready: &servers_ready,
         stop: &servers_stop,
         servers: if split { n } else { 0 },
+        sources: &source_list,
     };
     let (clients, servers, measured) = std::thread::scope(|s| {
         let mut server_handles = Vec::new();
@@ -514,6 +561,8 @@ struct Ctx<'a> {
     stop: &'a AtomicBool,
     /// Server threads of their own to wait for before connecting.
     servers: usize,
+    /// The addresses connections are made from (empty: the stack's own choice).
+    sources: &'a [IpAddr],
 }
 
 impl Ctx<'_> {
@@ -572,6 +621,7 @@ impl Ctx<'_> {
             wl: self.plan.workload(i, self.host),
             pacer: Pacer::new(i, self.plan.common.drain),
             target: self.target,
+            sources: self.sources,
             clock: self.clock,
             running: true,
         };

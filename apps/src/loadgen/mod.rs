@@ -16,6 +16,7 @@ pub mod net;
 pub mod proto;
 pub mod report;
 pub mod run;
+pub mod sources;
 pub mod stats;
 pub mod workload;
 
@@ -39,6 +40,14 @@ pub fn execute(cmd: &Cmd) -> Result<(report::Report, run::Outcome), SetupError> 
             if plan.common.engine.port.is_some() {
                 return Err(SetupError::Other(
                     "--port is for the engine stack; the kernel stack uses the host's interfaces"
+                        .into(),
+                ));
+            }
+            if plan.common.source_ips.is_some() || plan.common.local_ports.is_some() {
+                return Err(SetupError::Other(
+                    "--source-ips and --local-ports are for the engine stack; the kernel stack \
+                     connects from the host's address for the target (sysctl \
+                     net.ipv4.ip_local_port_range sets its ports)"
                         .into(),
                 ));
             }

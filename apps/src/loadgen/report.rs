@@ -2,7 +2,13 @@
 //! (stdout), and the JSON report (`--json FILE`).
 //!
 //! JSON fields: `mode`, `stack`, `setup`, `target`, `embedded`, `cores`, `conns`, `pipeline`,
-//! `req_size`, `resp_size`, `rate`, `arrivals`, `direction`, `close`, `duration_s`,
+//! `proto` (echo or http), `path` (http), `req_size` (bytes of one request as sent: the
+//! HTTP request's own length with `--proto http`), `resp_size` (echo; `null` for http, whose
+//! responses are framed by Content-Length), `rate`, `arrivals`, `direction`, `close`,
+//! `connections_asked`, `connections_opened` (the most open at once),
+//! `connections_open_s` (seconds from the first connect until all asked for were open;
+//! `null` if never), `failure` (why the run did not do what was asked, `null` when it did; the
+//! exit status is then non-zero), `duration_s`,
 //! `warmup_s`, `requests`, `requests_per_sec`, `bytes_per_sec` (payload sent + received),
 //! `tx_bytes_per_sec`, `rx_bytes_per_sec`, `gbps` (the direction asked for; tx + rx for
 //! `both`, rpc, rate and churn), `connections`, `connections_per_sec`, `errors`,
@@ -22,6 +28,7 @@ use serde::Serialize;
 
 use super::args::{Arrivals, CloseKind, StackKind};
 use super::net::ErrKind;
+use super::proto::{self, Proto};
 use super::run::{Outcome, Plan};
 use super::workload::stream::Direction;
 
@@ -104,12 +111,18 @@ pub struct Report {
     pub cores: usize,
     pub conns: usize,
     pub pipeline: usize,
+    pub proto: Option<Proto>,
+    pub path: Option<String>,
     pub req_size: usize,
-    pub resp_size: usize,
+    pub resp_size: Option<usize>,
     pub rate: Option<f64>,
     pub arrivals: Option<Arrivals>,
     pub direction: Option<Direction>,
     pub close: Option<CloseKind>,
+    pub connections_asked: u64,
+    pub connections_opened: u64,
+    pub connections_open_s: Option<f64>,
+    pub failure: Option<String>,
     pub duration_s: f64,
     pub warmup_s: f64,
     pub requests: u64,
@@ -157,7 +170,14 @@ impl Report {
         } * 8.0
             / 1e9;
         let t = &st.total;
-        Report {
+        let stream = plan.mode == "stream";
+        let http = !stream && plan.proto == Proto::Http;
+        let req_size = if stream {
+            plan.write_size
+        } else {
+            proto::request(plan.proto, plan.req_size, &o.target, &plan.path).len()
+        };
+        let mut r = Report {
             mode: plan.mode,
             stack: plan.common.stack,
             ecn: plan.common.ecn,
@@ -167,16 +187,18 @@ impl Report {
             cores: plan.cores,
             conns: plan.conns,
             pipeline: plan.pipeline,
-            req_size: if plan.mode == "stream" {
-                plan.write_size
-            } else {
-                plan.req_size
-            },
-            resp_size: plan.resp_size,
+            proto: (!stream).then_some(plan.proto),
+            path: http.then(|| plan.path.clone()),
+            req_size,
+            resp_size: (!stream && !http).then_some(plan.resp_size),
             rate: plan.rate,
             arrivals: plan.arrivals,
             direction: plan.direction,
             close: plan.close,
+            connections_asked: st.asked,
+            connections_opened: st.peak_open,
+            connections_open_s: st.all_open_ns.map(|ns| ns as f64 / 1e9),
+            failure: None,
             duration_s: secs,
             warmup_s: plan.common.warmup,
             requests: st.requests,
@@ -218,6 +240,78 @@ impl Report {
                 .collect(),
                 counters: s.counters.as_ref().map(counters_map),
             }),
+        };
+        r.failure = r.judge();
+        r
+    }
+
+    /// Why the run did not do what was asked, in one line, or `None` when it did: no
+    /// connection opened (every one refused, or the target unreachable), fewer open at once
+    /// than asked, or no request answered (no byte moved, for `stream`).
+    pub fn judge(&self) -> Option<String> {
+        let t = &self.totals;
+        let refused = self.errors_by_kind.get("refused").copied().unwrap_or(0);
+        if t.connects == 0 {
+            return Some(if refused > 0 && refused == self.errors {
+                format!(
+                    "the target {} refused every connection ({refused} refused): nothing \
+                     listens there",
+                    self.target
+                )
+            } else {
+                format!(
+                    "no connection to {} opened ({} errors: {}): the target is unreachable \
+                     or does not answer",
+                    self.target,
+                    self.errors,
+                    self.error_kinds()
+                )
+            });
+        }
+        if self.mode != "churn" && self.connections_opened < self.connections_asked {
+            return Some(format!(
+                "only {} of the {} connections asked for were open at once ({} errors: {})",
+                self.connections_opened,
+                self.connections_asked,
+                self.errors,
+                self.error_kinds()
+            ));
+        }
+        let moved = match self.mode {
+            "stream" => t.bytes_sent + t.bytes_received > 0,
+            _ => t.responses > 0,
+        };
+        (!moved).then(|| format!("connections opened but nothing was answered by {}", self.target))
+    }
+
+    /// Errors by kind, the non-zero ones: `refused 3, timed_out 1`, or `none`.
+    fn error_kinds(&self) -> String {
+        let v: Vec<String> = self
+            .errors_by_kind
+            .iter()
+            .filter(|(_, v)| **v > 0)
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(", ")
+        }
+    }
+
+    /// What one exchange is: `64 B requests, 64 B responses` (echo), or `HTTP GET /
+    /// (85 B requests), responses by Content-Length` (http).
+    fn exchange(&self) -> String {
+        match (self.proto, &self.path) {
+            (Some(Proto::Http), Some(path)) => format!(
+                "HTTP GET {path} ({} B requests), responses framed by Content-Length",
+                self.req_size
+            ),
+            _ => format!(
+                "{} B requests, {} B responses",
+                self.req_size,
+                self.resp_size.unwrap_or(0)
+            ),
         }
     }
 
@@ -232,18 +326,16 @@ impl Report {
                 self.req_size
             ),
             "churn" => format!(
-                "{} slots, {} B requests, {} B responses, close {:?}",
+                "{} slots, {}, close {:?}",
                 self.conns,
-                self.req_size,
-                self.resp_size,
+                self.exchange(),
                 self.close.unwrap_or(CloseKind::Fin)
             ),
             _ => format!(
-                "{} conns x pipeline {}, {} B requests, {} B responses{}",
+                "{} conns x pipeline {}, {}{}",
                 self.conns,
                 self.pipeline,
-                self.req_size,
-                self.resp_size,
+                self.exchange(),
                 self.rate
                     .map(|r| format!(
                         ", {} req/s {:?}",
@@ -271,6 +363,17 @@ impl Report {
             "connections",
             self.connections,
             self.connections_per_sec,
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "  connections: {} asked for, {} open at once{}, {} opened in all",
+            group(self.connections_asked),
+            group(self.connections_opened),
+            self.connections_open_s
+                .map(|t| format!(" (all open {t:.3} s after the first connect)"))
+                .unwrap_or_default(),
+            group(self.totals.connects),
         );
         let _ = writeln!(
             s,

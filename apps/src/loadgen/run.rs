@@ -142,6 +142,7 @@ impl Plan {
                     seed: arrival_seed(self.common.engine.seed)
                         ^ (w as u64).wrapping_mul(0x9e37_79b9),
                 }),
+                handshakes: self.common.handshakes,
             })),
         }
     }
@@ -184,6 +185,9 @@ pub struct Pacer {
 /// How often a worker publishes its totals.
 const PUBLISH_NS: u64 = 20_000_000;
 
+/// Longest the measurement waits past the warm-up for connections still opening.
+const OPEN_WAIT: Duration = Duration::from_secs(5);
+
 impl Pacer {
     pub fn new(idx: usize, drain: f64) -> Pacer {
         Pacer {
@@ -221,7 +225,9 @@ impl Pacer {
         }
         if now >= self.next_publish {
             self.next_publish = now + PUBLISH_NS;
-            ctl.live[self.idx].publish(wl.stats());
+            let live = &ctl.live[self.idx];
+            live.publish(wl.stats());
+            live.opening.store(u64::from(wl.opening()), Ordering::Relaxed);
         }
         if self.seen >= phase::DRAIN
             && (wl.drained() || now >= self.drain_until || self.seen == phase::STOP)
@@ -278,7 +284,10 @@ pub fn coordinate(ctl: &Control, common: &Common) -> Duration {
     let all_done = || ctl.live.iter().all(|l| l.done.load(Ordering::Acquire) != 0);
     loop {
         let now = Instant::now();
-        if measure_at.is_none() && drain_at.is_none() && now >= t0 + warm {
+        // The measurement starts after the warm-up, once every connection asked for has had
+        // its first attempt (paced, see `workload::Opener`), or OPEN_WAIT later at most.
+        let opened = !ctl.opening() || now >= t0 + warm + OPEN_WAIT;
+        if measure_at.is_none() && drain_at.is_none() && now >= t0 + warm && opened {
             ctl.set_phase(phase::MEASURE);
             measure_at = Some(now);
         }

@@ -99,6 +99,13 @@ pub struct Stats {
     pub total: Totals,
     /// Connections open now (a gauge).
     pub open: u64,
+    /// Connections asked for (`--conns`; churn: its slots).
+    pub asked: u64,
+    /// The most connections open at once.
+    pub peak_open: u64,
+    /// Nanoseconds from the first connect until every connection asked for was open at once
+    /// (`None`: never).
+    pub all_open_ns: Option<u64>,
 }
 
 impl Default for Stats {
@@ -114,6 +121,9 @@ impl Default for Stats {
             errors: ErrorCounts::default(),
             total: Totals::default(),
             open: 0,
+            asked: 0,
+            peak_open: 0,
+            all_open_ns: None,
         }
     }
 }
@@ -167,6 +177,14 @@ impl Stats {
         self.errors.add(k);
     }
 
+    /// A connection was established: one more open, and one more connect.
+    #[inline]
+    pub fn opened(&mut self) {
+        self.open += 1;
+        self.peak_open = self.peak_open.max(self.open);
+        self.total.connects += 1;
+    }
+
     /// Adds another worker's measurements (windows are per worker and not merged).
     pub fn merge(&mut self, o: &Stats) {
         self.hist.add(&o.hist).expect("histograms of equal bounds");
@@ -177,6 +195,14 @@ impl Stats {
         self.errors.merge(&o.errors);
         self.total.merge(&o.total);
         self.open += o.open;
+        // Workers open their connections side by side: the peaks and the asked add up, and
+        // every connection was open once the slowest worker's were.
+        self.asked += o.asked;
+        self.peak_open += o.peak_open;
+        self.all_open_ns = match (self.all_open_ns, o.all_open_ns) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            _ => None,
+        };
     }
 }
 
@@ -204,6 +230,8 @@ pub struct Live {
     pub open: AtomicU64,
     /// Set once the worker has exited its loop.
     pub done: AtomicU64,
+    /// 1 while the worker is still opening its connections for the first time.
+    pub opening: AtomicU64,
 }
 
 impl Live {
@@ -245,7 +273,12 @@ impl Control {
     pub fn new(workers: usize) -> Control {
         Control {
             phase: AtomicU8::new(phase::WARMUP),
-            live: (0..workers).map(|_| Live::default()).collect(),
+            live: (0..workers)
+                .map(|_| Live {
+                    opening: AtomicU64::new(1),
+                    ..Live::default()
+                })
+                .collect(),
             started: AtomicUsize::new(0),
         }
     }
@@ -261,6 +294,13 @@ impl Control {
 
     pub fn all_started(&self) -> bool {
         self.started.load(Ordering::Acquire) >= self.live.len()
+    }
+
+    /// Whether a worker is still opening its connections.
+    pub fn opening(&self) -> bool {
+        self.live
+            .iter()
+            .any(|l| l.opening.load(Ordering::Relaxed) != 0 && l.done.load(Ordering::Relaxed) == 0)
     }
 
     pub fn set_phase(&self, p: u8) {

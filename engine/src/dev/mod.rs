@@ -339,15 +339,23 @@ pub const TX_STALL_LIMIT: u32 = 4096;
 
 /// Frames a full TX batch keeps for control frames (ARP, Neighbor Discovery, ICMP, RSTs and
 /// handshake answers), as a fraction of its capacity: TCP's data and ACKs stop at
-/// `capacity - capacity / TX_RESERVE_DIV` (see [`TxBatch::stopped`]).
+/// `capacity - capacity / TX_RESERVE_DIV` at most (see [`TxBatch::stopped`]).
 pub const TX_RESERVE_DIV: usize = 8;
+
+/// Most frames TCP may leave queued in a TX batch before it stops (Linux's default
+/// `txqueuelen` is 1000): a queue that only has to keep the device busy between two polls.
+/// Longer queues add delay, not throughput: every frame behind a standing queue of thousands
+/// waits for all of them, and that wait is counted in each connection's round-trip time
+/// (bufferbloat; the connections waiting on the pending list instead are not in flight yet).
+pub const TX_STOP_LINE: usize = 1024;
 
 /// The software transmit queue in front of the device ring (Linux's qdisc): frames waiting
 /// for the next transmit, bounded.
 ///
 /// Backpressure, not loss: frames the device refuses (its ring is full) stay queued in order
-/// for the next flush. Once the queued frames reach the *stop line* (the capacity less a
-/// reserve of `capacity / TX_RESERVE_DIV`), the batch is [`TxBatch::stopped`]: TCP then sends
+/// for the next flush. Once the queued frames reach the *stop line* ([`TX_STOP_LINE`], and
+/// at most the capacity less a reserve of `capacity / TX_RESERVE_DIV`), the batch is
+/// [`TxBatch::stopped`]: TCP then sends
 /// nothing more (its connections wait on the stack's pending list, as Linux's TCP small queues
 /// make a socket wait for its skbs to leave the qdisc) and resumes when a flush made room. The
 /// reserve above the line keeps room for control frames (ARP, ND, ICMP) and for the few
@@ -375,13 +383,14 @@ pub struct TxBatch {
 
 impl TxBatch {
     /// A batch of `cap` frames (at least 2), of which `cap / TX_RESERVE_DIV` (at least one)
-    /// are kept for control frames.
+    /// are kept for control frames; TCP stops at [`TX_STOP_LINE`] frames or at that
+    /// reserve, whichever comes first.
     pub fn with_capacity(cap: usize) -> TxBatch {
         let cap = cap.max(2);
         TxBatch {
             pkts: VecDeque::with_capacity(cap),
             cap,
-            stop_line: cap - (cap / TX_RESERVE_DIV).max(1),
+            stop_line: (cap - (cap / TX_RESERVE_DIV).max(1)).min(TX_STOP_LINE),
             stalls: 0,
             dropped: 0,
             throttled: 0,
@@ -416,6 +425,13 @@ impl TxBatch {
     /// Room left before pushes start dropping.
     pub fn room(&self) -> usize {
         self.cap - self.pkts.len()
+    }
+
+    /// Whether a control segment (a SYN, an ACK) may still be queued: room is left beyond
+    /// half the reserve (the other half is kept for ARP, ND and ICMP).
+    #[inline]
+    pub fn has_control_room(&self) -> bool {
+        self.room() > (self.cap / TX_RESERVE_DIV / 2).max(1)
     }
 
     /// The batch's capacity (stop line plus reserve).

@@ -66,6 +66,11 @@ impl SegmentSink for TcpTx<'_> {
         true
     }
 
+    #[inline]
+    fn has_control_room(&mut self) -> bool {
+        self.tx.has_control_room()
+    }
+
     fn send(&mut self, seg: &OutSegment<'_>) -> bool {
         if let (Some(segsz), Some(p)) = (seg.tso_segsz, seg.payload)
             && self.ip.caps.tx_cksum_odd_chain_bug

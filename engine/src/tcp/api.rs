@@ -9,8 +9,8 @@ use std::net::IpAddr;
 
 use super::congestion::CongestionControl;
 use super::ctx::{
-    Out, Shared, ack_now, app_holds, arm_keepalive, close_tcb, drop_events, mark_pending,
-    notify_readable, set_state, set_timer,
+    Out, Shared, ack_now, app_holds, arm_keepalive, close_tcb, drop_events, notify_readable,
+    set_state, set_timer, throttle,
 };
 use super::flow::FourTuple;
 use super::handshake;
@@ -132,12 +132,12 @@ impl Tcp {
             return Err(TcpError::TableFull);
         };
         tcb.set(flag::APP_OWNED);
-        if out.sink.may_send() {
+        if out.sink.has_control_room() {
             handshake::send_syn(tcb, &mut self.sh, out, false);
         } else {
-            // The transmit queue is stopped: the SYN waits its turn (`output::push_pending`).
+            // The transmit queue is full: the SYN waits its turn (`output::push_pending`).
             tcb.set(flag::SYN_DEFERRED);
-            mark_pending(tcb, &mut self.sh);
+            throttle(tcb, &mut self.sh);
         }
         self.sh.counters.active_opens += 1;
         Ok(ConnId(tcb.handle))

@@ -86,9 +86,11 @@ pub struct Shared {
     pub events: EventQueue,
     pub counters: TcpCounters,
     pub gauges: Gauges,
-    /// Connections needing output at the end of this poll, oldest first; those the layer
-    /// below had no room for stay queued, in order, for the next flush (`Tcp::flush_pending`).
+    /// Connections needing output at the end of this poll, oldest first.
     pub pending: VecDeque<u32>,
+    /// Connections whose output waits for room in the layer below (`flag::THROTTLED`),
+    /// oldest first: resumed in this order when there is room (`Tcp::flush_pending`).
+    pub throttled: VecDeque<u32>,
     /// Connections that reached CLOSED and must be reaped.
     pub reap: Vec<u32>,
     /// Scratch for expired timers.
@@ -162,6 +164,16 @@ pub fn mark_pending(tcb: &mut Tcb, sh: &mut Shared) {
     if !tcb.has(flag::PENDING) {
         tcb.set(flag::PENDING);
         sh.pending.push_back(tcb.handle.index);
+    }
+}
+
+/// Puts `tcb` on the list of connections waiting for room in the layer below (once); it
+/// resumes, in its turn, on a flush that finds room.
+#[inline]
+pub fn throttle(tcb: &mut Tcb, sh: &mut Shared) {
+    if !tcb.has(flag::THROTTLED) {
+        tcb.set(flag::THROTTLED);
+        sh.throttled.push_back(tcb.handle.index);
     }
 }
 

@@ -73,6 +73,7 @@ impl Tcp {
             counters: TcpCounters::default(),
             gauges: Gauges::default(),
             pending: VecDeque::with_capacity(256),
+            throttled: VecDeque::with_capacity(256),
             reap: Vec::with_capacity(64),
             expired: Vec::with_capacity(256),
             spares: Spares::new(),
@@ -147,26 +148,23 @@ impl Tcp {
     }
 
     /// Sends what connections touched in this poll owe: data the windows now allow, and
-    /// coalesced ACKs, oldest first.
+    /// coalesced ACKs; then what throttled connections wait to send, oldest first.
     ///
     /// Flushing may queue a connection again (a data segment too full for its SACK blocks
     /// owes a pure ACK after it): a few rounds serve those; what is still queued then (its
     /// `PENDING` flag set, so the list and the flags agree) waits for the next poll.
     ///
     /// Backpressure (Linux's TCP small queues): when the layer below has no room
-    /// (`SegmentSink::may_send`), the flush stops; the connections not served keep their
-    /// place at the front of the queue, and a connection stopped halfway queues itself again
-    /// (`output`), so every one resumes, in order, on the first flush that finds room. A
-    /// stopped flush costs one check: nothing is rescanned.
+    /// (`SegmentSink::may_send`), a connection's data waits on the throttled list
+    /// (`flag::THROTTLED`) while its owed ACK still goes; the throttled connections resume in
+    /// the order they stopped, as long as there is room. A flush that finds no room costs one
+    /// check: the throttled list is never rescanned.
     pub fn flush_pending<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
-        'rounds: for _ in 0..FLUSH_ROUNDS {
+        for _ in 0..FLUSH_ROUNDS {
             // Connections queued during this round wait for the next one.
             for _ in 0..self.sh.pending.len() {
-                if !out.sink.may_send() {
-                    break 'rounds;
-                }
                 let Some(idx) = self.sh.pending.pop_front() else {
-                    break 'rounds;
+                    break;
                 };
                 if let Some(tcb) = self.conns.get_by_index_mut(idx) {
                     tcb.clear(flag::PENDING);
@@ -177,7 +175,28 @@ impl Tcp {
                 break;
             }
         }
+        self.resume_throttled(out);
         self.reap();
+    }
+
+    /// Serves throttled connections in order while the layer below has room; one stopped
+    /// again goes to the back of the list.
+    fn resume_throttled<S: SegmentSink + ?Sized>(&mut self, out: &mut Out<S>) {
+        for _ in 0..self.sh.throttled.len() {
+            if !out.sink.may_send() {
+                return;
+            }
+            let Some(idx) = self.sh.throttled.pop_front() else {
+                return;
+            };
+            if let Some(tcb) = self.conns.get_by_index_mut(idx) {
+                if !tcb.has(flag::THROTTLED) {
+                    continue;
+                }
+                tcb.clear(flag::THROTTLED);
+                output::push_pending(tcb, &mut self.sh, out);
+            }
+        }
     }
 
     /// Frees the connections that reached CLOSED, unless the application still holds them.
@@ -335,7 +354,7 @@ impl Tcp {
     /// True when connections owe output that the next poll will send (e.g. a window update
     /// queued by a read).
     pub fn has_pending(&self) -> bool {
-        !self.sh.pending.is_empty()
+        !self.sh.pending.is_empty() || !self.sh.throttled.is_empty()
     }
 
     /// The earliest instant a timer is due.

@@ -442,6 +442,13 @@ pub fn on_probe_timer<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, o
     if tcb.ca != CaState::Open || tcb.snd.una == tcb.snd.nxt || tcb.rec.tlp.high_seq.is_some() {
         return;
     }
+    // The transmit queue is backed up: the tail is most likely still waiting in it, so no
+    // probe now; the RTO watches over it (Linux's `tcp_send_loss_probe` re-arms when the
+    // skb is still in the host queue).
+    if !out.sink.may_send() {
+        let at = out.now.add_nanos(tcb.rtt.rto_ns());
+        return set_timer(tcb, sh, TimerKind::Rto, at);
+    }
     let probe = if output::send_one_new(tcb, sh, out) {
         Some(false)
     } else {

@@ -19,7 +19,7 @@
 //! and new data goes out ECT(0), with CWR after a window reduction.
 
 use super::congestion::CongestionControl;
-use super::ctx::{Out, Shared, mark_pending, set_timer};
+use super::ctx::{Out, Shared, mark_pending, set_timer, throttle};
 use super::ecn;
 use super::flow::FourTuple;
 use super::options::{TCP_HEADER_LEN, TS_OPTION_LEN};
@@ -47,21 +47,26 @@ pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out
     if tcb.sq.send_head().is_some() || tcb.sq.lost_bytes() > 0 {
         write_xmit(tcb, sh, out);
     }
-    if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed && tx_room(tcb, sh, out) {
+    // An owed ACK goes even when the connection's data waits for room (Linux sends ACKs
+    // outside TCP small queues): held back with the data, it would add the whole wait on the
+    // throttled list (thousands of connections long) to the peer's round-trip time, and the
+    // peer's RTO would fire on data we already have. At most one ACK per received burst, into
+    // the TX batch's room above the stop line.
+    if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
         send_ack(tcb, sh, out);
     }
 }
 
 /// Whether the layer below takes more output now (`SegmentSink::may_send`). When it does
-/// not, the connection stays queued for output and resumes on a later flush, with its flags
-/// (owed ACK, unsent data, lost units) as they are: nothing was built, so nothing is lost and
-/// no timer starts for a segment still waiting (Linux's TCP small queues).
+/// not, the connection waits on the throttled list and resumes in its turn, with its send
+/// queue (unsent data, lost units) as it is: nothing was built, so nothing is lost and no
+/// timer starts for a segment still waiting (Linux's TCP small queues).
 #[inline]
 pub fn tx_room<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) -> bool {
     if out.sink.may_send() {
         return true;
     }
-    mark_pending(tcb, sh);
+    throttle(tcb, sh);
     false
 }
 

@@ -130,6 +130,14 @@ pub trait SegmentSink {
     fn may_send(&mut self) -> bool {
         true
     }
+
+    /// Whether a control segment (a SYN of a new connection) may still go now, though data
+    /// waits: the layer below keeps room for those beyond where data stops. False only when
+    /// that room is used up too (a burst of connects larger than the queue): the SYN then
+    /// waits its turn like data.
+    fn has_control_room(&mut self) -> bool {
+        true
+    }
 }
 
 /// What the layer below carries to a peer of one address family.

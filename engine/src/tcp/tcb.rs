@@ -188,6 +188,8 @@ pub mod flag {
     /// SYN-SENT with the SYN not sent yet: the transmit queue was stopped at `connect`; the
     /// SYN goes (and its timer starts) when the pending connection is flushed.
     pub const SYN_DEFERRED: u16 = 1 << 13;
+    /// On the list of connections waiting for room in the layer below (`ctx::throttle`).
+    pub const THROTTLED: u16 = 1 << 14;
 }
 
 /// One connection.

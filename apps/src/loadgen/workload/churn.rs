@@ -62,7 +62,10 @@ impl<C: Copy + std::fmt::Debug> Churn<C> {
         Churn {
             slots,
             buf: vec![0; 64 * 1024],
-            stats: Stats::default(),
+            stats: Stats {
+                asked: cfg.conns as u64,
+                ..Stats::default()
+            },
             draining: false,
             idle: 0,
             cfg,
@@ -184,8 +187,7 @@ impl<C: Copy + std::fmt::Debug> Workload<C> for Churn<C> {
                 let i = t as usize;
                 if self.slots[i].st == St::Connecting {
                     self.slots[i].st = St::Ready;
-                    self.stats.open += 1;
-                    self.stats.total.connects += 1;
+                    self.stats.opened();
                     self.pump(net, i, now);
                 }
             }

@@ -18,12 +18,107 @@ pub mod churn;
 pub mod rpc;
 pub mod stream;
 
+use std::collections::VecDeque;
+
 use super::net::{Net, NetEvent};
 use super::stats::Stats;
 
 /// How long a slot waits before reconnecting after a failure (so that a refusing target does
 /// not turn the run into a reconnect storm).
 pub const RETRY_NS: u64 = 10_000_000;
+
+/// Default bound on one core's handshakes in flight (`--handshakes`).
+pub const HANDSHAKES: usize = 256;
+
+/// Paced connection establishment: the slots waiting to connect, in the order they may, and
+/// a bound on the handshakes in flight. A connect storm (every SYN of 100,000 connections in
+/// one poll) fills every queue on the way, and what they drop comes back as retransmissions
+/// a second later; with the bound, at most `max` SYNs wait anywhere at a time and each new
+/// connection starts when an earlier handshake ends.
+///
+/// Invariants: a slot is in the queue at most once, while it has no connection; the queue is
+/// ordered by `retry_at` (first attempts at 0, retries at their failure time plus
+/// [`RETRY_NS`], which only grows), so the front is always the next one due and nothing is
+/// rescanned.
+#[derive(Debug)]
+pub struct Opener {
+    queue: VecDeque<u32>,
+    retry_at: Vec<u64>,
+    /// Handshakes in flight (connect called, neither connected nor failed yet).
+    connecting: usize,
+    max: usize,
+    started: u64,
+    /// Nanoseconds from the first connect until every slot was open at once, once reached.
+    pub all_open_ns: Option<u64>,
+}
+
+impl Opener {
+    /// `slots` slots, all waiting for their first attempt, at most `max` (at least one)
+    /// handshakes at a time.
+    pub fn new(slots: usize, max: usize) -> Opener {
+        Opener {
+            queue: (0..slots as u32).collect(),
+            retry_at: vec![0; slots],
+            connecting: 0,
+            max: max.max(1),
+            started: u64::MAX,
+            all_open_ns: None,
+        }
+    }
+
+    /// The next slot to connect at `now`, if the bound allows one and one is due; the caller
+    /// connects it and reports [`Opener::attempted`] or [`Opener::failed`].
+    pub fn next_due(&mut self, now: u64) -> Option<usize> {
+        if self.connecting >= self.max {
+            return None;
+        }
+        let &i = self.queue.front()?;
+        if self.retry_at[i as usize] > now {
+            return None;
+        }
+        self.started = self.started.min(now);
+        self.queue.pop_front();
+        Some(i as usize)
+    }
+
+    /// Slot `i`'s connect started a handshake.
+    pub fn attempted(&mut self) {
+        self.connecting += 1;
+    }
+
+    /// A handshake completed; `open` connections are open now, of `asked`.
+    pub fn connected(&mut self, open: u64, asked: usize, now: u64) {
+        self.connecting = self.connecting.saturating_sub(1);
+        if self.all_open_ns.is_none() && open as usize >= asked {
+            self.all_open_ns = Some(now.saturating_sub(self.started));
+        }
+    }
+
+    /// Slot `i` failed (its handshake if `was_connecting`, or its connect call); it tries
+    /// again [`RETRY_NS`] after `now`, behind the slots already waiting.
+    pub fn failed(&mut self, i: usize, was_connecting: bool, now: u64) {
+        if was_connecting {
+            self.connecting = self.connecting.saturating_sub(1);
+        }
+        self.retry_at[i] = now + RETRY_NS;
+        self.queue.push_back(i as u32);
+    }
+
+    /// Slots waiting to connect.
+    pub fn waiting(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Whether every slot has had its first attempt and none is in a handshake.
+    pub fn settled(&self) -> bool {
+        self.connecting == 0 && self.queue.front().is_none_or(|&i| self.retry_at[i as usize] > 0)
+    }
+
+    /// When the next waiting slot is due, if any waits.
+    pub fn next_wakeup(&self) -> Option<u64> {
+        self.queue.front().map(|&i| self.retry_at[i as usize])
+    }
+}
 
 /// What a driver calls.
 pub trait Workload<C: Copy + std::fmt::Debug> {
@@ -43,6 +138,11 @@ pub trait Workload<C: Copy + std::fmt::Debug> {
     fn stats(&mut self) -> &mut Stats;
     /// The next instant `tick` has work (for drivers that sleep), if any.
     fn next_wakeup(&self) -> Option<u64>;
+    /// True while connections are still being opened for the first time (the measurement
+    /// waits for them, see `run::coordinate`).
+    fn opening(&self) -> bool {
+        false
+    }
 }
 
 /// One of the workloads (static dispatch).
@@ -88,6 +188,9 @@ impl<C: Copy + std::fmt::Debug> Workload<C> for AnyWorkload<C> {
     }
     fn next_wakeup(&self) -> Option<u64> {
         each!(self, w => w.next_wakeup())
+    }
+    fn opening(&self) -> bool {
+        each!(self, w => w.opening())
     }
 }
 

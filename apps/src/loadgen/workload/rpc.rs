@@ -13,7 +13,7 @@
 
 use std::collections::VecDeque;
 
-use super::{RETRY_NS, Rng, Workload};
+use super::{Opener, Rng, Workload};
 use crate::loadgen::net::{ErrKind, IoErr, Net, NetEvent};
 use crate::loadgen::proto::{Framer, Proto};
 use crate::loadgen::stats::Stats;
@@ -42,6 +42,8 @@ pub struct RpcConfig {
     pub resp_size: usize,
     /// `Some` for the open loop (`rate`), `None` for the closed loop (`rpc`).
     pub open_loop: Option<OpenLoop>,
+    /// Most handshakes in flight at a time (see [`Opener`]).
+    pub handshakes: usize,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,7 +63,6 @@ struct Slot<C> {
     /// Bytes of the request being sent that the stack has taken (0: none in progress).
     tx_off: usize,
     framer: Framer,
-    retry_at: u64,
 }
 
 /// The `rpc` and `rate` workloads.
@@ -76,8 +77,8 @@ pub struct Rpc<C> {
     gap_ns: f64,
     rng: Rng,
     rr: usize,
-    /// Slots waiting to reconnect.
-    idle: usize,
+    /// Slots waiting to connect, paced.
+    opener: Opener,
 }
 
 impl<C: Copy + std::fmt::Debug> Rpc<C> {
@@ -92,38 +93,45 @@ impl<C: Copy + std::fmt::Debug> Rpc<C> {
                 queued: VecDeque::with_capacity(queue_cap),
                 tx_off: 0,
                 framer: framer.clone(),
-                retry_at: 0,
             })
             .collect();
         let (gap_ns, seed) = cfg
             .open_loop
             .as_ref()
             .map_or((0.0, 0), |o| (1e9 / o.rate.max(1e-9), o.seed));
+        let mut stats = Stats::default();
+        stats.asked = cfg.conns as u64;
         Rpc {
+            opener: Opener::new(cfg.conns, cfg.handshakes),
             slots,
             buf: vec![0; 64 * 1024],
-            stats: Stats::default(),
+            stats,
             draining: false,
             next_arrival: 0.0,
             gap_ns,
             rng: Rng::new(seed),
             rr: 0,
-            idle: 0,
             cfg,
         }
     }
 
-    fn connect<N: Net<Conn = C>>(&mut self, net: &mut N, i: usize, now: u64) {
-        match net.connect(i as u32) {
-            Ok(c) => {
-                let s = &mut self.slots[i];
-                s.conn = Some(c);
-                s.st = St::Connecting;
-            }
-            Err(k) => {
-                self.stats.error(k);
-                self.slots[i].retry_at = now + RETRY_NS;
-                self.idle += 1;
+    /// Connects the slots that are due, as far as the bound on handshakes allows.
+    fn open_more<N: Net<Conn = C>>(&mut self, net: &mut N, now: u64) {
+        if self.draining {
+            return;
+        }
+        while let Some(i) = self.opener.next_due(now) {
+            match net.connect(i as u32) {
+                Ok(c) => {
+                    let s = &mut self.slots[i];
+                    s.conn = Some(c);
+                    s.st = St::Connecting;
+                    self.opener.attempted();
+                }
+                Err(k) => {
+                    self.stats.error(k);
+                    self.opener.failed(i, false, now);
+                }
             }
         }
     }
@@ -146,9 +154,10 @@ impl<C: Copy + std::fmt::Debug> Rpc<C> {
     /// Slot `i`'s connection failed: count it, release it, reconnect later.
     fn fail<N: Net<Conn = C>>(&mut self, net: &mut N, i: usize, k: ErrKind, now: u64) {
         self.stats.error(k);
+        let was_connecting = self.slots[i].st == St::Connecting;
         self.release(net, i, true);
-        self.slots[i].retry_at = now + RETRY_NS;
-        self.idle += 1;
+        self.opener.failed(i, was_connecting, now);
+        self.open_more(net, now);
     }
 
     /// Sends what slot `i` may send now.
@@ -273,9 +282,7 @@ impl<C: Copy + std::fmt::Debug> Rpc<C> {
 impl<C: Copy + std::fmt::Debug> Workload<C> for Rpc<C> {
     fn start<N: Net<Conn = C>>(&mut self, net: &mut N, now: u64) {
         self.next_arrival = now as f64;
-        for i in 0..self.slots.len() {
-            self.connect(net, i, now);
-        }
+        self.open_more(net, now);
     }
 
     fn on_event<N: Net<Conn = C>>(&mut self, net: &mut N, now: u64, ev: NetEvent) {
@@ -284,9 +291,11 @@ impl<C: Copy + std::fmt::Debug> Workload<C> for Rpc<C> {
                 let i = t as usize;
                 if self.slots[i].st == St::Connecting {
                     self.slots[i].st = St::Ready;
-                    self.stats.open += 1;
-                    self.stats.total.connects += 1;
+                    self.stats.opened();
+                    let (open, asked) = (self.stats.open, self.slots.len());
+                    self.opener.connected(open, asked, now);
                     self.pump(net, i, now);
+                    self.open_more(net, now);
                 }
             }
             NetEvent::Readable(t) => self.read(net, t as usize, now),
@@ -310,15 +319,7 @@ impl<C: Copy + std::fmt::Debug> Workload<C> for Rpc<C> {
         if self.cfg.open_loop.is_some() && !self.draining {
             self.schedule(net, now);
         }
-        if self.idle > 0 && !self.draining {
-            for i in 0..self.slots.len() {
-                let s = &self.slots[i];
-                if s.st == St::Idle && s.conn.is_none() && s.retry_at <= now {
-                    self.idle -= 1;
-                    self.connect(net, i, now);
-                }
-            }
-        }
+        self.open_more(net, now);
     }
 
     fn drain<N: Net<Conn = C>>(&mut self, _net: &mut N, _now: u64) {
@@ -341,20 +342,19 @@ impl<C: Copy + std::fmt::Debug> Workload<C> for Rpc<C> {
     }
 
     fn stats(&mut self) -> &mut Stats {
+        self.stats.all_open_ns = self.opener.all_open_ns;
         &mut self.stats
+    }
+
+    fn opening(&self) -> bool {
+        !self.opener.settled()
     }
 
     fn next_wakeup(&self) -> Option<u64> {
         let arrival =
             (self.cfg.open_loop.is_some() && !self.draining).then_some(self.next_arrival as u64);
-        let retry = (self.idle > 0)
-            .then(|| {
-                self.slots
-                    .iter()
-                    .filter(|s| s.st == St::Idle && s.conn.is_none())
-                    .map(|s| s.retry_at)
-                    .min()
-            })
+        let retry = (!self.draining)
+            .then(|| self.opener.next_wakeup())
             .flatten();
         arrival.into_iter().chain(retry).min()
     }
