@@ -551,3 +551,177 @@ fn rate_counts_latency_from_the_schedule() {
         "constant arrivals: about rate x duration = {want} requests, got {got}: {v:#}"
     );
 }
+
+/// Runs loadgen with `args` plus `--json` and `--quiet`, whatever its exit status: the
+/// process output and the report, if it wrote one.
+fn loadgen_status(ns: Option<&Netns>, args: &[&str]) -> (std::process::Output, Option<Value>) {
+    let path = json_path();
+    let p = path.to_str().expect("utf-8 path").to_string();
+    let mut all: Vec<&str> = args.to_vec();
+    all.extend_from_slice(&["--json", &p, "--quiet"]);
+    let out = match ns {
+        Some(ns) => ns
+            .command(loadgen_bin(), &all)
+            .output()
+            .expect("loadgen runs"),
+        None => common::run(loadgen_bin(), &all),
+    };
+    let v = std::fs::read_to_string(&path)
+        .ok()
+        .map(|t| serde_json::from_str(&t).expect("the report parses as JSON"));
+    let _ = std::fs::remove_file(&path);
+    (out, v)
+}
+
+/// Asserts that the run failed with exit status 1 and said why in one line of stderr
+/// containing `why`; returns that line.
+fn assert_failed_because(status: std::process::ExitStatus, stderr: &str, why: &str) -> String {
+    assert_eq!(status.code(), Some(1), "exit status 1: {status:?}, {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("failed:")).collect();
+    assert_eq!(lines.len(), 1, "one line says why: {stderr}");
+    assert!(lines[0].contains(why), "{why:?} in {:?}", lines[0]);
+    lines[0].to_string()
+}
+
+/// More connections than one client address has ports toward the target (1,000 with
+/// `--local-ports 40000-40999`): the embedded set-up adds addresses by itself, paces the
+/// handshakes, and opens every connection with nothing dropped on the way.
+#[test]
+fn embedded_rpc_opens_more_connections_than_one_address_has_ports() {
+    let (v, table) = loadgen(&[
+        "rpc",
+        "--conns",
+        "3000",
+        "--local-ports",
+        "40000-40999",
+        "--duration",
+        "0.5",
+        "--warmup",
+        "0.2",
+    ]);
+    assert_eq!(u(&v, "/connections_asked"), 3000, "{v:#}");
+    assert_eq!(u(&v, "/connections_opened"), 3000, "all open at once: {v:#}");
+    assert!(v["connections_open_s"].is_number(), "{v:#}");
+    assert_eq!(u(&v, "/errors"), 0, "{v:#}");
+    assert!(v["failure"].is_null(), "{v:#}");
+    assert_eq!(u(&v, "/server/stats/accepted"), 3000, "{v:#}");
+    assert!(
+        v["setup"]
+            .as_str()
+            .is_some_and(|s| s.contains("from 4 source addresses")),
+        "four addresses of 875 planned ports each: {v:#}"
+    );
+    assert!(table.contains("3,000 asked for, 3,000 open at once"), "{table}");
+    for side in ["/engine_counters", "/server/counters"] {
+        for name in ["TxDropped", "UnresolvedDiscards", "TcpExtTxNoBuf"] {
+            assert_eq!(u(&v, &format!("{side}/{name}")), 0, "{side} {name}: {v:#}");
+        }
+    }
+}
+
+/// Fewer connections open than asked (one address, 1,000 ports, 1,500 asked): the run fails
+/// and says how many were open.
+#[test]
+fn fewer_connections_open_than_asked_fail_the_run() {
+    let (out, v) = loadgen_status(
+        None,
+        &[
+            "rpc",
+            "--conns",
+            "1500",
+            "--source-ips",
+            "1",
+            "--local-ports",
+            "40000-40999",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_failed_because(out.status, &stderr, "only 1000 of the 1500 connections");
+    let v = v.expect("the report is written anyway");
+    assert_eq!(u(&v, "/connections_opened"), 1000, "{v:#}");
+    assert!(u(&v, "/errors_by_kind/no_ports") > 0, "{v:#}");
+    assert!(v["failure"].is_string(), "{v:#}");
+}
+
+/// Every connection refused (a port nothing listens on): non-zero exit, the reason in one
+/// line.
+#[test]
+fn a_target_that_refuses_everything_fails_the_run() {
+    let port = TcpListener::bind(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let target = format!("127.0.0.1:{port}");
+    let (out, v) = loadgen_status(
+        None,
+        &[
+            "rpc", "--stack", "kernel", "--target", &target, "--conns", "2", "--duration",
+            "0.3", "--warmup", "0",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_failed_because(out.status, &stderr, "refused every connection");
+    let v = v.expect("the report is written anyway");
+    assert!(u(&v, "/errors_by_kind/refused") > 0, "{v:#}");
+    assert_eq!(u(&v, "/requests"), 0, "{v:#}");
+}
+
+/// The engine on a tap against an address nobody answers for: no connection opens, the run
+/// fails saying so, and the engine's counters are printed (a real target, no --json table
+/// needed) with the SYNs' neighbour resolution failing.
+#[test]
+fn an_unreachable_target_fails_the_run_and_prints_counters() {
+    let ns = Netns::new();
+    let tap = unique_name("lu");
+    let spec = format!("tap:{tap}");
+    let path = json_path();
+    let json = path.to_str().expect("utf-8").to_string();
+    let args = [
+        "rpc",
+        "--port",
+        &spec,
+        "--ip",
+        "10.79.0.2/24",
+        "--target",
+        "10.79.0.99:7",
+        "--conns",
+        "2",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
+        "--json",
+        &json,
+    ];
+    let lg = ns.spawn(loadgen_bin(), &args);
+    ns.wait_for_link(&tap);
+    ns.configure_peer(&tap, "10.79.0.1/24", Some("02:6b:65:72:6e:01"));
+    let out = lg.wait();
+    assert_failed_because(out.status, &out.stderr, "no connection to 10.79.0.99:7 opened");
+    let stdout = &out.stdout;
+    assert!(stdout.contains("client engine counters:"), "{stdout}");
+    assert!(stdout.contains("ArpOutRequests"), "{stdout}");
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("JSON report"))
+        .expect("JSON parses");
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(u(&v, "/totals/connects"), 0, "{v:#}");
+}
+
+/// `--proto http`: the header and the JSON describe HTTP requests, not 64-byte echoes.
+#[test]
+fn http_runs_are_described_as_http() {
+    let (v, table) = loadgen(&[
+        "rpc", "--server", "http", "--proto", "http", "--conns", "2", "--duration", "0.3",
+        "--warmup", "0",
+    ]);
+    assert_eq!(v["proto"], "http", "{v:#}");
+    assert_eq!(v["path"], "/", "{v:#}");
+    assert!(v["resp_size"].is_null(), "{v:#}");
+    assert!(!table.contains("64 B requests"), "{table}");
+    assert!(table.contains("HTTP GET /"), "{table}");
+    assert!(u(&v, "/requests") > 0, "{v:#}");
+}

@@ -66,8 +66,9 @@ const CLIENT_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x01]);
 const SERVER_MAC: MacAddr = MacAddr([0x02, 0, 0, 0, 0, 0x02]);
 
 /// How long a client keeps polling after closing its connections (FINs and RSTs go out, the
-/// server sees them).
+/// server sees them), and the most it waits for closes still queued.
 const LINGER: Duration = Duration::from_millis(100);
+const LINGER_MAX: Duration = Duration::from_secs(2);
 
 /// Connection handle → workload token, indexed by the handle's slab index: no hashing, and
 /// no allocation per request (filled at connect, emptied at close).
@@ -636,8 +637,15 @@ impl Ctx<'_> {
                 break;
             }
         }
-        let until = self.clock.now() + LINGER;
-        while self.clock.now() < until {
+        // Linger until the closes have gone out (FINs of many connections may wait for room
+        // in the TX queue), at least LINGER, at most LINGER_MAX.
+        let start = self.clock.now();
+        let (until, cap) = (start + LINGER, start + LINGER_MAX);
+        loop {
+            let now = self.clock.now();
+            if now >= cap || (now >= until && !cc.stack.tcp().has_pending()) {
+                break;
+            }
             cc.step(self.ctl);
             if let Some(s) = sc.as_mut() {
                 s.step();
