@@ -20,6 +20,7 @@ use super::counters::TcpCounters;
 use super::ctx::{Gauges, Out, Shared, close_tcb, drop_events, notify_writable};
 use super::events::{EventQueue, Queued};
 use super::flow::{FlowTable, FourTuple, ListenTable};
+use super::handshake;
 use super::input::{self, Arrival};
 use super::isn::IsnGen;
 use super::listen;
@@ -168,7 +169,7 @@ impl Tcp {
                 };
                 if let Some(tcb) = self.conns.get_by_index_mut(idx) {
                     tcb.clear(flag::PENDING);
-                    output::push_pending(tcb, &mut self.sh, out);
+                    serve(tcb, &mut self.sh, out);
                 }
             }
             if self.sh.pending.is_empty() {
@@ -194,7 +195,7 @@ impl Tcp {
                     continue;
                 }
                 tcb.clear(flag::THROTTLED);
-                output::push_pending(tcb, &mut self.sh, out);
+                serve(tcb, &mut self.sh, out);
             }
         }
     }
@@ -386,6 +387,19 @@ impl Tcp {
     pub fn time_wait(&self) -> u64 {
         self.sh.gauges.time_wait
     }
+}
+
+/// A queued connection's output: the SYN a connect had to defer (the TX queue was full,
+/// `flag::SYN_DEFERRED`), else what it owes (`output::push_pending`).
+fn serve<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
+    if tcb.has(flag::SYN_DEFERRED) {
+        tcb.clear(flag::SYN_DEFERRED);
+        if tcb.state == State::SynSent {
+            handshake::send_syn(tcb, sh, out, false);
+        }
+        return;
+    }
+    output::push_pending(tcb, sh, out);
 }
 
 /// The handle of a TCB by slab index (for listeners' accept queues).

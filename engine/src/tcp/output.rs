@@ -35,14 +35,6 @@ use crate::wire::{SackBlocks, SeqNum, TcpFlags, TcpRepr};
 /// End-of-poll work for a connection touched during input: send what may be sent, then the
 /// ACK if one is still owed.
 pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut Out<S>) {
-    if tcb.has(flag::SYN_DEFERRED) {
-        // A connect that found the transmit queue stopped: its SYN goes now.
-        tcb.clear(flag::SYN_DEFERRED);
-        if tcb.state == State::SynSent {
-            super::handshake::send_syn(tcb, sh, out, false);
-        }
-        return;
-    }
     // With nothing unsent and nothing marked lost, write_xmit would send nothing.
     if tcb.sq.send_head().is_some() || tcb.sq.lost_bytes() > 0 {
         write_xmit(tcb, sh, out);
