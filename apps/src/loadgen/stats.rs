@@ -197,12 +197,13 @@ impl Stats {
         self.open += o.open;
         // Workers open their connections side by side: the peaks and the asked add up, and
         // every connection was open once the slowest worker's were.
-        self.asked += o.asked;
-        self.peak_open += o.peak_open;
         self.all_open_ns = match (self.all_open_ns, o.all_open_ns) {
+            _ if self.asked == 0 => o.all_open_ns,
             (Some(a), Some(b)) => Some(a.max(b)),
             _ => None,
         };
+        self.asked += o.asked;
+        self.peak_open += o.peak_open;
     }
 }
 
