@@ -576,7 +576,11 @@ fn loadgen_status(ns: Option<&Netns>, args: &[&str]) -> (std::process::Output, O
 /// Asserts that the run failed with exit status 1 and said why in one line of stderr
 /// containing `why`; returns that line.
 fn assert_failed_because(status: std::process::ExitStatus, stderr: &str, why: &str) -> String {
-    assert_eq!(status.code(), Some(1), "exit status 1: {status:?}, {stderr}");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "exit status 1: {status:?}, {stderr}"
+    );
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("failed:")).collect();
     assert_eq!(lines.len(), 1, "one line says why: {stderr}");
     assert!(lines[0].contains(why), "{why:?} in {:?}", lines[0]);
@@ -600,7 +604,11 @@ fn embedded_rpc_opens_more_connections_than_one_address_has_ports() {
         "0.2",
     ]);
     assert_eq!(u(&v, "/connections_asked"), 3000, "{v:#}");
-    assert_eq!(u(&v, "/connections_opened"), 3000, "all open at once: {v:#}");
+    assert_eq!(
+        u(&v, "/connections_opened"),
+        3000,
+        "all open at once: {v:#}"
+    );
     assert!(v["connections_open_s"].is_number(), "{v:#}");
     assert_eq!(u(&v, "/errors"), 0, "{v:#}");
     assert!(v["failure"].is_null(), "{v:#}");
@@ -611,7 +619,10 @@ fn embedded_rpc_opens_more_connections_than_one_address_has_ports() {
             .is_some_and(|s| s.contains("from 4 source addresses")),
         "four addresses of 875 planned ports each: {v:#}"
     );
-    assert!(table.contains("3,000 asked for, 3,000 open at once"), "{table}");
+    assert!(
+        table.contains("3,000 asked for, 3,000 open at once"),
+        "{table}"
+    );
     for side in ["/engine_counters", "/server/counters"] {
         for name in ["TxDropped", "UnresolvedDiscards", "TcpExtTxNoBuf"] {
             assert_eq!(u(&v, &format!("{side}/{name}")), 0, "{side} {name}: {v:#}");
@@ -659,8 +670,17 @@ fn a_target_that_refuses_everything_fails_the_run() {
     let (out, v) = loadgen_status(
         None,
         &[
-            "rpc", "--stack", "kernel", "--target", &target, "--conns", "2", "--duration",
-            "0.3", "--warmup", "0",
+            "rpc",
+            "--stack",
+            "kernel",
+            "--target",
+            &target,
+            "--conns",
+            "2",
+            "--duration",
+            "0.3",
+            "--warmup",
+            "0",
         ],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -701,7 +721,11 @@ fn an_unreachable_target_fails_the_run_and_prints_counters() {
     ns.wait_for_link(&tap);
     ns.configure_peer(&tap, "10.79.0.1/24", Some("02:6b:65:72:6e:01"));
     let out = lg.wait();
-    assert_failed_because(out.status, &out.stderr, "no connection to 10.79.0.99:7 opened");
+    assert_failed_because(
+        out.status,
+        &out.stderr,
+        "no connection to 10.79.0.99:7 opened",
+    );
     let stdout = &out.stdout;
     assert!(stdout.contains("client engine counters:"), "{stdout}");
     assert!(stdout.contains("ArpOutRequests"), "{stdout}");
@@ -715,8 +739,17 @@ fn an_unreachable_target_fails_the_run_and_prints_counters() {
 #[test]
 fn http_runs_are_described_as_http() {
     let (v, table) = loadgen(&[
-        "rpc", "--server", "http", "--proto", "http", "--conns", "2", "--duration", "0.3",
-        "--warmup", "0",
+        "rpc",
+        "--server",
+        "http",
+        "--proto",
+        "http",
+        "--conns",
+        "2",
+        "--duration",
+        "0.3",
+        "--warmup",
+        "0",
     ]);
     assert_eq!(v["proto"], "http", "{v:#}");
     assert_eq!(v["path"], "/", "{v:#}");

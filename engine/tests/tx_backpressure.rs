@@ -102,7 +102,7 @@ impl Pair {
     /// One poll of each stack; B accepts what is ready and reads everything into `sink`
     /// (per accepted connection). Returns A's events.
     fn poll(&mut self, sink: &mut Vec<Vec<u8>>) -> Vec<Event> {
-        self.now = self.now + STEP;
+        self.now += STEP;
         let now = self.now;
         self.a.poll(now);
         let l = self.listener;
@@ -133,7 +133,9 @@ fn get(c: &Counters, name: &str) -> u64 {
 }
 
 fn pattern(conn: usize, len: usize) -> Vec<u8> {
-    (0..len).map(|i| ((i * 13 + conn * 7) % 251) as u8).collect()
+    (0..len)
+        .map(|i| ((i * 13 + conn * 7) % 251) as u8)
+        .collect()
 }
 
 /// Polls until `n` Connected events came to A, or `polls` polls passed.
@@ -159,7 +161,9 @@ fn a_full_tx_ring_throttles_connections_and_drops_nothing() {
     const LATE: usize = 3500;
     let mut p = pair("txbp");
     let mut sink = Vec::new();
-    let conns: Vec<ConnId> = (0..CONNS).map(|_| p.a.connect(B, 7, None).unwrap()).collect();
+    let conns: Vec<ConnId> = (0..CONNS)
+        .map(|_| p.a.connect(B, 7, None).unwrap())
+        .collect();
     assert_eq!(connect_all(&mut p, &conns, 20_000, &mut sink), CONNS);
 
     // The ring stops taking frames; every connection has 16 KiB to send.
@@ -176,12 +180,18 @@ fn a_full_tx_ring_throttles_connections_and_drops_nothing() {
     assert_eq!(get(&c, "TxDropped"), 0, "nothing dropped while throttled");
     // New connections while the ring is full: their SYNs take the room above the line, then
     // wait their turn.
-    let late: Vec<ConnId> = (0..LATE).map(|_| p.a.connect(B, 7, None).unwrap()).collect();
+    let late: Vec<ConnId> = (0..LATE)
+        .map(|_| p.a.connect(B, 7, None).unwrap())
+        .collect();
     assert!(p.a.ping(p.now, B, 1, 1, 8), "a ping is still queued");
     for _ in 0..200 {
         p.poll(&mut sink);
     }
-    assert_eq!(get(&p.a.counters(), "TxDropped"), 0, "still nothing dropped");
+    assert_eq!(
+        get(&p.a.counters(), "TxDropped"),
+        0,
+        "still nothing dropped"
+    );
 
     // Room again: everything goes.
     p.held.set(false);
@@ -200,12 +210,21 @@ fn a_full_tx_ring_throttles_connections_and_drops_nothing() {
     );
     // B accepted in the order the SYNs arrived: the first CONNS are the first connections.
     for (i, got) in sink.iter().take(CONNS).enumerate() {
-        assert!(got == &data[i], "connection {i}: {} bytes intact", got.len());
+        assert!(
+            got == &data[i],
+            "connection {i}: {} bytes intact",
+            got.len()
+        );
     }
     assert_eq!(p.a.ip().echo_replies.len(), 1, "the ping was answered");
     let (ca, cb) = (p.a.counters(), p.b.counters());
     for (who, c) in [("A", &ca), ("B", &cb)] {
-        for bad in ["TxDropped", "TcpRetransSegs", "UnresolvedDiscards", "TcpExtTxNoBuf"] {
+        for bad in [
+            "TxDropped",
+            "TcpRetransSegs",
+            "UnresolvedDiscards",
+            "TcpExtTxNoBuf",
+        ] {
             assert_eq!(get(c, bad), 0, "{who} {bad}: {c:?}");
         }
     }
@@ -230,7 +249,11 @@ fn a_burst_of_syns_waits_for_the_arp_reply() {
     assert_eq!(opened, 500, "every SYN left after the reply: {c:?}");
     assert_eq!(get(&c, "UnresolvedDiscards"), 0);
     assert_eq!(get(&c, "TcpRetransSegs"), 0);
-    assert_eq!(get(&c, "ArpOutRequests"), 2, "the announcement and one request");
+    assert_eq!(
+        get(&c, "ArpOutRequests"),
+        2,
+        "the announcement and one request"
+    );
 }
 
 #[test]
@@ -238,5 +261,9 @@ fn a_destination_queue_beyond_its_bound_counts_its_discards() {
     let per_dest = engine::ip::NeighborConfig::default().pending_per_dest;
     let (opened, c) = syn_burst_before_arp("nbq2", per_dest + 40);
     assert_eq!(opened, per_dest, "the queued SYNs left: {c:?}");
-    assert_eq!(get(&c, "UnresolvedDiscards"), 40, "the excess counted: {c:?}");
+    assert_eq!(
+        get(&c, "UnresolvedDiscards"),
+        40,
+        "the excess counted: {c:?}"
+    );
 }

@@ -281,7 +281,12 @@ impl Report {
             "stream" => t.bytes_sent + t.bytes_received > 0,
             _ => t.responses > 0,
         };
-        (!moved).then(|| format!("connections opened but nothing was answered by {}", self.target))
+        (!moved).then(|| {
+            format!(
+                "connections opened but nothing was answered by {}",
+                self.target
+            )
+        })
     }
 
     /// Errors by kind, the non-zero ones: `refused 3, timed_out 1`, or `none`.

@@ -227,7 +227,8 @@ impl Pacer {
             self.next_publish = now + PUBLISH_NS;
             let live = &ctl.live[self.idx];
             live.publish(wl.stats());
-            live.opening.store(u64::from(wl.opening()), Ordering::Relaxed);
+            live.opening
+                .store(u64::from(wl.opening()), Ordering::Relaxed);
         }
         if self.seen >= phase::DRAIN
             && (wl.drained() || now >= self.drain_until || self.seen == phase::STOP)

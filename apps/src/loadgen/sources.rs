@@ -81,9 +81,14 @@ fn nth_after(a: IpAddr, k: u128) -> Option<IpAddr> {
     match a {
         IpAddr::V4(v) => {
             let k = u32::try_from(k).ok()?;
-            v.to_bits().checked_add(k).map(|b| IpAddr::V4(Ipv4Addr::from_bits(b)))
+            v.to_bits()
+                .checked_add(k)
+                .map(|b| IpAddr::V4(Ipv4Addr::from_bits(b)))
         }
-        IpAddr::V6(v) => v.to_bits().checked_add(k).map(|b| IpAddr::V6(Ipv6Addr::from_bits(b))),
+        IpAddr::V6(v) => v
+            .to_bits()
+            .checked_add(k)
+            .map(|b| IpAddr::V6(Ipv6Addr::from_bits(b))),
     }
 }
 

@@ -111,7 +111,11 @@ impl Opener {
 
     /// Whether every slot has had its first attempt and none is in a handshake.
     pub fn settled(&self) -> bool {
-        self.connecting == 0 && self.queue.front().is_none_or(|&i| self.retry_at[i as usize] > 0)
+        self.connecting == 0
+            && self
+                .queue
+                .front()
+                .is_none_or(|&i| self.retry_at[i as usize] > 0)
     }
 
     /// When the next waiting slot is due, if any waits.

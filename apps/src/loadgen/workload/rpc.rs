@@ -99,8 +99,10 @@ impl<C: Copy + std::fmt::Debug> Rpc<C> {
             .open_loop
             .as_ref()
             .map_or((0.0, 0), |o| (1e9 / o.rate.max(1e-9), o.seed));
-        let mut stats = Stats::default();
-        stats.asked = cfg.conns as u64;
+        let stats = Stats {
+            asked: cfg.conns as u64,
+            ..Stats::default()
+        };
         Rpc {
             opener: Opener::new(cfg.conns, cfg.handshakes),
             slots,
