@@ -44,30 +44,15 @@ fn loadgen(args: &[&str]) -> (Value, String) {
 
 /// [`loadgen`] inside `ns` (or here).
 fn loadgen_in(ns: Option<&Netns>, args: &[&str]) -> (Value, String) {
-    let path = json_path();
-    let p = path.to_str().expect("utf-8 path").to_string();
-    let mut all: Vec<&str> = args.to_vec();
-    all.extend_from_slice(&["--json", &p, "--quiet"]);
-    let out = match ns {
-        Some(ns) => ns
-            .command(loadgen_bin(), &all)
-            .output()
-            .expect("loadgen runs"),
-        None => common::run(loadgen_bin(), &all),
-    };
+    let (out, v) = loadgen_status(ns, args);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
-        "loadgen {all:?} failed ({}):\n{stdout}\n{}",
+        "loadgen {args:?} failed ({}):\n{stdout}\n{}",
         out.status,
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = std::fs::read_to_string(&path).expect("loadgen wrote its JSON report");
-    let _ = std::fs::remove_file(&path);
-    (
-        serde_json::from_str(&text).expect("the report parses as JSON"),
-        stdout,
-    )
+    (v.expect("loadgen wrote its JSON report"), stdout)
 }
 
 fn u(v: &Value, path: &str) -> u64 {
@@ -587,6 +572,17 @@ fn assert_failed_because(status: std::process::ExitStatus, stderr: &str, why: &s
     lines[0].to_string()
 }
 
+/// Runs loadgen (here) expecting it to fail because of `why`; returns the report it wrote
+/// anyway.
+fn failing_run(args: &[&str], why: &str) -> Value {
+    let (out, v) = loadgen_status(None, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_failed_because(out.status, &stderr, why);
+    let v = v.expect("the report is written anyway");
+    assert!(v["failure"].is_string(), "{v:#}");
+    v
+}
+
 /// More connections than one client address has ports toward the target (1,000 with
 /// `--local-ports 40000-40999`): the embedded set-up adds addresses by itself, paces the
 /// handshakes, and opens every connection with nothing dropped on the way.
@@ -634,28 +630,12 @@ fn embedded_rpc_opens_more_connections_than_one_address_has_ports() {
 /// and says how many were open.
 #[test]
 fn fewer_connections_open_than_asked_fail_the_run() {
-    let (out, v) = loadgen_status(
-        None,
-        &[
-            "rpc",
-            "--conns",
-            "1500",
-            "--source-ips",
-            "1",
-            "--local-ports",
-            "40000-40999",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_failed_because(out.status, &stderr, "only 1000 of the 1500 connections");
-    let v = v.expect("the report is written anyway");
+    let args = "rpc --conns 1500 --source-ips 1 --local-ports 40000-40999 --duration 0.3 \
+                --warmup 0";
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let v = failing_run(&args, "only 1000 of the 1500 connections");
     assert_eq!(u(&v, "/connections_opened"), 1000, "{v:#}");
     assert!(u(&v, "/errors_by_kind/no_ports") > 0, "{v:#}");
-    assert!(v["failure"].is_string(), "{v:#}");
 }
 
 /// Every connection refused (a port nothing listens on): non-zero exit, the reason in one
@@ -667,25 +647,9 @@ fn a_target_that_refuses_everything_fails_the_run() {
         .expect("a free port")
         .port();
     let target = format!("127.0.0.1:{port}");
-    let (out, v) = loadgen_status(
-        None,
-        &[
-            "rpc",
-            "--stack",
-            "kernel",
-            "--target",
-            &target,
-            "--conns",
-            "2",
-            "--duration",
-            "0.3",
-            "--warmup",
-            "0",
-        ],
-    );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_failed_because(out.status, &stderr, "refused every connection");
-    let v = v.expect("the report is written anyway");
+    let mut args = vec!["rpc", "--stack", "kernel", "--target", &target];
+    args.extend("--conns 2 --duration 0.3 --warmup 0".split_whitespace());
+    let v = failing_run(&args, "refused every connection");
     assert!(u(&v, "/errors_by_kind/refused") > 0, "{v:#}");
     assert_eq!(u(&v, "/requests"), 0, "{v:#}");
 }
