@@ -30,7 +30,7 @@ fn idle_connection_cost_counts_tables_and_no_queue_arrays() {
     assert!(r.busy_queue_arrays > 0, "{r:#?}");
     // Where the scale work stands (the TCB is most of it); it may only shrink. The issue's
     // goal is 1 KiB: see README "Memory" for what is left.
-    assert!(r.total < 1152, "{r:#?}");
+    assert!(r.total <= 1024, "{r:#?}");
 }
 
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);

@@ -44,6 +44,7 @@ pub mod api;
 pub mod congestion;
 pub mod counters;
 pub mod ctx;
+pub mod deque;
 pub mod ecn;
 pub mod events;
 pub mod flow;

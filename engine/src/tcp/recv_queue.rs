@@ -22,7 +22,7 @@
 //! segment after it; stored segments it covers entirely are replaced by it; a segment covered
 //! entirely is a duplicate. The first duplicated range is reported for D-SACK (RFC 2883).
 
-use std::collections::VecDeque;
+use super::deque::LazyDeque;
 use std::fmt;
 
 use crate::buf::Pkt;
@@ -93,9 +93,9 @@ struct Plan {
 /// The (empty) arrays of a receive queue, handed from a closed connection to a new one so that
 /// connection churn does not allocate (see `tcp::spare`).
 pub struct RecvStorage {
-    inorder: VecDeque<Pkt>,
-    ooo: VecDeque<OooSeg>,
-    runs: VecDeque<Run>,
+    inorder: LazyDeque<Pkt>,
+    ooo: LazyDeque<OooSeg>,
+    runs: LazyDeque<Run>,
 }
 
 impl RecvStorage {
@@ -112,17 +112,15 @@ impl RecvStorage {
     /// No storage at all (see `SendStorage::none`).
     pub fn none() -> RecvStorage {
         RecvStorage {
-            inorder: VecDeque::new(),
-            ooo: VecDeque::new(),
-            runs: VecDeque::new(),
+            inorder: LazyDeque::new(),
+            ooo: LazyDeque::new(),
+            runs: LazyDeque::new(),
         }
     }
 
     /// Bytes of heap this storage holds.
     pub fn reserved(&self) -> usize {
-        self.inorder.capacity() * std::mem::size_of::<Pkt>()
-            + self.ooo.capacity() * std::mem::size_of::<OooSeg>()
-            + self.runs.capacity() * std::mem::size_of::<Run>()
+        self.inorder.heap_bytes() + self.ooo.heap_bytes() + self.runs.heap_bytes()
     }
 
     /// Empty and at the default reservation (worth keeping spare).
@@ -144,11 +142,11 @@ impl Default for RecvStorage {
 
 /// The receive queue. See the module documentation.
 pub struct RecvQueue {
-    inorder: VecDeque<Pkt>,
+    inorder: LazyDeque<Pkt>,
     bytes: usize,
-    ooo: VecDeque<OooSeg>,
+    ooo: LazyDeque<OooSeg>,
     ooo_bytes: usize,
-    runs: VecDeque<Run>,
+    runs: LazyDeque<Run>,
     mbufs: usize,
     stamp: u64,
 }
@@ -179,9 +177,9 @@ impl RecvQueue {
     /// An empty queue with room for `segs` segments in each list before they grow.
     pub fn with_capacity(segs: usize) -> RecvQueue {
         RecvQueue::with_storage(RecvStorage {
-            inorder: VecDeque::with_capacity(segs),
-            ooo: VecDeque::with_capacity(segs),
-            runs: VecDeque::with_capacity(segs),
+            inorder: LazyDeque::with_capacity(segs),
+            ooo: LazyDeque::with_capacity(segs),
+            runs: LazyDeque::with_capacity(segs),
         })
     }
 

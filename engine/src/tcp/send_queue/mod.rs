@@ -38,9 +38,9 @@ mod scoreboard;
 
 pub use self::scoreboard::SackTag;
 
-use std::collections::VecDeque;
 use std::fmt;
 
+use super::deque::LazyDeque;
 use crate::buf::{Mempool, Pkt};
 use crate::time::Instant;
 use crate::wire::SeqNum;
@@ -213,12 +213,12 @@ impl Delivered {
 
 /// The (empty) unit array of a send queue, handed from a closed connection to a new one so
 /// that connection churn does not allocate (see `tcp::spare`).
-pub struct SendStorage(VecDeque<SendSeg>);
+pub struct SendStorage(LazyDeque<SendSeg>);
 
 impl SendStorage {
     /// Fresh storage with the default reservation.
     pub fn new() -> SendStorage {
-        SendStorage(VecDeque::with_capacity(DEFAULT_CAPACITY))
+        SendStorage(LazyDeque::with_capacity(DEFAULT_CAPACITY))
     }
 
     /// Bytes a fresh storage reserves on the heap.
@@ -229,12 +229,12 @@ impl SendStorage {
     /// No storage at all (a queue over it allocates on its first unit, unless it is given
     /// storage first).
     pub fn none() -> SendStorage {
-        SendStorage(VecDeque::new())
+        SendStorage(LazyDeque::new())
     }
 
     /// Bytes of heap this storage holds.
     pub fn reserved(&self) -> usize {
-        self.0.capacity() * std::mem::size_of::<SendSeg>()
+        self.0.heap_bytes()
     }
 
     /// Empty and at the default reservation (worth keeping spare).
@@ -251,7 +251,7 @@ impl Default for SendStorage {
 
 /// The write queue with `send_head`. See the module documentation.
 pub struct SendQueue {
-    units: VecDeque<SendSeg>,
+    units: LazyDeque<SendSeg>,
     /// `units[..sent]` are sent; `send_head` is `sent` when it is a valid index.
     sent: usize,
     write_seq: SeqNum,
@@ -290,7 +290,7 @@ impl SendQueue {
 
     /// Like [`SendQueue::new`] with room for `units` units before the deque grows.
     pub fn with_capacity(snd_nxt_start: SeqNum, units: usize) -> SendQueue {
-        SendQueue::with_storage(snd_nxt_start, SendStorage(VecDeque::with_capacity(units)))
+        SendQueue::with_storage(snd_nxt_start, SendStorage(LazyDeque::with_capacity(units)))
     }
 
     /// Like [`SendQueue::new`] over the storage an earlier queue gave up
@@ -324,7 +324,7 @@ impl SendQueue {
     pub fn take_storage(&mut self) -> SendStorage {
         self.units.clear();
         let units = std::mem::take(&mut self.units);
-        *self = SendQueue::with_storage(self.write_seq, SendStorage(VecDeque::new()));
+        *self = SendQueue::with_storage(self.write_seq, SendStorage(LazyDeque::new()));
         SendStorage(units)
     }
 
