@@ -177,7 +177,8 @@ impl ConnOptions {
 /// Configuration of one core's TCP layer.
 #[derive(Clone, Debug)]
 pub struct TcpConfig {
-    /// Most connections (all states, TIME_WAIT included) this core holds.
+    /// Most connections (all states, TIME_WAIT included) this core holds. A bound, not a
+    /// reservation: the tables grow as connections open (`tcp::slab`).
     pub max_connections: usize,
     /// Options new connections start with.
     pub default_options: ConnOptions,
