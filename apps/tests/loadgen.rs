@@ -619,8 +619,11 @@ fn embedded_rpc_opens_more_connections_than_one_address_has_ports() {
         table.contains("3,000 asked for, 3,000 open at once"),
         "{table}"
     );
+    // TX drops are asserted in engine/tests/tx_backpressure.rs, on a fake clock: here a
+    // thread descheduled for a few milliseconds can make its peer drop a stalled head frame
+    // (dev::TX_STALL_LIMIT counts flushes, not time).
     for side in ["/engine_counters", "/server/counters"] {
-        for name in ["TxDropped", "UnresolvedDiscards", "TcpExtTxNoBuf"] {
+        for name in ["UnresolvedDiscards", "TcpExtTxNoBuf"] {
             assert_eq!(u(&v, &format!("{side}/{name}")), 0, "{side} {name}: {v:#}");
         }
     }

@@ -315,6 +315,27 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     };
     let (addrs, source_list) = sources::with_sources(&port_args.ip, target.ip(), n_sources)?;
     port_args.ip = addrs;
+    // The embedded client stack i and server stack i allocate from the same pools. Each frees
+    // the other's frames into its own mempool cache and allocates its next frames from there,
+    // so mbufs are reused while still in this CPU's cache. With a pool per stack, every mbuf
+    // freed by the peer went back through the pool's ring (first in, first out, thousands of
+    // mbufs round), and every allocation missed the cache.
+    let sizes = if embedded {
+        let d = PoolSizes::default();
+        // Header mbufs carry the small frames: enough for every queue on the way, full, in
+        // both directions (net_ring rings of 4096, TX batches, neighbour queues).
+        PoolSizes {
+            data: 2 * d.data + 1,
+            hdr: 2 * d.hdr + 1 + 24 * 1024,
+            indirect: 2 * d.indirect + 1,
+        }
+    } else {
+        PoolSizes::default()
+    };
+    // Pools grow with the connections (`sources::pool_sizes`): the EAL gets the memory they
+    // need.
+    let biggest = sources::pool_sizes(&sizes, plan.conns_of(0), embedded);
+    port_args.memory_mb = port_args.memory_mb.max(sources::eal_memory_mb(&biggest, n));
     // EAL pins the main thread, and threads inherit it (note §4): unless --eal-args names the
     // lcores, let it run anywhere; every worker enters its own place (crate::cpus).
     let mut eal_cfg = setup::eal_config(&port_args, None);
@@ -346,23 +367,6 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     } else {
         engine::stack::RX_BURST
     });
-    // The embedded client stack i and server stack i allocate from the same pools. Each frees
-    // the other's frames into its own mempool cache and allocates its next frames from there,
-    // so mbufs are reused while still in this CPU's cache. With a pool per stack, every mbuf
-    // freed by the peer went back through the pool's ring (first in, first out, thousands of
-    // mbufs round), and every allocation missed the cache.
-    let sizes = if embedded {
-        let d = PoolSizes::default();
-        // Header mbufs carry the small frames: enough for every queue on the way, full, in
-        // both directions (net_ring rings of 4096, TX batches, neighbour queues).
-        PoolSizes {
-            data: 2 * d.data + 1,
-            hdr: 2 * d.hdr + 1 + 24 * 1024,
-            indirect: 2 * d.indirect + 1,
-        }
-    } else {
-        PoolSizes::default()
-    };
     // Over net_ring and memif the sender picks the queue: replies already reach the core
     // that sent the request, and any source port will do. Elsewhere every core joins a mesh
     // that hands frames to their owner (ip::steer) and ports are chosen by its owner_of.
@@ -385,8 +389,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             if c.ecn {
                 cfg.tcp.default_options.ecn = EcnMode::On;
             }
-            let ends = if embedded { 2 } else { 1 };
-            let sizes = sources::pool_sizes(&sizes, plan.conns_of(i), ends);
+            let sizes = sources::pool_sizes(&sizes, plan.conns_of(i), embedded);
             Ok(ClientParts {
                 queue: client_port.queue(i as u16),
                 pools: Pools::create(&format!("lgp{i}"), &sizes)?,

@@ -133,16 +133,33 @@ pub fn max_connections(conns: usize, default: usize) -> usize {
 }
 
 /// Pools for a client core (and, embedded, its server core, which shares them) with
-/// `conns` connections: every connection may hold a payload mbuf on each side at once (a
-/// request queued until acknowledged, its response likewise), so the data pool grows with
-/// the connections; header and indirect mbufs are per frame in flight, bounded by the rings
-/// and TX batches, and keep their default size.
-pub fn pool_sizes(base: &PoolSizes, conns: usize, ends: u32) -> PoolSizes {
+/// `conns` connections. Every connection holds payload at all times: the client's request, a
+/// copy in a data mbuf, stays queued until the response acknowledges it; the embedded echo
+/// server sends back the very mbuf the request arrived in (a header mbuf, the request being
+/// small enough to be copied into its frame's header mbuf), queued until the next request
+/// acknowledges it. So the data pool grows by one mbuf per connection, and embedded the header
+/// pool too; the rest is per frame in flight, bounded by the rings and TX batches.
+pub fn pool_sizes(base: &PoolSizes, conns: usize, embedded: bool) -> PoolSizes {
     let extra = u32::try_from(conns).unwrap_or(u32::MAX / 4);
     PoolSizes {
-        data: base.data.saturating_add(extra.saturating_mul(ends)),
-        ..base.clone()
+        data: base.data.saturating_add(extra),
+        hdr: base.hdr.saturating_add(if embedded { extra } else { 0 }),
+        indirect: base.indirect,
     }
+}
+
+/// Bytes one mbuf of each pool takes, with its header and the mempool's own overhead
+/// (rounded up: data room 2 KiB + headroom, 512 B header mbufs, data-less indirect ones).
+const MBUF_BYTES: (u64, u64, u64) = (2560, 768, 256);
+
+/// MiB of EAL memory `cores` sets of pools of `sizes` need, with room for the rest of the
+/// EAL's own (rings, the ports' pools): `--memory-mb` is raised to this when it is less.
+pub fn eal_memory_mb(sizes: &PoolSizes, cores: usize) -> u32 {
+    let (d, h, i) = MBUF_BYTES;
+    let bytes =
+        u64::from(sizes.data) * d + u64::from(sizes.hdr) * h + u64::from(sizes.indirect) * i;
+    let mb = bytes * cores as u64 / (1 << 20) + 512;
+    u32::try_from(mb).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]

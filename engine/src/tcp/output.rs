@@ -42,10 +42,16 @@ pub fn push_pending<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out
     // An owed ACK goes even when the connection's data waits for room (Linux sends ACKs
     // outside TCP small queues): held back with the data, it would add the whole wait on the
     // throttled list (thousands of connections long) to the peer's round-trip time, and the
-    // peer's RTO would fire on data we already have. At most one ACK per received burst, into
-    // the TX batch's room above the stop line.
+    // peer's RTO would fire on data we already have. It goes into the TX batch's room above
+    // the stop line; when that is used up too (the device has taken nothing for a while and
+    // segments kept arriving), the ACK waits with the connection on the throttled list
+    // rather than overflow the batch.
     if tcb.has(flag::ACK_NOW) && tcb.state != State::Closed {
-        send_ack(tcb, sh, out);
+        if out.sink.has_control_room() {
+            send_ack(tcb, sh, out);
+        } else {
+            throttle(tcb, sh);
+        }
     }
 }
 
