@@ -33,7 +33,11 @@ const MAX_SEGMENT: usize = 1 << 30;
 
 /// Segments reserved in each list by [`RecvQueue::new`] and by a spare set of arrays
 /// (`tcp::spare`); the lists grow beyond as needed.
-const DEFAULT_CAPACITY: usize = 16;
+const DEFAULT_CAPACITY: usize = 4;
+
+/// Largest array kept spare when given back (`tcp::spare`): a connection that grew its
+/// array a little keeps it across busy periods; one that grew more frees it.
+const KEEP_CAPACITY: usize = 64;
 
 /// How much the queue may hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,7 +129,7 @@ impl RecvStorage {
 
     /// Empty and at the default reservation (worth keeping spare).
     pub fn is_default(&self) -> bool {
-        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
+        let default = DEFAULT_CAPACITY..KEEP_CAPACITY + 1;
         self.inorder.is_empty()
             && self.ooo.is_empty()
             && default.contains(&self.inorder.capacity())
@@ -248,7 +252,7 @@ impl RecvQueue {
     /// Every array holds the default reservation: not given up already, not grown (grown
     /// arrays are not worth keeping spare).
     pub fn has_default_storage(&self) -> bool {
-        let default = DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY;
+        let default = DEFAULT_CAPACITY..KEEP_CAPACITY + 1;
         default.contains(&self.inorder.capacity())
             && default.contains(&self.ooo.capacity())
             && default.contains(&self.runs.capacity())

@@ -14,11 +14,11 @@
 //! A TIME-WAIT or freed connection gives back whatever it still holds the same way.
 //!
 //! Invariants and bounds:
-//! - Every stored array is empty and holds exactly the default reservation: storage that grew
-//!   (a bulk connection's send queue) is freed instead of kept.
-//! - At most [`MAX_SPARES`] arrays of each kind are kept per core (about 0.5 KiB each), so the
-//!   pool holds at most about 4 MiB per core. Spares belong to no connection and are not part
-//!   of `layer::memory_per_connection`.
+//! - Every stored array is empty and holds between the default reservation (4 entries) and 64
+//!   entries: storage that grew more (a bulk connection's send queue) is freed instead.
+//! - At most [`MAX_SPARES`] sets of each kind are kept per core (0.2 to 3 KiB each), so the
+//!   pool holds at most about 20 MiB per core, typically well under 2 MiB. Spares belong to
+//!   no connection and are not part of `layer::memory_per_connection`.
 //! - The pool's own vectors are reserved at creation and never grow.
 
 use super::recv_queue::{RecvQueue, RecvStorage};

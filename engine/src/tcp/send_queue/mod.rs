@@ -50,7 +50,11 @@ pub const MAX_SIZE_GOAL: usize = 1 << 20;
 
 /// Units reserved by [`SendQueue::new`] and by a spare unit array (`tcp::spare`); the array
 /// grows beyond as a bulk sender needs it.
-const DEFAULT_CAPACITY: usize = 16;
+const DEFAULT_CAPACITY: usize = 4;
+
+/// Largest array kept spare when given back (`tcp::spare`): a connection that grew its
+/// array a little keeps it across busy periods; one that grew more frees it.
+const KEEP_CAPACITY: usize = 64;
 
 /// Scoreboard marks of one unit (Linux `TCP_SKB_CB(skb)->sacked`).
 #[derive(Clone, Copy, PartialEq, Eq, Default, Hash)]
@@ -239,7 +243,7 @@ impl SendStorage {
 
     /// Empty and at the default reservation (worth keeping spare).
     pub fn is_default(&self) -> bool {
-        self.0.is_empty() && (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.0.capacity())
+        self.0.is_empty() && (DEFAULT_CAPACITY..KEEP_CAPACITY + 1).contains(&self.0.capacity())
     }
 }
 
@@ -336,7 +340,7 @@ impl SendQueue {
             return None;
         }
         let units = std::mem::take(&mut self.units);
-        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY)
+        (DEFAULT_CAPACITY..KEEP_CAPACITY + 1)
             .contains(&units.capacity())
             .then_some(SendStorage(units))
     }
@@ -360,7 +364,7 @@ impl SendQueue {
     /// The unit array holds the default reservation: not given up already, not grown (a grown
     /// array is not worth keeping spare).
     pub fn has_default_storage(&self) -> bool {
-        (DEFAULT_CAPACITY..2 * DEFAULT_CAPACITY).contains(&self.units.capacity())
+        (DEFAULT_CAPACITY..KEEP_CAPACITY + 1).contains(&self.units.capacity())
     }
 
     /// Sequence number after the last queued byte or FIN.
