@@ -146,6 +146,26 @@ impl Counters {
     }
 }
 
+/// What one idle connection costs in a whole stack: TCP's share (`tcp::layer::ConnMemory`)
+/// and the IP layer's header template for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StackConnMemory {
+    pub tcp: crate::tcp::layer::ConnMemory,
+    pub ip_template: usize,
+    pub total: usize,
+}
+
+/// Memory per idle connection in a whole stack (see [`StackConnMemory`]).
+pub fn memory_per_connection() -> StackConnMemory {
+    let tcp = crate::tcp::layer::memory_per_connection();
+    let ip_template = IpLayer::template_bytes();
+    StackConnMemory {
+        total: tcp.total + ip_template,
+        tcp,
+        ip_template,
+    }
+}
+
 /// One core's TCP/IP stack over device `D`.
 pub struct Stack<D: Device> {
     dev: D,

@@ -31,6 +31,12 @@ fn idle_connection_cost_counts_tables_and_no_queue_arrays() {
     // Where the scale work stands (the TCB is most of it); it may only shrink. The issue's
     // goal is 1 KiB: see README "Memory" for what is left.
     assert!(r.total <= 1024, "{r:#?}");
+    // The whole stack adds the IP layer's header template. Issue 10 asks for 1 KiB with
+    // everything included: this is what is left to do (README, "what is not done").
+    let all = engine::stack::memory_per_connection();
+    eprintln!("{all:#?}");
+    assert_eq!(all.total, r.total + all.ip_template);
+    assert!(all.total <= 1100, "{all:#?}");
 }
 
 const IP_A: Ipv4Addr = Ipv4Addr::new(10, 0, 1, 1);
@@ -134,7 +140,7 @@ fn thousands_of_idle_connections_cost_their_tables_on_the_heap() {
     let grown = counting::heap_growth(|| open_idle(&mut a, &mut b, &mut now, CONNS));
     let ends = 2 * CONNS as i64;
     let per_end = grown / ends;
-    let r = memory_per_connection();
+    let r = engine::stack::memory_per_connection();
     eprintln!("heap per idle connection end: {per_end} B (computed {r:?})");
     assert_eq!(a.tcp().curr_estab(), (CONNS + 100) as u64);
     assert_eq!(b.tcp().curr_estab(), (CONNS + 100) as u64);

@@ -253,6 +253,12 @@ pub struct IpLayer {
 }
 
 impl IpLayer {
+    /// Bytes of the per-connection header template (one slot per connection index, touched
+    /// when the connection first sends; `stack::memory_per_connection` counts it).
+    pub fn template_bytes() -> usize {
+        std::mem::size_of::<template::HeaderTemplate>()
+    }
+
     /// The IP layer of a port with `caps`, for up to `flows` connections (header templates).
     pub fn new(caps: &DeviceCaps, cfg: IpConfig, flows: usize) -> IpLayer {
         let ip4 = cfg
