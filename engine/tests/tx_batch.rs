@@ -1,6 +1,6 @@
 //! `TxBatch` against the `Device` transmit contract: frames leave in order across partial
 //! bursts (test devices and a real PMD, net_ring, whose ring fills up), the batch is bounded,
-//! a stalled head is dropped after `TX_STALL_LIMIT` flushes, a flush moves none of the frames
+//! a stalled head is dropped after `TX_STALL_LIMIT` flushes and `TX_STALL_TIME`, a flush moves none of the frames
 //! it leaves behind (so its cost does not grow with the backlog), and flushing allocates
 //! nothing.
 
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use engine::buf::{HEADROOM, Mempool, Pkt};
 use engine::dev::dpdk::{Port, PortConfig};
-use engine::dev::{Device, DeviceCaps, TX_STALL_LIMIT, TxBatch, TxFrames};
+use engine::dev::{Device, DeviceCaps, TX_STALL_LIMIT, TX_STALL_TIME, TxBatch, TxFrames};
 use engine::eal;
 use engine::time::Instant;
 use engine::wire::MacAddr;
@@ -159,6 +159,8 @@ fn a_stalled_head_is_dropped_after_the_limit_and_progress_resets_the_count() {
     }
     assert_eq!((batch.len(), batch.dropped), (3, 0), "the count restarted");
     assert_eq!(batch.flush(NOW, &mut refuses), 0);
+    assert_eq!(batch.dropped, 0, "nor before TX_STALL_TIME passed");
+    assert_eq!(batch.flush(NOW + TX_STALL_TIME, &mut refuses), 0);
     assert_eq!(
         (batch.len(), batch.dropped),
         (2, 1),
@@ -169,7 +171,7 @@ fn a_stalled_head_is_dropped_after_the_limit_and_progress_resets_the_count() {
     let mut takes_all = Taker::new(usize::MAX);
     assert_eq!(batch.flush(NOW, &mut takes_all), 2);
     assert_eq!((takes_one.log, takes_all.log), (vec![0], vec![2, 3]));
-    assert_eq!(refuses.offers, 2 * u64::from(TX_STALL_LIMIT) - 1);
+    assert_eq!(refuses.offers, 2 * u64::from(TX_STALL_LIMIT));
 }
 
 /// The old batch kept a `Vec` and removed sent frames with `drain(..n)`: every flush moved

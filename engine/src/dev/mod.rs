@@ -335,7 +335,14 @@ where
 
 /// Flushes in a row that may make no progress before the frame at the head is dropped: a
 /// frame the port refuses for good (or a ring that stays full) must not block all output.
+/// The head is dropped only once [`TX_STALL_TIME`] has passed too: a ring that is full
+/// because its peer's thread was descheduled for a few milliseconds (thousands of our
+/// flushes) is backpressure, not a frame refused for good.
 pub const TX_STALL_LIMIT: u32 = 4096;
+
+/// Least time without progress before a stalled head is dropped: the engine's minimum RTO
+/// (a frame held longer would be resent anyway).
+pub const TX_STALL_TIME: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Frames a full TX batch keeps for control frames (ARP, Neighbor Discovery, ICMP, RSTs and
 /// handshake answers), as a fraction of its capacity: TCP's data and ACKs stop at
@@ -361,8 +368,8 @@ pub const TX_STOP_LINE: usize = 1024;
 /// reserve above the line keeps room for control frames (ARP, ND, ICMP) and for the few
 /// segments input processing answers at once (RSTs, SYN-ACKs), so those are never starved
 /// by data. A push beyond the capacity still drops and counts the frame ([`TxBatch::dropped`]),
-/// and after [`TX_STALL_LIMIT`] flushes in a row without progress (a port that refuses a
-/// frame for good), the head frame is dropped and counted.
+/// and after [`TX_STALL_LIMIT`] flushes in a row and [`TX_STALL_TIME`] without progress (a
+/// port that refuses a frame for good), the head frame is dropped and counted.
 ///
 /// Storage: a ring (`VecDeque`) allocated once with room for the capacity, so pushing never
 /// allocates, and a flush costs the frames the device takes (plus at most two offers, when the
@@ -375,6 +382,8 @@ pub struct TxBatch {
     /// Queued frames at which TCP stops (`cap` less the control reserve).
     stop_line: usize,
     stalls: u32,
+    /// When the current run of flushes without progress began.
+    stalled_since: Instant,
     /// Frames dropped because the batch was full or the device kept refusing them.
     pub dropped: u64,
     /// Times a sender found the batch stopped and waited (see [`TxBatch::stopped`]).
@@ -392,6 +401,7 @@ impl TxBatch {
             cap,
             stop_line: (cap - (cap / TX_RESERVE_DIV).max(1)).min(TX_STOP_LINE),
             stalls: 0,
+            stalled_since: Instant::ZERO,
             dropped: 0,
             throttled: 0,
         }
@@ -449,8 +459,11 @@ impl TxBatch {
         if sent > 0 {
             self.stalls = 0;
         } else {
+            if self.stalls == 0 {
+                self.stalled_since = now;
+            }
             self.stalls += 1;
-            if self.stalls >= TX_STALL_LIMIT {
+            if self.stalls >= TX_STALL_LIMIT && now - self.stalled_since >= TX_STALL_TIME {
                 self.stalls = 0;
                 if let Some(p) = self.pkts.pop_front() {
                     drop(ManuallyDrop::into_inner(p));
