@@ -725,3 +725,24 @@ fn http_runs_are_described_as_http() {
     assert!(table.contains("HTTP GET /"), "{table}");
     assert!(u(&v, "/requests") > 0, "{v:#}");
 }
+
+/// `--source-ips` over Linux sockets binds each connection to one of the consecutive
+/// addresses: from 127.0.0.2 and 127.0.0.3 (loopback has them all) every connection opens;
+/// from addresses the namespace does not have (192.0.2.0/24 in a namespace with only
+/// loopback) none can, and the run fails.
+#[test]
+fn kernel_source_ips_bind_each_connection_to_an_address() {
+    let ns = Netns::new();
+    let args = "rpc --stack kernel --conns 64 --source-ips 2 --ip 127.0.0.1/8 --duration 0.3 \
+                --warmup 0.1";
+    let (v, _) = loadgen_in(Some(&ns), &args.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(u(&v, "/connections_opened"), 64, "{v:#}");
+    assert_eq!(u(&v, "/errors"), 0, "{v:#}");
+    let args = "rpc --stack kernel --conns 4 --source-ips 2 --ip 192.0.2.1/24 --duration 0.3 \
+                --warmup 0";
+    let (out, v) = loadgen_status(Some(&ns), &args.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let v = v.expect("the report is written anyway");
+    assert_eq!(u(&v, "/connections_opened"), 0, "{v:#}");
+    assert!(u(&v, "/errors") > 0, "bind fails: {v:#}");
+}

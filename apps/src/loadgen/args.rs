@@ -140,11 +140,12 @@ pub struct Common {
     /// namespace's `net.ipv4.tcp_congestion_control`. The engine's is `--cc`.
     #[arg(long)]
     pub congestion: Option<String>,
-    /// Engine: connect from this many consecutive addresses, starting at the first --ip of
-    /// the target's family (all of them are the engine's), each with its own ephemeral ports
-    /// (about 28,232 per address toward one target): N addresses allow N times as many
-    /// connections. The embedded set-up picks enough by itself for --conns, skipping the
-    /// server's address (10.0.0.1, 10.0.0.3, 10.0.0.4, ...).
+    /// Connect from this many consecutive addresses, starting at the first --ip of the
+    /// target's family, each with its own ephemeral ports (about 28,232 per address toward
+    /// one target): N addresses allow N times as many connections. Engine: the addresses
+    /// become the engine's; the embedded set-up picks enough by itself for --conns, skipping
+    /// the server's address (10.0.0.1, 10.0.0.3, 10.0.0.4, ...). Kernel: sockets are bound
+    /// to them (the host must have them, as it has all of 127.0.0.0/8).
     #[arg(long, value_name = "N")]
     pub source_ips: Option<usize>,
     /// Engine: the ephemeral port range of each source address, LOW-HIGH (Linux's

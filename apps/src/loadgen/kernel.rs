@@ -9,7 +9,7 @@
 //! `--congestion NAME` sets `TCP_CONGESTION` on every socket (checked once at start).
 
 use std::ffi::CString;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
@@ -19,7 +19,7 @@ use super::stats::{Control, Stats};
 use super::workload::{AnyWorkload, Workload};
 use crate::kernel_servers;
 use crate::servers::ServerStats;
-use crate::setup::SetupError;
+use crate::setup::{IpCidr, SetupError};
 
 /// Per file descriptor: which token it carries and a generation (stale events are dropped).
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,6 +34,9 @@ struct FdInfo {
 pub struct KernelNet {
     epfd: i32,
     target: SockAddr,
+    /// Where connections are bound before connecting (`--source-ips`): connection `t` from
+    /// `sources[t mod len]`, port chosen by connect. Empty: the kernel chooses the address.
+    sources: Vec<SockAddr>,
     fds: Vec<FdInfo>,
     scratch: Vec<u8>,
     /// `TCP_CONGESTION` for every socket (`--congestion`).
@@ -177,7 +180,28 @@ fn check_congestion(name: &str) -> Result<(), SetupError> {
 }
 
 impl KernelNet {
-    pub fn new(target: SocketAddr, congestion: Option<CString>) -> std::io::Result<KernelNet> {
+    /// Binds `fd` to its source address (if `--source-ips` gave any), leaving the port to
+    /// `connect` (`IP_BIND_ADDRESS_NO_PORT`), so each address has its own ephemeral ports per
+    /// target. Returns the errno on failure (an address the host does not have:
+    /// `EADDRNOTAVAIL`).
+    fn bind_source(&self, fd: i32, token: u32) -> Result<(), i32> {
+        if self.sources.is_empty() {
+            return Ok(());
+        }
+        let src = &self.sources[token as usize % self.sources.len()];
+        setsockopt_int(fd, libc::IPPROTO_IP, libc::IP_BIND_ADDRESS_NO_PORT, 1);
+        // SAFETY: fd is an open socket; src is a valid socket address of its family.
+        match unsafe { libc::bind(fd, src.as_ptr(), src.socklen()) } {
+            0 => Ok(()),
+            _ => Err(errno()),
+        }
+    }
+
+    pub fn new(
+        target: SocketAddr,
+        sources: &[IpAddr],
+        congestion: Option<CString>,
+    ) -> std::io::Result<KernelNet> {
         // SAFETY: plain syscall.
         let epfd = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         if epfd < 0 {
@@ -186,6 +210,10 @@ impl KernelNet {
         Ok(KernelNet {
             epfd,
             target: SockAddr::new(target),
+            sources: sources
+                .iter()
+                .map(|&a| SockAddr::new(SocketAddr::new(a, 0)))
+                .collect(),
             fds: vec![FdInfo::default(); 1024],
             scratch: vec![0; 64 * 1024],
             congestion,
@@ -285,6 +313,10 @@ impl Net for KernelNet {
                 && set_congestion(fd, cc).is_err()
             {
                 let e = errno();
+                libc::close(fd);
+                return Err(errno_kind(e));
+            }
+            if let Err(e) = self.bind_source(fd, token) {
                 libc::close(fd);
                 return Err(errno_kind(e));
             }
@@ -418,6 +450,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             .port();
         (SocketAddr::new(lo.ip(), port), ls)
     };
+    let sources = kernel_sources(c.source_ips, &c.engine.ip, target.ip())?;
     let setup = if embedded {
         format!(
             "kernel sockets over loopback: client on {n} core(s) (CPUs {:?}), in-process kernel \
@@ -449,8 +482,8 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         }
         let mut handles = Vec::new();
         for i in 0..n {
-            let (ctl, host, at) = (&ctl, &host, cpu(i));
-            handles.push(s.spawn(move || client_thread(plan, ctl, i, target, host, at, t0)));
+            let (ctl, host, at, src) = (&ctl, &host, cpu(i), &sources);
+            handles.push(s.spawn(move || client_thread(plan, ctl, i, target, src, host, at, t0)));
         }
         let measured = run::coordinate(&ctl, &plan.common);
         let clients: Vec<_> = handles
@@ -486,6 +519,33 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     })
 }
 
+/// `--source-ips N` over Linux sockets: N consecutive addresses from the first `--ip` of the
+/// target's family (the host must have them: every 127.0.0.0/8 address is local), empty
+/// without the option.
+fn kernel_sources(
+    n: Option<usize>,
+    ips: &[IpCidr],
+    target: IpAddr,
+) -> Result<Vec<IpAddr>, SetupError> {
+    let Some(n) = n else {
+        return Ok(Vec::new());
+    };
+    let Some(first) = ips
+        .iter()
+        .copied()
+        .find(|c| c.addr.is_ipv4() == target.is_ipv4())
+    else {
+        return Err(SetupError::Other(format!(
+            "--source-ips with --stack kernel binds to consecutive host addresses from --ip: \
+             give the first (e.g. --ip 127.0.0.1/8 toward {target})"
+        )));
+    };
+    Ok(super::sources::consecutive(first, n, target)?
+        .into_iter()
+        .map(|c| c.addr)
+        .collect())
+}
+
 fn add(a: &mut ServerStats, b: &ServerStats) {
     a.accepted += b.accepted;
     a.closed += b.closed;
@@ -495,11 +555,13 @@ fn add(a: &mut ServerStats, b: &ServerStats) {
     a.errors += b.errors;
 }
 
+#[allow(clippy::too_many_arguments)]
 fn client_thread(
     plan: &Plan,
     ctl: &Control,
     i: usize,
     target: SocketAddr,
+    sources: &[IpAddr],
     host: &str,
     cpu: usize,
     t0: Instant,
@@ -512,7 +574,7 @@ fn client_thread(
         .congestion
         .as_deref()
         .and_then(|n| CString::new(n).ok());
-    let mut net = KernelNet::new(target, congestion)?;
+    let mut net = KernelNet::new(target, sources, congestion)?;
     let mut wl: AnyWorkload<i32> = plan.workload(i, host);
     let mut pacer = Pacer::new(i, plan.common.drain);
     let mut evs = vec![libc::epoll_event { events: 0, u64: 0 }; 256];

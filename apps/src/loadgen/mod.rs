@@ -43,11 +43,10 @@ pub fn execute(cmd: &Cmd) -> Result<(report::Report, run::Outcome), SetupError> 
                         .into(),
                 ));
             }
-            if plan.common.source_ips.is_some() || plan.common.local_ports.is_some() {
+            if plan.common.local_ports.is_some() {
                 return Err(SetupError::Other(
-                    "--source-ips and --local-ports are for the engine stack; the kernel stack \
-                     connects from the host's address for the target (sysctl \
-                     net.ipv4.ip_local_port_range sets its ports)"
+                    "--local-ports is for the engine stack; the kernel's ephemeral ports are \
+                     the sysctl net.ipv4.ip_local_port_range"
                         .into(),
                 ));
             }
