@@ -159,6 +159,7 @@ impl Part {
             Part::Raw => "raw",
             Part::Callgrind => "callgrind",
             Part::Loss => "loss",
+            Part::Scale => "scale",
         }
     }
 
@@ -171,6 +172,7 @@ impl Part {
             Part::Raw => "Raw link ceiling",
             Part::Callgrind => "Instructions per request (callgrind)",
             Part::Loss => "Bulk goodput under random loss",
+            Part::Scale => "Connections at scale",
         }
     }
 
@@ -205,7 +207,7 @@ impl Part {
                 "--write-size",
                 "65536",
             ],
-            Part::Raw | Part::Callgrind | Part::Loss => &[],
+            Part::Raw | Part::Callgrind | Part::Loss | Part::Scale => &[],
         };
         let mut a = child::strings(v);
         if self == Part::Churn {

@@ -47,6 +47,8 @@ pub struct Child {
     pub out: PathBuf,
     pub err: PathBuf,
     status: Option<ExitStatus>,
+    /// Its peak resident set, KiB (`ru_maxrss` of `wait4`), once it has exited.
+    pub max_rss_kib: Option<u64>,
 }
 
 /// Starts `argv` with stdout and stderr in `logs/NAME.out` and `logs/NAME.err`.
@@ -77,14 +79,26 @@ pub fn spawn(argv: &[String], logs: &Path, name: &str) -> Result<Child, String> 
         out,
         err,
         status: None,
+        max_rss_kib: None,
     })
 }
 
 impl Child {
     /// The exit status, if it has exited (reaps it).
+    /// `wait4` rather than `try_wait`, for the child's peak memory (`ip netns exec` and
+    /// `taskset` exec the program they run, so the pid is the program's).
     pub fn try_status(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
-            self.status = self.proc.try_wait().ok().flatten();
+            let mut raw = 0;
+            // SAFETY: an all-zero rusage is a valid out-parameter.
+            let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+            let pid = self.proc.id() as libc::pid_t;
+            // SAFETY: our own child's pid; `raw` and `ru` are valid out-parameters.
+            let rc = unsafe { libc::wait4(pid, &mut raw, libc::WNOHANG, &mut ru) };
+            if rc == pid {
+                self.status = Some(std::os::unix::process::ExitStatusExt::from_raw(raw));
+                self.max_rss_kib = Some(ru.ru_maxrss as u64);
+            }
         }
         self.status
     }
@@ -103,6 +117,16 @@ impl Child {
                 return Waited::TimedOut;
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Reaps a child sent SIGKILL (it dies at once; up to 2 s for a loaded machine).
+    fn reap_killed(&mut self) {
+        for _ in 0..400 {
+            if self.try_status().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 
@@ -126,7 +150,7 @@ impl Child {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.signal(libc::SIGKILL);
-        self.status = self.proc.wait().ok();
+        self.reap_killed();
         self.status
     }
 
@@ -179,7 +203,7 @@ impl Drop for Child {
     fn drop(&mut self) {
         if self.try_status().is_none() {
             self.signal(libc::SIGKILL);
-            let _ = self.proc.wait();
+            self.reap_killed();
         }
     }
 }

@@ -55,6 +55,9 @@ pub enum Part {
     /// veth link with nftables dropping data segments, and engine to engine in virtual time
     /// beside the Mathis bound.
     Loss,
+    /// Request rate, p99 and memory at 16, 1k, 10k and 100k connections, the engine beside
+    /// Linux on one CPU, and from one CPU to two.
+    Scale,
 }
 
 /// Where client and server run.

@@ -5,6 +5,7 @@
 //! cargo run --release -p bench -- --quick      # 1 s per cell
 //! cargo run --release -p bench -- --only rpc64 --cores 1 --setups ring,loopback
 //! cargo run --release -p bench -- --only loss  # goodput under loss (about 2 minutes)
+//! cargo run --release -p bench -- --only scale # 16 to 100k connections, 1 to 2 CPUs
 //! bench vtime --loss 1 --seed 1                # one virtual-time transfer by hand
 //! bench bounce ring --cores 2 --window 256     # the raw link ceiling by hand
 //! ```
@@ -13,7 +14,8 @@
 //! ring, engine memif, kernel loopback and kernel veth ([`cells`]); the raw DPDK link ceiling
 //! ([`bounce`]); the engine's instructions per request ([`callgrind`]); bulk goodput under
 //! random loss, the engine and Linux over veth and engine to engine in virtual time
-//! ([`loss`]). Output: `results.json` (every raw figure, loadgen's full reports) and
+//! ([`loss`]); request rate, p99 and memory from 16 to 100k connections and from one CPU to
+//! two ([`scale`]). Output: `results.json` (every raw figure, loadgen's full reports) and
 //! `RESULTS.md` (ratio tables, the issues' targets met or not, the machine, the definitions)
 //! in `bench/out` ([`report`]).
 //!
@@ -31,6 +33,7 @@ mod loss;
 mod machine;
 mod netns;
 mod report;
+mod scale;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -151,6 +154,7 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
             Part::Raw,
             Part::Callgrind,
             Part::Loss,
+            Part::Scale,
         ],
     );
     if parts.contains(&Part::Loss) {
@@ -247,6 +251,7 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         raw: Vec::new(),
         callgrind: None,
         loss: None,
+        scale: None,
     };
 
     let raw_links: Vec<Link> = if parts.contains(&Part::Raw) {
@@ -291,6 +296,11 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         + usize::from(parts.contains(&Part::Callgrind))
         + if parts.contains(&Part::Loss) {
             loss::steps(&loss_args(a))
+        } else {
+            0
+        }
+        + if parts.contains(&Part::Scale) {
+            scale::steps()
         } else {
             0
         };
@@ -426,6 +436,11 @@ fn run(a: &RunArgs) -> Result<ExitCode, String> {
         results.loss = Some(loss::run(&loss_args(a), &env.bins, &logs, ncpu, &mut p));
     }
 
+    if parts.contains(&Part::Scale) && !child::interrupted() {
+        let mut p = |what: &str, res: &str, wall: f64| progress(what, None, res, wall);
+        results.scale = Some(scale::run(&env.bins, &logs, scale_timing(a), &mut p));
+    }
+
     results.complete = !child::interrupted();
     machine.loadavg_end = machine::loadavg();
     machine.interference = cpu_start.since(&machine::CpuSnapshot::take(), ncpu);
@@ -462,6 +477,16 @@ fn loss_args(a: &RunArgs) -> loss::LossArgs {
             warmup: a.warmup.unwrap_or(if a.quick { 0.5 } else { 1.0 }),
             drain: if a.quick { 0.5 } else { 1.0 },
         },
+    }
+}
+
+/// The scale part's cell length: 3 s after 1 s of warm-up (1 s after 0.3 s with --quick),
+/// unless --duration or --warmup say otherwise.
+fn scale_timing(a: &RunArgs) -> Timing {
+    Timing {
+        duration: a.duration.unwrap_or(if a.quick { 1.0 } else { 3.0 }),
+        warmup: a.warmup.unwrap_or(if a.quick { 0.3 } else { 1.0 }),
+        drain: if a.quick { 0.5 } else { 1.0 },
     }
 }
 

@@ -11,6 +11,7 @@ use crate::cells::{Cell, Metrics, RawCell, Status, Timing};
 use crate::cli::{Close, Link, Part, Setup};
 use crate::loss::LossResults;
 use crate::machine::Machine;
+use crate::scale::ScaleResults;
 
 /// The benchmark's configuration, as run.
 #[derive(Serialize, Clone, Debug)]
@@ -58,6 +59,9 @@ pub struct Results {
     /// The loss part (`--only loss`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub loss: Option<LossResults>,
+    /// The scale part (`--only scale`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleResults>,
 }
 
 pub const CORES_DEFINITION: &str = "\"Cores\" are the CPUs the client and the server together \
@@ -389,7 +393,10 @@ impl Results {
         if let Some(l) = &self.loss {
             l.markdown(&mut s);
         }
-        if !self.cells.is_empty() || self.loss.is_none() {
+        if let Some(sc) = &self.scale {
+            sc.markdown(&mut s);
+        }
+        if !self.cells.is_empty() || (self.loss.is_none() && self.scale.is_none()) {
             self.appendix_md(&mut s);
         }
         s
