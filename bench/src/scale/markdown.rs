@@ -64,9 +64,8 @@ impl ScaleResults {
              `--layout shared`) and Linux over loopback in a private namespace (`serve echo \
              --stack kernel`, `loadgen --stack kernel`, both under `taskset -c 0`, \
              `ip_local_port_range` 1024–65535, and more client addresses past 60,000 \
-             connections). *Opened in*: from the client's start until every connection was \
-             open (the engine: loadgen's `open_s`; Linux: `TCP: inuse` in the namespace's \
-             sockstat reaching both ends).\n",
+             connections). *Opened in*: from loadgen's first connect until every connection was \
+             open (its `connections_open_s`).\n",
             t.duration, t.warmup
         );
         if let Some(e) = &self.setup_error {
