@@ -59,7 +59,7 @@ impl ScaleResults {
         let _ = writeln!(
             s,
             "`bench --only scale`: `loadgen rpc` (64 B echo, one request in flight on each \
-             connection; {:.0} s after {:.0} s of warm-up, once every connection is open) on \
+             connection; {} s after {} s of warm-up, once every connection is open) on \
              one CPU: the engine's embedded set-up (client and server stacks in one thread, \
              `--layout shared`) and Linux over loopback in a private namespace (`serve echo \
              --stack kernel`, `loadgen --stack kernel`, both under `taskset -c 0`, \
@@ -94,18 +94,21 @@ impl ScaleResults {
                 secs(k)
             );
         }
-        let top = CONNS[CONNS.len() - 1];
         let per = |st| {
-            self.bytes_per_conn(st, top)
-                .map_or("–".into(), |b| format!("{b:.0} B"))
+            CONNS[1..]
+                .iter()
+                .rev()
+                .find_map(|&n| self.bytes_per_conn(st, n).map(|b| (n, b)))
+                .map_or("–".into(), |(n, b)| {
+                    format!("{b:.0} B at {} connections", group(f64::from(n)))
+                })
         };
         let _ = writeln!(
             s,
-            "\n**Memory per connection end at {} connections**: engine {} (loadgen's peak \
-             resident set over the 16-connection run's, both ends being in that process, \
-             over twice the count), Linux {} (slab caches and TCP buffer pages grown once \
-             both ends of every connection were open, over twice the count).\n",
-            group(f64::from(top)),
+            "\n**Memory per connection end** (at the largest count that ran): engine {} \
+             (loadgen's peak resident set over the 16-connection run's, both ends being in \
+             that process, over twice the count), Linux {} (slab caches and TCP buffer pages \
+             grown once both ends of every connection were open, over twice the count).\n",
             per(Stack::Engine),
             per(Stack::Kernel)
         );
