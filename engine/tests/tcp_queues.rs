@@ -1,7 +1,7 @@
 //! The TCP send queue (write queue with `send_head`, scoreboard) and receive queue (zero-copy
 //! in-order data, out-of-order reassembly, SACK/D-SACK blocks) on real DPDK mbufs.
 
-use engine::buf::{DEFAULT_DATA_ROOM, Mempool, Pkt};
+use engine::buf::{DEFAULT_DATA_ROOM, HDR_DATA_ROOM, Mempool, Pkt};
 use engine::eal;
 use engine::rand::Rng;
 use engine::tcp::recv_queue::{RecvLimits, RecvQueue};
@@ -100,8 +100,8 @@ fn send_append_cuts_units_at_size_goal() {
     for goal in [MSS, TSO] {
         let start = SeqNum(u32::MAX - 5000);
         let mut q = SendQueue::new(start);
-        assert_eq!(q.append(&src[..10_000], goal, &pool), 10_000);
-        assert_eq!(q.append(&src[10_000..], goal, &pool), 190_000);
+        assert_eq!(q.append(&src[..10_000], goal, &pool, &pool), 10_000);
+        assert_eq!(q.append(&src[10_000..], goal, &pool, &pool), 190_000);
         check_send(&q);
         assert_eq!(q.write_seq(), start + 200_000);
         assert_eq!(
@@ -127,14 +127,14 @@ fn send_append_cuts_units_at_size_goal() {
 fn send_append_fills_only_an_unsent_tail() {
     let (pool, _) = pools("sqt", 255);
     let mut q = SendQueue::new(SeqNum(1000));
-    assert_eq!(q.append(&[1; 1000], MSS, &pool), 1000);
+    assert_eq!(q.append(&[1; 1000], MSS, &pool, &pool), 1000);
     assert!(q.advance_send_head(at(1)));
     assert_eq!(q.send_head(), None);
-    assert_eq!(q.append(&[2; 500], MSS, &pool), 500);
+    assert_eq!(q.append(&[2; 500], MSS, &pool, &pool), 500);
     assert_eq!(q.len(), 2, "a sent unit never grows");
     assert_eq!(q.get(0).map(|u| u.len), Some(1000));
     assert_eq!(q.send_head(), Some(1));
-    assert_eq!(q.append(&[3; 2000], MSS, &pool), 2000);
+    assert_eq!(q.append(&[3; 2000], MSS, &pool, &pool), 2000);
     assert_eq!(q.len(), 3);
     assert_eq!(
         q.get(1).map(|u| u.len),
@@ -151,16 +151,41 @@ fn send_append_fills_only_an_unsent_tail() {
 }
 
 #[test]
+fn a_small_write_takes_a_small_mbuf_and_grows_into_data_mbufs() {
+    let (pool, _) = pools("sqs", 255);
+    let small = Mempool::create("sqss", 255, 0, HDR_DATA_ROOM).expect("small pool");
+    let mut q = SendQueue::new(SeqNum(0));
+    // A 64-byte request: one small mbuf, no data mbuf.
+    assert_eq!(q.append(&[1; 64], MSS, &pool, &small), 64);
+    assert_eq!((small.in_use(), pool.in_use()), (1, 0));
+    // The unsent tail grows (Nagle, cork): its chain continues in data mbufs.
+    assert_eq!(q.append(&[2; 1000], MSS, &pool, &small), 1000);
+    assert_eq!(q.len(), 1, "the tail unit was topped up");
+    assert_eq!((small.in_use(), pool.in_use()), (1, 1));
+    // A write that does not fit a small mbuf starts in a data mbuf.
+    assert!(q.advance_send_head(at(1)));
+    assert_eq!(q.append(&[3; 600], MSS, &pool, &small), 600);
+    assert_eq!((small.in_use(), pool.in_use()), (1, 2));
+    check_send(&q);
+    let mut want = vec![1; 64];
+    want.extend([2; 1000]);
+    want.extend([3; 600]);
+    assert_eq!(queued(&q), want);
+    drop(q);
+    assert_eq!((small.in_use(), pool.in_use()), (0, 0));
+}
+
+#[test]
 fn send_fin_goes_on_an_unsent_tail_or_alone() {
     let (pool, _) = pools("sqf", 255);
     // On an unsent tail.
     let mut q = SendQueue::new(SeqNum(0));
-    q.append(&[7; 100], MSS, &pool);
+    q.append(&[7; 100], MSS, &pool, &pool);
     q.push_fin();
     q.push_fin();
     assert_eq!((q.len(), q.write_seq()), (1, SeqNum(101)));
     assert!(q.get(0).is_some_and(|u| u.fin && u.end() == SeqNum(101)));
-    assert_eq!(q.append(&[1; 10], MSS, &pool), 0, "nothing after the FIN");
+    assert_eq!(q.append(&[1; 10], MSS, &pool, &pool), 0, "nothing after the FIN");
     assert!(
         q.append_pkt(Pkt::from_slice(&pool, b"x").expect("alloc"), MSS, &pool)
             .is_err()
@@ -169,7 +194,7 @@ fn send_fin_goes_on_an_unsent_tail_or_alone() {
     drop(q);
     // After a sent tail: a FIN-only unit.
     let mut q = SendQueue::new(SeqNum(0));
-    q.append(&[7; 100], MSS, &pool);
+    q.append(&[7; 100], MSS, &pool, &pool);
     send_all(&mut q, at(1));
     q.push_fin();
     assert_eq!(q.len(), 2);
@@ -197,7 +222,7 @@ fn send_ack_frees_whole_units_and_trims_a_partial_head() {
     let src = pattern(5000, 2);
     let start = SeqNum(u32::MAX - 100);
     let mut q = SendQueue::new(start);
-    q.append(&src, MSS, &pool);
+    q.append(&src, MSS, &pool, &pool);
     q.push_fin();
     assert_eq!(q.len(), 4);
     assert!(q.advance_send_head(at(10)) && q.advance_send_head(at(20)));
@@ -243,7 +268,7 @@ fn send_ack_frees_whole_units_and_trims_a_partial_head() {
 fn send_ack_follows_karns_rule() {
     let (pool, _) = pools("sqr", 255);
     let mut q = SendQueue::new(SeqNum(0));
-    q.append(&[0; 3 * MSS], MSS, &pool);
+    q.append(&[0; 3 * MSS], MSS, &pool, &pool);
     for t in [10, 20, 30] {
         q.advance_send_head(at(t));
     }
@@ -272,7 +297,7 @@ fn send_split_keeps_bytes_sequence_and_marks() {
     let (pool, ind) = pools("sqs", 1023);
     let src = pattern(TSO, 3);
     let mut q = SendQueue::new(SeqNum(u32::MAX - 1000));
-    q.append(&src, TSO, &pool);
+    q.append(&src, TSO, &pool, &pool);
     q.push_fin();
     assert_eq!(q.len(), 1);
     assert!(!q.split(0, 0, &ind) && !q.split(0, TSO as u32, &ind) && !q.split(1, 1, &ind));
@@ -315,7 +340,7 @@ fn send_append_pkt_cuts_a_long_chain_without_copying() {
     let (pool, ind) = pools("sqp", 1023);
     let src = pattern(10_000, 4);
     let mut q = SendQueue::new(SeqNum(42));
-    q.append(&src[..100], MSS, &pool);
+    q.append(&src[..100], MSS, &pool, &pool);
     let pkt = Pkt::from_slice(&pool, &src[100..]).expect("alloc");
     let before = pool.in_use();
     q.append_pkt(pkt, MSS, &ind).expect("room");
@@ -324,7 +349,7 @@ fn send_append_pkt_cuts_a_long_chain_without_copying() {
     assert_eq!(queued(&q), src);
     check_send(&q);
     // The tail (an indirect piece) still grows by copy.
-    assert_eq!(q.append(&[9; 100], MSS, &pool), 100);
+    assert_eq!(q.append(&[9; 100], MSS, &pool, &pool), 100);
     check_send(&q);
     send_all(&mut q, at(1));
     q.ack(q.write_seq(), at(2));
@@ -365,7 +390,7 @@ fn random_send_step(
         0 | 1 if q.bytes() < 200_000 && !q.fin_queued() => {
             let n = rng.below(6000) as usize + 1;
             let goal = if rng.chance(0.5) { MSS } else { TSO };
-            assert_eq!(q.append(&src[..n], goal, pool), n);
+            assert_eq!(q.append(&src[..n], goal, pool, pool), n);
         }
         2 => {
             for _ in 0..rng.below(4) {

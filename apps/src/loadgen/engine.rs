@@ -334,7 +334,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     };
     // Pools grow with the connections (`sources::pool_sizes`): the EAL gets the memory they
     // need.
-    let biggest = sources::pool_sizes(&sizes, plan.conns_of(0), embedded);
+    let biggest = sources::pool_sizes(&sizes, plan.conns_of(0), plan.req_size, embedded);
     port_args.memory_mb = port_args.memory_mb.max(sources::eal_memory_mb(&biggest, n));
     // EAL pins the main thread, and threads inherit it (note §4): unless --eal-args names the
     // lcores, let it run anywhere; every worker enters its own place (crate::cpus).
@@ -389,7 +389,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
             if c.ecn {
                 cfg.tcp.default_options.ecn = EcnMode::On;
             }
-            let sizes = sources::pool_sizes(&sizes, plan.conns_of(i), embedded);
+            let sizes = sources::pool_sizes(&sizes, plan.conns_of(i), plan.req_size, embedded);
             Ok(ClientParts {
                 queue: client_port.queue(i as u16),
                 pools: Pools::create(&format!("lgp{i}"), &sizes)?,

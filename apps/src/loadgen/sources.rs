@@ -17,7 +17,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::ops::RangeInclusive;
 
-use engine::buf::PoolSizes;
+use engine::buf::{HDR_DATA_ROOM, HEADROOM, PoolSizes};
 use engine::tcp::ports::DEFAULT_RANGE;
 
 use crate::setup::{IpCidr, SetupError};
@@ -133,17 +133,26 @@ pub fn max_connections(conns: usize, default: usize) -> usize {
 }
 
 /// Pools for a client core (and, embedded, its server core, which shares them) with
-/// `conns` connections. Every connection holds payload at all times: the client's request, a
-/// copy in a data mbuf, stays queued until the response acknowledges it; the embedded echo
-/// server sends back the very mbuf the request arrived in (a header mbuf, the request being
-/// small enough to be copied into its frame's header mbuf), queued until the next request
-/// acknowledges it. So the data pool grows by one mbuf per connection, and embedded the header
-/// pool too; the rest is per frame in flight, bounded by the rings and TX batches.
-pub fn pool_sizes(base: &PoolSizes, conns: usize, embedded: bool) -> PoolSizes {
+/// `conns` connections sending `request`-byte requests. Every connection holds payload at
+/// all times: the client's request, copied by `send`, stays queued until the response
+/// acknowledges it; the embedded echo server sends back the very mbuf the request arrived in
+/// (a header mbuf, the request being small enough to be copied into its frame's header
+/// mbuf), queued until the next request acknowledges it. A request that fits a header mbuf
+/// is copied into one (`SendQueue::append`), so then the header pool grows by one mbuf per
+/// connection (two embedded) and the data pool not at all; a larger request takes a data
+/// mbuf. The rest is per frame in flight, bounded by the rings and TX batches.
+pub fn pool_sizes(base: &PoolSizes, conns: usize, request: usize, embedded: bool) -> PoolSizes {
     let extra = u32::try_from(conns).unwrap_or(u32::MAX / 4);
+    let small = request <= usize::from(HDR_DATA_ROOM) - HEADROOM;
+    let (data, hdr) = match (small, embedded) {
+        (true, true) => (0, extra.saturating_mul(2)),
+        (true, false) => (0, extra),
+        (false, true) => (extra, extra),
+        (false, false) => (extra, 0),
+    };
     PoolSizes {
-        data: base.data.saturating_add(extra),
-        hdr: base.hdr.saturating_add(if embedded { extra } else { 0 }),
+        data: base.data.saturating_add(data),
+        hdr: base.hdr.saturating_add(hdr),
         indirect: base.indirect,
     }
 }

@@ -47,7 +47,7 @@ mod pool;
 
 pub use cache::forget_lcore;
 pub use offload::{CsumVerdict, L4, RxCsum, TxRequest, TxRequestError};
-pub use pool::{DEFAULT_DATA_ROOM, HEADROOM, Mempool, PoolError, PoolSizes, Pools};
+pub use pool::{DEFAULT_DATA_ROOM, HDR_DATA_ROOM, HEADROOM, Mempool, PoolError, PoolSizes, Pools};
 
 use std::fmt;
 use std::ptr::{self, NonNull};

@@ -264,7 +264,7 @@ impl Tcp {
         }
         let mbufs = tcb.sq.mbufs();
         sh.spares.fill_send(&mut tcb.sq);
-        let n = tcb.sq.append(&data[..take], goal, &sh.pools.data);
+        let n = tcb.sq.append(&data[..take], goal, &sh.pools.data, &sh.pools.hdr);
         sh.mem.charge(tcb.sq.mbufs().saturating_sub(mbufs) as u32);
         if n < data.len() {
             tcb.set(flag::WANT_WRITE);

@@ -2,7 +2,7 @@
 //! payload pools decides how TCP treats new data.
 //!
 //! - **Normal**: no limit but the per-connection buffers.
-//! - **Pressure** (fewer than 1/[`PRESSURE_FRACTION`] of the data or indirect pool free; Linux
+//! - **Pressure** (fewer than 1/[`PRESSURE_FRACTION`] of the data, header or indirect pool free; Linux
 //!   `tcp_mem[1]`): `send` takes no more bytes from the application and `Writable` waits for
 //!   the level to drop (Linux `sk_stream_memory_free` / `sk_wmem_schedule`); windows do not
 //!   grow (`tcp_clamp_window`); out-of-order payload that we alone hold is refused. Data inside
@@ -134,16 +134,23 @@ impl Memory {
         self.level >= MemLevel::Pressure
     }
 
-    /// Counts the free mbufs of the data and indirect pools (the two that hold payload; header
-    /// mbufs are freed as soon as a frame is sent or parsed) and returns the new level. The
-    /// budget is half the data mbufs left above the pressure line.
+    /// Counts the free mbufs of the pools that hold payload (data, indirect, and the header
+    /// pool, whose mbufs also carry small writes copied by `send` and small received frames)
+    /// and returns the new level. The header pool takes part up to `Pressure` only: its
+    /// reserve below the pressure line is for control segments and headers, which a refused
+    /// `send` protects, while the hard line's pruning and drops are about payload pools. The
+    /// budget is half the mbufs left above the pressure line in the data or header pool,
+    /// whichever is less (`send` draws from either).
     pub fn evaluate(&mut self, pools: &Pools) -> MemLevel {
-        let (data, indirect) = (&pools.data, &pools.indirect);
+        let (data, hdr, indirect) = (&pools.data, &pools.hdr, &pools.indirect);
         let avail = data.available();
+        let hdr_avail = hdr.available();
         self.level = MemLevel::of(avail, data.capacity())
-            .max(MemLevel::of(indirect.available(), indirect.capacity()));
+            .max(MemLevel::of(indirect.available(), indirect.capacity()))
+            .max(MemLevel::of(hdr_avail, hdr.capacity()).min(MemLevel::Pressure));
+        let above = |n: u32, cap: u32| n.saturating_sub(cap / PRESSURE_FRACTION) / 2;
         self.budget = if self.level == MemLevel::Normal {
-            avail.saturating_sub(data.capacity() / PRESSURE_FRACTION) / 2
+            above(avail, data.capacity()).min(above(hdr_avail, hdr.capacity()))
         } else {
             0
         };

@@ -41,7 +41,7 @@ pub use self::scoreboard::SackTag;
 use std::fmt;
 
 use super::deque::LazyDeque;
-use crate::buf::{Mempool, Pkt};
+use crate::buf::{HEADROOM, Mempool, Pkt};
 use crate::time::Instant;
 use crate::wire::SeqNum;
 
@@ -448,17 +448,33 @@ impl SendQueue {
 
     /// Copies `data` in: first into the tail unit if it is unsent, has no FIN and is shorter than
     /// `size_goal`, then into new units of up to `size_goal` bytes (Linux `tcp_sendmsg`). New
-    /// units keep the pool's headroom for headers. Returns the bytes taken: fewer if the pool
-    /// runs dry, 0 after a FIN. The caller enforces the send-buffer limit.
-    pub fn append(&mut self, data: &[u8], size_goal: usize, pool: &Mempool) -> usize {
+    /// units keep the pool's headroom for headers. A new unit whose bytes fit in one `small`
+    /// mbuf starts in one (as Linux puts a small write in a small skb): a 64-byte request
+    /// then holds a few hundred bytes until acknowledged, not a 2 KiB data mbuf; should it
+    /// grow later (Nagle, cork), its chain continues in `pool`'s mbufs. Returns the bytes
+    /// taken: fewer if the pool runs dry, 0 after a FIN. The caller enforces the send-buffer
+    /// limit.
+    pub fn append(
+        &mut self,
+        data: &[u8],
+        size_goal: usize,
+        pool: &Mempool,
+        small: &Mempool,
+    ) -> usize {
         if self.fin_queued || size_goal == 0 {
             return 0;
         }
         let goal = size_goal.min(MAX_SIZE_GOAL);
+        let small_room = usize::from(small.data_room()).saturating_sub(HEADROOM);
         let mut done = self.fill_tail(data, goal, pool);
         while done < data.len() {
             let n = (data.len() - done).min(goal);
-            let Some(mut pkt) = Pkt::alloc(pool) else {
+            let first = if n <= small_room {
+                Pkt::alloc(small).or_else(|| Pkt::alloc(pool))
+            } else {
+                Pkt::alloc(pool)
+            };
+            let Some(mut pkt) = first else {
                 break;
             };
             let got = pkt.extend_from_slice(pool, &data[done..done + n]);
