@@ -264,7 +264,13 @@ impl Tcp {
         }
         let mbufs = tcb.sq.mbufs();
         sh.spares.fill_send(&mut tcb.sq);
-        let n = tcb.sq.append(&data[..take], goal, &sh.pools.data, &sh.pools.hdr);
+        // Small writes go to header mbufs while that pool has room above its pressure line.
+        let small = if sh.mem.small_ok {
+            &sh.pools.hdr
+        } else {
+            &sh.pools.data
+        };
+        let n = tcb.sq.append(&data[..take], goal, &sh.pools.data, small);
         sh.mem.charge(tcb.sq.mbufs().saturating_sub(mbufs) as u32);
         if n < data.len() {
             tcb.set(flag::WANT_WRITE);

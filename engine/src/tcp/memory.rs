@@ -2,7 +2,7 @@
 //! payload pools decides how TCP treats new data.
 //!
 //! - **Normal**: no limit but the per-connection buffers.
-//! - **Pressure** (fewer than 1/[`PRESSURE_FRACTION`] of the data, header or indirect pool free; Linux
+//! - **Pressure** (fewer than 1/[`PRESSURE_FRACTION`] of the data or indirect pool free; Linux
 //!   `tcp_mem[1]`): `send` takes no more bytes from the application and `Writable` waits for
 //!   the level to drop (Linux `sk_stream_memory_free` / `sk_wmem_schedule`); windows do not
 //!   grow (`tcp_clamp_window`); out-of-order payload that we alone hold is refused. Data inside
@@ -95,8 +95,8 @@ impl MemLevel {
     }
 }
 
-/// A stack's memory state: the level, and how many data mbufs `send` may still allocate
-/// before the pools must be counted again.
+/// A stack's memory state: the level, and how many data (or small-write header) mbufs `send`
+/// may still allocate before the pools must be counted again.
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     pub level: MemLevel,
@@ -105,6 +105,9 @@ pub struct Memory {
     /// slot): pruning checks each.
     pub ooo_listed: Vec<u32>,
     budget: u32,
+    /// The header pool was above its pressure line at the last count: `send` may copy small
+    /// writes into header mbufs (see `evaluate`).
+    pub small_ok: bool,
     /// A `send` was refused for memory since the last evaluation that found room: the next
     /// one that does must post `Writable` (the level may never have left `Normal`).
     pub refused: bool,
@@ -134,25 +137,29 @@ impl Memory {
         self.level >= MemLevel::Pressure
     }
 
-    /// Counts the free mbufs of the pools that hold payload (data, indirect, and the header
-    /// pool, whose mbufs also carry small writes copied by `send` and small received frames)
-    /// and returns the new level. The header pool takes part up to `Pressure` only: its
-    /// reserve below the pressure line is for control segments and headers, which a refused
-    /// `send` protects, while the hard line's pruning and drops are about payload pools. The
-    /// budget is half the mbufs left above the pressure line in the data or header pool,
-    /// whichever is less (`send` draws from either).
+    /// Counts the free mbufs of the data and indirect pools (the two that hold payload; header
+    /// mbufs are freed as soon as a frame is sent or parsed, or hold a small payload) and
+    /// returns the new level. The budget is half the data mbufs left above the pressure line.
+    ///
+    /// `send` copies small writes into header mbufs while the header pool is above its own
+    /// pressure line (`small_ok`); the budget is then also capped by half the header mbufs
+    /// above that line, so small writes can never take the header pool below it between two
+    /// counts: what is left there is for headers and control segments. Below it, small
+    /// writes go to data mbufs, and the level is the payload pools' alone as before.
     pub fn evaluate(&mut self, pools: &Pools) -> MemLevel {
         let (data, hdr, indirect) = (&pools.data, &pools.hdr, &pools.indirect);
         let avail = data.available();
         let hdr_avail = hdr.available();
         self.level = MemLevel::of(avail, data.capacity())
-            .max(MemLevel::of(indirect.available(), indirect.capacity()))
-            .max(MemLevel::of(hdr_avail, hdr.capacity()).min(MemLevel::Pressure));
+            .max(MemLevel::of(indirect.available(), indirect.capacity()));
+        self.small_ok = MemLevel::of(hdr_avail, hdr.capacity()) == MemLevel::Normal;
         let above = |n: u32, cap: u32| n.saturating_sub(cap / PRESSURE_FRACTION) / 2;
-        self.budget = if self.level == MemLevel::Normal {
-            above(avail, data.capacity()).min(above(hdr_avail, hdr.capacity()))
-        } else {
-            0
+        self.budget = match (self.level, self.small_ok) {
+            (MemLevel::Normal, true) => {
+                above(avail, data.capacity()).min(above(hdr_avail, hdr.capacity()))
+            }
+            (MemLevel::Normal, false) => above(avail, data.capacity()),
+            _ => 0,
         };
         self.level
     }
