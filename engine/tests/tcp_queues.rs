@@ -185,7 +185,11 @@ fn send_fin_goes_on_an_unsent_tail_or_alone() {
     q.push_fin();
     assert_eq!((q.len(), q.write_seq()), (1, SeqNum(101)));
     assert!(q.get(0).is_some_and(|u| u.fin && u.end() == SeqNum(101)));
-    assert_eq!(q.append(&[1; 10], MSS, &pool, &pool), 0, "nothing after the FIN");
+    assert_eq!(
+        q.append(&[1; 10], MSS, &pool, &pool),
+        0,
+        "nothing after the FIN"
+    );
     assert!(
         q.append_pkt(Pkt::from_slice(&pool, b"x").expect("alloc"), MSS, &pool)
             .is_err()

@@ -191,11 +191,7 @@ fn zero_window_persist_probes_back_off_and_reads_resume_the_sender() {
 
 /// Keepalive with small values, on the connecting side.
 fn keepalive_opts() -> (Keepalive, ConnOptions) {
-    let ka = Keepalive {
-        idle: Duration::from_secs(2),
-        interval: Duration::from_millis(500),
-        probes: 3,
-    };
+    let ka = Keepalive::new(Duration::from_secs(2), Duration::from_millis(500), 3);
     let opts = ConnOptions {
         keepalive: Some(ka),
         ..ConnOptions::default()
@@ -223,7 +219,7 @@ fn keepalive_declares_a_vanished_peer_dead() {
         p.closed(Side::A, a).is_some()
     });
     assert_eq!(p.closed(Side::A, a), Some(Some(TcpError::TimedOut)));
-    let expect = ka.idle + ka.interval * u32::from(ka.probes);
+    let expect = ka.idle() + ka.interval() * u32::from(ka.probes);
     let waited = closed - last_rx;
     assert!(
         waited >= expect && waited < expect + Duration::from_micros(50),
@@ -238,9 +234,9 @@ fn keepalive_declares_a_vanished_peer_dead() {
         .map(|(t, _)| t)
         .collect();
     assert_eq!(probes.len(), usize::from(ka.probes), "{probes:?}");
-    assert!(probes[0] - last_rx >= ka.idle);
+    assert!(probes[0] - last_rx >= ka.idle());
     for w in probes.windows(2) {
-        assert_eq!(w[1] - w[0], ka.interval);
+        assert_eq!(w[1] - w[0], ka.interval());
     }
     let rst_sent = p
         .segs(Side::A)
@@ -270,7 +266,7 @@ fn keepalive_against_a_live_idle_peer_keeps_the_connection() {
     for w in probes.windows(2) {
         let gap = w[1] - w[0];
         assert!(
-            gap >= ka.idle && gap < ka.idle + Duration::from_millis(3),
+            gap >= ka.idle() && gap < ka.idle() + Duration::from_millis(3),
             "probe gap {gap:?}"
         );
     }

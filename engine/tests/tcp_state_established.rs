@@ -1272,11 +1272,7 @@ fn established_out_of_order_data_acked_at_once_despite_delayed_ack() {
 
 // ---- keepalive (RFC 1122 §4.2.3.6) ----
 
-const KA: Keepalive = Keepalive {
-    idle: Duration::from_secs(10),
-    interval: Duration::from_secs(2),
-    probes: 3,
-};
+const KA: Keepalive = Keepalive::new(Duration::from_secs(10), Duration::from_secs(2), 3);
 
 fn keepalive_harness() -> Harness {
     let mut h = Harness::new();
@@ -1291,11 +1287,11 @@ fn keepalive_harness() -> Harness {
 fn established_keepalive_probe_after_idle() {
     let mut h = keepalive_harness();
     let t = h.now;
-    h.advance(KA.idle - Duration::from_nanos(1));
+    h.advance(KA.idle() - Duration::from_nanos(1));
     h.expect_nothing();
     h.advance(Duration::from_nanos(1));
     let p = h.recv_seg().expect("keepalive probe");
-    assert_eq!(p.at, t + KA.idle);
+    assert_eq!(p.at, t + KA.idle());
     assert_eq!(
         (p.repr.flags, p.repr.seq, p.repr.ack, p.payload.len()),
         (ACK, h.iss, h.irs + 1, 0),
@@ -1308,7 +1304,7 @@ fn established_keepalive_unanswered_times_out() {
     let mut h = keepalive_harness();
     let c = h.conn();
     let t = h.now;
-    h.advance(KA.idle + 3 * KA.interval);
+    h.advance(KA.idle() + 3 * KA.interval());
     let at: Vec<Duration> = (0..3)
         .map(|_| {
             let s = h.recv_seg().expect("probe");
@@ -1333,7 +1329,7 @@ fn established_keepalive_unanswered_times_out() {
 #[test]
 fn established_keepalive_answered_restarts_idle() {
     let mut h = keepalive_harness();
-    h.advance(KA.idle);
+    h.advance(KA.idle());
     h.recv().expect("probe");
     h.send(TcpRepr {
         seq: h.irs + 1,
@@ -1341,11 +1337,11 @@ fn established_keepalive_answered_restarts_idle() {
         ..SEND_TEMPL
     });
     let t = h.now;
-    h.advance(KA.idle - Duration::from_nanos(1));
+    h.advance(KA.idle() - Duration::from_nanos(1));
     h.expect_nothing();
     h.advance(Duration::from_nanos(1));
     let p = h.recv_seg().expect("next probe after a full idle period");
-    assert_eq!(p.at, t + KA.idle);
+    assert_eq!(p.at, t + KA.idle());
     assert_eq!(h.state(), State::Established);
 }
 

@@ -22,7 +22,7 @@ use super::state::State;
 use super::tcb::{Tcb, flag};
 use super::timer::TimerKind;
 use super::types::{ConnId, ConnInfo, ConnOptions, ListenerId, TcpError};
-use crate::buf::{HEADROOM, Pkt};
+use crate::buf::{HDR_DATA_ROOM, HEADROOM, Pkt};
 
 impl Tcp {
     /// Listens on `port`, on every address of the stack and in both families, with room for
@@ -264,8 +264,11 @@ impl Tcp {
         }
         let mbufs = tcb.sq.mbufs();
         sh.spares.fill_send(&mut tcb.sq);
-        // Small writes go to header mbufs while that pool has room above its pressure line.
-        let small = if sh.mem.small_ok {
+        // A small write (at most one piece of a send is) goes to a header mbuf while that pool
+        // has room above its pressure line (`memory::Memory::take_small`).
+        let last_piece = take % goal.max(1);
+        let fits = last_piece <= usize::from(HDR_DATA_ROOM) - HEADROOM;
+        let small = if fits && sh.mem.take_small() {
             &sh.pools.hdr
         } else {
             &sh.pools.data
@@ -491,7 +494,7 @@ impl Tcp {
             unsent_bytes: t.sq.unsent_bytes(),
             unacked_bytes: t.sq.sent_bytes(),
             readable_bytes: t.rq.bytes(),
-            retransmits: t.retransmits,
+            retransmits: u64::from(t.retransmits),
         })
     }
 

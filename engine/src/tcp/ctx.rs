@@ -191,15 +191,12 @@ pub fn ack_now(tcb: &mut Tcb, sh: &mut Shared) {
 /// line rate and a flood of forged segments cannot draw one ACK each.
 pub fn oow_ack(tcb: &mut Tcb, sh: &mut Shared, has_data: bool) {
     let now = tcb.last_rx;
-    if !has_data
-        && tcb
-            .last_oow_ack
-            .is_some_and(|t| now - t < sh.cfg.oow_ack_interval)
-    {
+    let last = tcb.last_oow_ack;
+    if !has_data && last != Instant::FAR_FUTURE && now - last < sh.cfg.oow_ack_interval {
         sh.counters.oow_rate_limited += 1;
         return;
     }
-    tcb.last_oow_ack = Some(now);
+    tcb.last_oow_ack = now;
     ack_now(tcb, sh);
 }
 
@@ -311,7 +308,7 @@ pub fn set_timer(tcb: &mut Tcb, sh: &mut Shared, kind: TimerKind, at: Instant) {
 /// Arms keepalive for a connection that has it enabled (at establishment or when enabled).
 pub fn arm_keepalive(tcb: &mut Tcb, sh: &mut Shared) {
     if let Some(ka) = tcb.opts.keepalive {
-        let at = tcb.last_rx + ka.idle;
+        let at = tcb.last_rx + ka.idle();
         set_timer(tcb, sh, TimerKind::Keepalive, at);
     }
 }

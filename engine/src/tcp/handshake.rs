@@ -84,7 +84,7 @@ pub fn create(
         last_tx: now,
         tw_since: Instant::ZERO,
         retransmits: 0,
-        last_oow_ack: None,
+        last_oow_ack: Instant::FAR_FUTURE,
         recover: iss,
     };
     let h = conns.insert_with(make).ok_or(TcpError::TableFull)?;

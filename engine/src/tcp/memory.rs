@@ -95,8 +95,8 @@ impl MemLevel {
     }
 }
 
-/// A stack's memory state: the level, and how many data (or small-write header) mbufs `send`
-/// may still allocate before the pools must be counted again.
+/// A stack's memory state: the level, and how many data mbufs (and header mbufs for small
+/// writes) `send` may still allocate before the pools must be counted again.
 #[derive(Clone, Debug, Default)]
 pub struct Memory {
     pub level: MemLevel,
@@ -105,9 +105,9 @@ pub struct Memory {
     /// slot): pruning checks each.
     pub ooo_listed: Vec<u32>,
     budget: u32,
-    /// The header pool was above its pressure line at the last count: `send` may copy small
-    /// writes into header mbufs (see `evaluate`).
-    pub small_ok: bool,
+    /// Small writes `send` may still copy into header mbufs before the pools are counted
+    /// again (see `evaluate`).
+    small_budget: u32,
     /// A `send` was refused for memory since the last evaluation that found room: the next
     /// one that does must post `Writable` (the level may never have left `Normal`).
     pub refused: bool,
@@ -141,27 +141,32 @@ impl Memory {
     /// mbufs are freed as soon as a frame is sent or parsed, or hold a small payload) and
     /// returns the new level. The budget is half the data mbufs left above the pressure line.
     ///
-    /// `send` copies small writes into header mbufs while the header pool is above its own
-    /// pressure line (`small_ok`); the budget is then also capped by half the header mbufs
-    /// above that line, so small writes can never take the header pool below it between two
-    /// counts: what is left there is for headers and control segments. Below it, small
-    /// writes go to data mbufs, and the level is the payload pools' alone as before.
+    /// `send` copies a small write into a header mbuf while the header pool is above its own
+    /// pressure line, at most half the header mbufs above that line between two counts
+    /// (`small_budget`, see [`Memory::take_small`]): small writes never take the header pool
+    /// below the line, what is left there is for headers and control segments. The level is
+    /// the payload pools' alone.
     pub fn evaluate(&mut self, pools: &Pools) -> MemLevel {
         let (data, hdr, indirect) = (&pools.data, &pools.hdr, &pools.indirect);
         let avail = data.available();
-        let hdr_avail = hdr.available();
         self.level = MemLevel::of(avail, data.capacity())
             .max(MemLevel::of(indirect.available(), indirect.capacity()));
-        self.small_ok = MemLevel::of(hdr_avail, hdr.capacity()) == MemLevel::Normal;
         let above = |n: u32, cap: u32| n.saturating_sub(cap / PRESSURE_FRACTION) / 2;
-        self.budget = match (self.level, self.small_ok) {
-            (MemLevel::Normal, true) => {
-                above(avail, data.capacity()).min(above(hdr_avail, hdr.capacity()))
-            }
-            (MemLevel::Normal, false) => above(avail, data.capacity()),
-            _ => 0,
+        (self.budget, self.small_budget) = if self.level == MemLevel::Normal {
+            let hdr_room = above(hdr.available(), hdr.capacity());
+            (above(avail, data.capacity()), hdr_room)
+        } else {
+            (0, 0)
         };
         self.level
+    }
+
+    /// Whether `send` may copy its next small write into a header mbuf (and counts it).
+    #[inline]
+    pub fn take_small(&mut self) -> bool {
+        let ok = self.small_budget > 0;
+        self.small_budget = self.small_budget.saturating_sub(1);
+        ok
     }
 
     /// Whether `send` may allocate about `mbufs` data mbufs without looking at the pools.

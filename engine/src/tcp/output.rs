@@ -199,7 +199,7 @@ pub fn retransmit_unit<S: SegmentSink + ?Sized>(
     }
     let space = tcb.sq.get(i).map_or(0, |u| u.space());
     tcb.sq.mark_retransmitted(i, out.now);
-    tcb.retransmits += 1;
+    tcb.retransmits = tcb.retransmits.saturating_add(1);
     sh.counters.retrans_segs += 1;
     match tcb.ca {
         CaState::Loss => sh.counters.slow_start_retrans += 1,

@@ -236,10 +236,11 @@ pub struct Tcb {
     pub last_tx: Instant,
     /// Entered TIME_WAIT (for TIME_WAIT reuse).
     pub tw_since: Instant,
-    /// Segments retransmitted over the connection's life.
-    pub retransmits: u64,
-    /// When we last answered an unacceptable segment (RFC 5961 §7 rate limit).
-    pub last_oow_ack: Option<Instant>,
+    /// Segments retransmitted over the connection's life (saturating; `ConnInfo` widens it).
+    pub retransmits: u32,
+    /// When we last answered an unacceptable segment (RFC 5961 §7 rate limit);
+    /// `Instant::FAR_FUTURE` before the first (8 bytes, not an `Option`'s 16).
+    pub last_oow_ack: Instant,
 }
 
 impl Tcb {

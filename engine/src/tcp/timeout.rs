@@ -140,8 +140,8 @@ fn on_keepalive<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &m
         return;
     }
     let idle = out.now - tcb.last_rx;
-    if idle < ka.idle {
-        let at = tcb.last_rx + ka.idle;
+    if idle < ka.idle() {
+        let at = tcb.last_rx + ka.idle();
         return set_timer(tcb, sh, TimerKind::Keepalive, at);
     }
     if tcb.probes >= ka.probes {
@@ -154,6 +154,6 @@ fn on_keepalive<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &m
         sh.counters.keepalive_probes += 1;
     }
     tcb.probes += 1;
-    let at = out.now + ka.interval;
+    let at = out.now + ka.interval();
     set_timer(tcb, sh, TimerKind::Keepalive, at);
 }

@@ -87,23 +87,53 @@ pub enum TcpError {
 }
 
 /// Keepalive settings (RFC 1122 §4.2.3.6; Linux's defaults are 7200 s, 75 s, 9).
+///
+/// Times are kept in whole milliseconds in 32 bits (every connection carries a copy in its
+/// options: 12 bytes instead of 40); up to 49 days, longer ones are clamped (Linux takes whole
+/// seconds, at most 32,767 s).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Keepalive {
-    /// Idle time before the first probe.
-    pub idle: Duration,
-    /// Time between unanswered probes.
-    pub interval: Duration,
+    idle_ms: u32,
+    interval_ms: u32,
     /// Unanswered probes before the connection is declared dead.
     pub probes: u8,
 }
 
+impl Keepalive {
+    /// Probes after `idle` without a segment from the peer, every `interval`, `probes` of
+    /// them unanswered before the connection is declared dead.
+    pub const fn new(idle: Duration, interval: Duration, probes: u8) -> Keepalive {
+        Keepalive {
+            idle_ms: ms_u32(idle),
+            interval_ms: ms_u32(interval),
+            probes,
+        }
+    }
+
+    /// Idle time before the first probe.
+    pub const fn idle(&self) -> Duration {
+        Duration::from_millis(self.idle_ms as u64)
+    }
+
+    /// Time between unanswered probes.
+    pub const fn interval(&self) -> Duration {
+        Duration::from_millis(self.interval_ms as u64)
+    }
+}
+
+/// `d` in whole milliseconds, clamped to `u32::MAX`.
+const fn ms_u32(d: Duration) -> u32 {
+    let ms = d.as_millis();
+    if ms > u32::MAX as u128 {
+        u32::MAX
+    } else {
+        ms as u32
+    }
+}
+
 impl Default for Keepalive {
     fn default() -> Self {
-        Keepalive {
-            idle: Duration::from_secs(7200),
-            interval: Duration::from_secs(75),
-            probes: 9,
-        }
+        Keepalive::new(Duration::from_secs(7200), Duration::from_secs(75), 9)
     }
 }
 
