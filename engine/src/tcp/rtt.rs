@@ -55,15 +55,21 @@ pub struct RttEstimator {
     base_rto_ns: u64,
     /// Doublings since the last sample or reset (§5.5).
     backoffs: u32,
-    /// The current RTO: `base_rto_ns` backed off `backoffs` times, at most `max_ns`. Kept up
+    /// The current RTO: `base_rto_ns` backed off `backoffs` times, at most `max_us`. Kept up
     /// to date by every change of either, since the send and ACK paths read it per segment.
     rto_ns: u64,
     min_rtt_ns: u64,
     /// The configuration's bounds and granularity in nanoseconds (all of it the estimator
     /// needs after creation: one copy per connection, issue 10's 1 KiB).
-    min_ns: u64,
-    max_ns: u64,
-    granularity_ns: u64,
+    /// Microseconds in 32 bits (up to 71 minutes, longer clamped): 12 bytes, not 24.
+    min_us: u32,
+    max_us: u32,
+    granularity_us: u32,
+}
+
+/// `d` in whole microseconds, clamped to `u32::MAX`.
+fn us32(d: Duration) -> u32 {
+    u32::try_from(d.as_micros()).unwrap_or(u32::MAX)
 }
 
 fn ns(d: Duration) -> u64 {
@@ -73,10 +79,11 @@ fn ns(d: Duration) -> u64 {
 impl RttEstimator {
     /// An estimator with no sample yet: RTO is `initial_rto`.
     pub fn new(config: RttConfig) -> RttEstimator {
-        let (min_ns, max_ns) = (
-            ns(config.min_rto),
-            ns(config.max_rto).max(ns(config.min_rto)),
+        let (min_us, max_us) = (
+            us32(config.min_rto),
+            us32(config.max_rto).max(us32(config.min_rto)),
         );
+        let (min_ns, max_ns) = (u64::from(min_us) * 1000, u64::from(max_us) * 1000);
         let base_rto_ns = ns(config.initial_rto).clamp(min_ns, max_ns);
         RttEstimator {
             sampled: false,
@@ -86,10 +93,22 @@ impl RttEstimator {
             backoffs: 0,
             rto_ns: base_rto_ns,
             min_rtt_ns: u64::MAX,
-            min_ns,
-            max_ns,
-            granularity_ns: ns(config.granularity),
+            min_us,
+            max_us,
+            granularity_us: us32(config.granularity),
         }
+    }
+
+    fn min_ns(&self) -> u64 {
+        u64::from(self.min_us) * 1000
+    }
+
+    fn max_ns(&self) -> u64 {
+        u64::from(self.max_us) * 1000
+    }
+
+    fn granularity_ns(&self) -> u64 {
+        u64::from(self.granularity_us) * 1000
     }
 
     /// Takes a round-trip measurement (RFC 6298 §2.2, §2.3) and recomputes the RTO.
@@ -121,12 +140,12 @@ impl RttEstimator {
         self.min_rtt_ns = self.min_rtt_ns.min(r);
         // §2.3 and the clamps of §2.4 and §2.5.
         let variance = self
-            .granularity_ns
+            .granularity_ns()
             .max(self.rttvar_ns.saturating_mul(u64::from(K)));
         self.base_rto_ns = self
             .srtt_ns
             .saturating_add(variance)
-            .clamp(self.min_ns, self.max_ns);
+            .clamp(self.min_ns(), self.max_ns());
         self.backoffs = 0;
         // No backoff: the clamped §2 value is the RTO.
         self.rto_ns = self.base_rto_ns;
@@ -150,7 +169,7 @@ impl RttEstimator {
             .base_rto_ns
             .checked_shl(shift)
             .filter(|v| v >> shift == self.base_rto_ns);
-        rto.unwrap_or(u64::MAX).min(self.max_ns)
+        rto.unwrap_or(u64::MAX).min(self.max_ns())
     }
 
     /// The retransmission timer expired: double the RTO (RFC 6298 §5.5). Saturates.
