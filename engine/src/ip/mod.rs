@@ -254,7 +254,9 @@ pub struct IpLayer {
 
 impl IpLayer {
     /// Bytes of the per-connection header template (one slot per connection index, touched
-    /// when the connection first sends; `stack::memory_per_connection` counts it).
+    /// when the connection first sends; `stack::memory_per_connection` counts it). An IPv6
+    /// connection's template needs `template::EXT` bytes more, in a side table grown only
+    /// for IPv6 flows.
     pub fn template_bytes() -> usize {
         std::mem::size_of::<template::HeaderTemplate>()
     }

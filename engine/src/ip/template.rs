@@ -12,7 +12,8 @@
 //! header is final (so a patched ECN field is covered by the IPv4 header checksum).
 //!
 //! The IP layer keeps one template per connection in [`Templates`], indexed by the
-//! connection's [`FlowId`] (a slab index): TCP carries no header bytes (ARCHITECTURE decision
+//! connection's [`FlowId`] (a slab index; a slot holds an IPv4 template, an IPv6 one keeps its
+//! last [`EXT`] bytes in a side table grown only for IPv6 flows): TCP carries no header bytes (ARCHITECTURE decision
 //! 13). A template is used only when it was built for the same flow id (index *and*
 //! generation, so a later connection in the same slot rebuilds it), the same MAC addresses and
 //! the same timestamp setting, and when the segment carries no MSS, window-scale,
@@ -29,6 +30,12 @@ use super::{ETH, IP4, IP6, TCP, TCP_TS};
 
 /// The longest template: Ethernet, IPv6, TCP with the timestamp option.
 const MAX_LEN: usize = ETH + IP6 + TCP_TS;
+/// The bytes a slot holds: the longest IPv4 template. An IPv6 template keeps the rest
+/// (`EXT` bytes) in [`Templates`]' side table, grown only for IPv6 flows, so an IPv4
+/// connection does not pay for IPv6 room.
+const SLOT_LEN: usize = ETH + IP4 + TCP_TS;
+/// What an IPv6 template holds beyond [`SLOT_LEN`].
+pub const EXT: usize = MAX_LEN - SLOT_LEN;
 
 /// Hop limit (IPv6) and TTL (IPv4) of our packets: Linux's default of 64.
 pub const HOP_LIMIT: u8 = 64;
@@ -124,7 +131,8 @@ pub fn emit_l2_l3(
 /// One connection's template. See the module documentation.
 #[derive(Clone, Copy)]
 pub struct HeaderTemplate {
-    bytes: [u8; MAX_LEN],
+    /// The first `SLOT_LEN` bytes (an IPv6 template's rest is in its `EXT` bytes).
+    bytes: [u8; SLOT_LEN],
     /// Bytes in use; 0 until built.
     len: u8,
     /// Where the TCP header starts (Ethernet + IP header).
@@ -135,7 +143,7 @@ pub struct HeaderTemplate {
 impl Default for HeaderTemplate {
     fn default() -> Self {
         HeaderTemplate {
-            bytes: [0; MAX_LEN],
+            bytes: [0; SLOT_LEN],
             len: 0,
             l4: 0,
             flow: FlowId {
@@ -193,10 +201,18 @@ impl HeaderTemplate {
         usize::from(self.l4)
     }
 
-    /// (Re)builds the template with the generic emitters.
-    pub fn build(&mut self, flow: FlowId, src: MacAddr, dst: MacAddr, t: &FourTuple, ts: bool) {
-        let b = &mut self.bytes;
-        b.fill(0);
+    /// (Re)builds the template with the generic emitters; an IPv6 template's bytes beyond
+    /// `SLOT_LEN` go to `ext`.
+    pub fn build(
+        &mut self,
+        ext: &mut [u8; EXT],
+        flow: FlowId,
+        (src, dst): (MacAddr, MacAddr),
+        t: &FourTuple,
+        ts: bool,
+    ) {
+        let mut all = [0u8; MAX_LEN];
+        let b = &mut all;
         let l4 = emit_l2_l3(b, src, dst, t, IpFields::default());
         let tcp = TcpRepr {
             src_port: t.local_port,
@@ -205,6 +221,11 @@ impl HeaderTemplate {
             ..TcpRepr::default()
         };
         tcp.emit(&mut b[l4..]);
+        let (main, rest) = all.split_at(SLOT_LEN);
+        self.bytes.copy_from_slice(main);
+        if t.is_ipv6() {
+            ext.copy_from_slice(rest);
+        }
         self.l4 = l4 as u8;
         self.len = (l4 + tcp.header_len()) as u8;
         self.flow = flow;
@@ -214,16 +235,16 @@ impl HeaderTemplate {
     /// then the per-segment fields `ip`.
     /// Precondition: [`HeaderTemplate::fits`] and [`HeaderTemplate::matches`] hold for `repr`.
     #[inline]
-    pub fn write(&self, head: &mut [u8], repr: &TcpRepr, ip: IpFields) {
+    pub fn write(&self, ext: &[u8; EXT], head: &mut [u8], repr: &TcpRepr, ip: IpFields) {
         // One copy of a constant size per layout (no call to memcpy, no bounds check per
         // field); `build` makes only these four.
         const V4: usize = ETH + IP4;
         const V6: usize = ETH + IP6;
         match (usize::from(self.l4), usize::from(self.len)) {
-            (V4, 54) => self.write_at::<V4, 54>(head, repr, ip),
-            (V4, 66) => self.write_at::<V4, 66>(head, repr, ip),
-            (V6, 74) => self.write_at::<V6, 74>(head, repr, ip),
-            (V6, 86) => self.write_at::<V6, 86>(head, repr, ip),
+            (V4, 54) => self.write_at::<V4, 54>(ext, head, repr, ip),
+            (V4, 66) => self.write_at::<V4, 66>(ext, head, repr, ip),
+            (V6, 74) => self.write_at::<V6, 74>(ext, head, repr, ip),
+            (V6, 86) => self.write_at::<V6, 86>(ext, head, repr, ip),
             _ => {}
         }
     }
@@ -231,17 +252,20 @@ impl HeaderTemplate {
     #[inline(always)]
     fn write_at<const L4: usize, const LEN: usize>(
         &self,
+        ext: &[u8; EXT],
         head: &mut [u8],
         repr: &TcpRepr,
         ip: IpFields,
     ) {
-        let (Some(h), Some(t)) = (
-            head.first_chunk_mut::<LEN>(),
-            self.bytes.first_chunk::<LEN>(),
-        ) else {
+        let Some(h) = head.first_chunk_mut::<LEN>() else {
             return;
         };
-        *h = *t;
+        // Constant sizes: one copy from the slot, and for IPv6 one from its side bytes.
+        let main = LEN.min(SLOT_LEN);
+        h[..main].copy_from_slice(&self.bytes[..main]);
+        if LEN > SLOT_LEN {
+            h[SLOT_LEN..].copy_from_slice(&ext[..LEN - SLOT_LEN]);
+        }
         let ecn = ip.ecn.bits();
         if L4 == ETH + IP4 {
             // The TOS byte: DSCP 0 from the template, the ECN field in its low bits.
@@ -281,10 +305,14 @@ fn put_seq(h: &mut [u8], at: usize, v: SeqNum) {
     put32(h, at, v.0);
 }
 
-/// The templates of a stack's connections, indexed by [`FlowId::index`].
+/// The templates of a stack's connections, indexed by [`FlowId::index`]; an IPv6 template's
+/// last `EXT` bytes in `ext`, at the same index (grown only when an IPv6 template is built).
 #[derive(Debug, Default)]
 pub struct Templates {
     slots: Vec<HeaderTemplate>,
+    ext: Vec<[u8; EXT]>,
+    /// What an IPv4 slot is handed as its (unused) side bytes.
+    scratch: [u8; EXT],
 }
 
 impl Templates {
@@ -292,24 +320,36 @@ impl Templates {
     pub fn with_capacity(n: usize) -> Templates {
         Templates {
             slots: Vec::with_capacity(n),
+            ext: Vec::new(),
+            scratch: [0; EXT],
         }
     }
 
-    /// The template of `flow`'s slot, if one was ever built there (it may be another
-    /// connection's: check [`HeaderTemplate::matches`]).
+    /// The template of `flow`'s slot and its side bytes, if one was ever built there (it may
+    /// be another connection's: check [`HeaderTemplate::matches`]).
     #[inline]
-    pub fn get(&self, flow: FlowId) -> Option<&HeaderTemplate> {
-        self.slots.get(flow.index as usize)
+    pub fn get(&self, flow: FlowId) -> Option<(&HeaderTemplate, &[u8; EXT])> {
+        let i = flow.index as usize;
+        let t = self.slots.get(i)?;
+        Some((t, self.ext.get(i).unwrap_or(&self.scratch)))
     }
 
-    /// The template slot of `flow` (created empty on first use).
+    /// The template slot of `flow` (created empty on first use) and, for an IPv6 flow
+    /// (`v6`), its side bytes.
     #[inline]
-    pub fn slot(&mut self, flow: FlowId) -> &mut HeaderTemplate {
+    pub fn slot(&mut self, flow: FlowId, v6: bool) -> (&mut HeaderTemplate, &mut [u8; EXT]) {
         let i = flow.index as usize;
         if i >= self.slots.len() {
             self.slots.resize(i + 1, HeaderTemplate::default());
         }
-        &mut self.slots[i]
+        if v6 && i >= self.ext.len() {
+            self.ext.resize(i + 1, [0; EXT]);
+        }
+        let ext = match self.ext.get_mut(i) {
+            Some(e) if v6 => e,
+            _ => &mut self.scratch,
+        };
+        (&mut self.slots[i], ext)
     }
 }
 
@@ -365,8 +405,9 @@ mod tests {
                 };
                 assert!(HeaderTemplate::fits(&repr));
                 let mut tm = HeaderTemplate::default();
+                let mut ext = [0u8; EXT];
                 assert!(!tm.matches(FLOW, SRC, DST, ts.is_some()));
-                tm.build(FLOW, SRC, DST, &t, ts.is_some());
+                tm.build(&mut ext, FLOW, (SRC, DST), &t, ts.is_some());
                 assert!(tm.matches(FLOW, SRC, DST, ts.is_some()));
                 assert!(!tm.matches(FLOW, DST, SRC, ts.is_some()));
                 assert!(!tm.matches(FLOW, SRC, DST, ts.is_none()));
@@ -385,7 +426,7 @@ mod tests {
                     let want = generic(&t, &repr, ip);
                     assert_eq!(tm.header_len(), want.len());
                     let mut got = vec![0xffu8; want.len()];
-                    tm.write(&mut got, &repr, ip);
+                    tm.write(&ext, &mut got, &repr, ip);
                     assert_eq!(got, want, "v6 {v6} timestamps {ts:?} {ecn:?}");
                     let field = match v6 {
                         false => Ipv4Packet::new_unchecked(&got[ETH..]).dscp_ecn(),

@@ -114,7 +114,7 @@ impl TcpTx<'_> {
         let ip = &mut *self.ip;
         let dst_mac = ip.cached_route(self.now, seg.tuple.remote_ip)?;
         let ts = seg.repr.timestamps.is_some();
-        let t = ip.templates.get(flow)?;
+        let (t, ext) = ip.templates.get(flow)?;
         if !t.matches(flow, ip.mac, dst_mac, ts) {
             return None;
         }
@@ -138,7 +138,7 @@ impl TcpTx<'_> {
             ident: ip.ident.next(),
             ecn: seg.ecn,
         };
-        t.write(buf, seg.repr, fields);
+        t.write(ext, buf, seg.repr, fields);
         if ip.caps.trusted {
             // The common frame on an in-process link: no checksum, one segment, resolved.
             ip.counters.out_requests(seg.tuple.is_ipv6(), 1);
@@ -240,11 +240,11 @@ impl TcpTx<'_> {
         let mac = self.ip.mac;
         match flow {
             Some(flow) => {
-                let t = self.ip.templates.slot(flow);
+                let (t, ext) = self.ip.templates.slot(flow, seg.tuple.is_ipv6());
                 if !t.matches(flow, mac, dst_mac, ts) {
-                    t.build(flow, mac, dst_mac, seg.tuple, ts);
+                    t.build(ext, flow, (mac, dst_mac), seg.tuple, ts);
                 }
-                t.write(head, seg.repr, fields);
+                t.write(ext, head, seg.repr, fields);
             }
             None => {
                 let at = emit_l2_l3(head, mac, dst_mac, seg.tuple, fields);

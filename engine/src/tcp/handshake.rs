@@ -76,7 +76,7 @@ pub fn create(
         rec: Recovery::new(),
         cwnd_use: CwndUse::default(),
         quickack: sh.cfg.quickack_segments,
-        dsack: None,
+        dsack: Default::default(),
         listener: None,
         queued: Default::default(),
         error: None,

@@ -374,7 +374,7 @@ fn trim_to_window(tcb: &mut Tcb, sh: &mut Shared, seg: &mut Segment, wnd: u32) {
 /// Remembers a duplicate range for the first SACK block of the next ACK (RFC 2883 §4).
 fn note_duplicate(tcb: &mut Tcb, sh: &mut Shared, start: SeqNum, end: SeqNum) {
     if tcb.sack_ok() {
-        tcb.dsack = Some((start, end));
+        tcb.set_dsack(Some((start, end)));
         sh.counters.dsack_old_sent += 1;
     }
 }
@@ -561,7 +561,7 @@ fn queue_text(tcb: &mut Tcb, sh: &mut Shared, seq: SeqNum, p: Pkt) {
         }
     }
     if let Some(d) = ins.dup.filter(|_| tcb.sack_ok()) {
-        tcb.dsack = Some(d);
+        tcb.set_dsack(Some(d));
         sh.counters.dsack_ofo_sent += 1;
     }
     if ins.advanced > 0 {

@@ -390,7 +390,7 @@ fn transmit_unit<S: SegmentSink + ?Sized>(
     if fin {
         flags |= TcpFlags::FIN;
     }
-    let dsack = tcb.dsack;
+    let dsack = tcb.dsack();
     let mut repr = header(tcb, sh, out, seq, flags);
     let path = *sh.path(tcb);
     // TSO only for units beyond one MSS: a unit of at most one MSS is one ordinary segment
@@ -427,7 +427,7 @@ fn transmit_unit<S: SegmentSink + ?Sized>(
         tcb.set(flag::ACK_NOW);
         mark_pending(tcb, sh);
         if repr.sack.is_empty() {
-            tcb.dsack = dsack;
+            tcb.set_dsack(dsack);
         }
     }
     ok
@@ -487,8 +487,9 @@ fn header<S: SegmentSink + ?Sized>(
 ) -> TcpRepr {
     let window = tcb.select_window(false, sh.mem.under_pressure());
     let mut sack = SackBlocks::default();
-    if tcb.sack_ok() && (tcb.dsack.is_some() || tcb.rq.ooo_segs() > 0) {
-        tcb.rq.sack_blocks(tcb.dsack.take(), &mut sack);
+    if tcb.sack_ok() && (tcb.dsack().is_some() || tcb.rq.ooo_segs() > 0) {
+        let dsack = tcb.take_dsack();
+        tcb.rq.sack_blocks(dsack, &mut sack);
     }
     let mut flags = flags;
     ecn::echo(tcb, &mut flags);

@@ -223,8 +223,10 @@ pub struct Tcb {
     pub probes: u8,
     /// Segments to acknowledge at once before delayed ACKs apply (quickack mode).
     pub quickack: u8,
-    /// A duplicate range to report as the first SACK block of the next ACK (RFC 2883).
-    pub dsack: Option<(SeqNum, SeqNum)>,
+    /// A duplicate range to report as the first SACK block of the next ACK (RFC 2883); an
+    /// empty range when there is none (8 bytes, not an `Option`'s 12: see `dsack`,
+    /// `set_dsack`, `take_dsack`).
+    pub(super) dsack: (SeqNum, SeqNum),
     /// The listener this passive open belongs to, until accepted.
     pub listener: Option<ListenerId>,
     /// Kinds of event this connection has in the event queue.
@@ -254,6 +256,24 @@ impl Tcb {
 
     pub fn clear(&mut self, f: u16) {
         self.flags &= !f;
+    }
+
+    /// The duplicate range to report, if any (RFC 2883).
+    pub fn dsack(&self) -> Option<(SeqNum, SeqNum)> {
+        let (start, end) = self.dsack;
+        (start != end).then_some(self.dsack)
+    }
+
+    /// Sets (or with `None` clears) the duplicate range to report.
+    pub fn set_dsack(&mut self, d: Option<(SeqNum, SeqNum)>) {
+        self.dsack = d.unwrap_or_default();
+    }
+
+    /// The duplicate range to report, cleared.
+    pub fn take_dsack(&mut self) -> Option<(SeqNum, SeqNum)> {
+        let d = self.dsack();
+        self.dsack = Default::default();
+        d
     }
 
     pub fn sack_ok(&self) -> bool {
