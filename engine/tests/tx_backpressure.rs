@@ -267,3 +267,47 @@ fn a_destination_queue_beyond_its_bound_counts_its_discards() {
         "the excess counted: {c:?}"
     );
 }
+
+/// A unit that could not go out for want of a header mbuf (the pool dry, decision 11) is not
+/// forgotten: nothing of it is in flight, so no ACK or timer would bring it back; it goes out
+/// once the pool has mbufs again, long before any RTO. (Before, the connection stalled for
+/// good: a request waiting for its answer was never sent.)
+#[test]
+fn a_unit_refused_for_a_dry_header_pool_goes_out_when_mbufs_return() {
+    let mut p = pair("nobuf");
+    let mut sink = Vec::new();
+    let c = p.a.connect(B, 7, None).unwrap();
+    assert_eq!(connect_all(&mut p, &[c], 20_000, &mut sink), 1);
+    let hdr = p.a.pools().hdr;
+    let mut held = Vec::new();
+    while let Some(m) = Pkt::alloc(&hdr) {
+        held.push(m);
+    }
+    let data = pattern(1, 64);
+    assert_eq!(p.a.send(c, &data).unwrap(), 64);
+    for _ in 0..100 {
+        p.poll(&mut sink);
+    }
+    assert!(
+        get(&p.a.counters(), "TcpExtTxNoBuf") > 0,
+        "the transmit was refused"
+    );
+    assert!(sink.iter().all(Vec::is_empty), "nothing could go out yet");
+    drop(held);
+    for _ in 0..100 {
+        p.poll(&mut sink);
+        if sink.first().is_some_and(|s| s.len() == data.len()) {
+            break;
+        }
+    }
+    assert_eq!(
+        sink.first(),
+        Some(&data),
+        "the request went out once mbufs came back"
+    );
+    assert_eq!(
+        get(&p.a.counters(), "TcpRetransSegs"),
+        0,
+        "sent, not retransmitted"
+    );
+}

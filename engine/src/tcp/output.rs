@@ -250,6 +250,7 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
             break;
         }
         if sh.path(tcb).tso.is_none() && len > mss && !tcb.sq.split(i, mss, &sh.pools.indirect) {
+            throttle(tcb, sh);
             break;
         }
         if !tx_room(tcb, sh, out) {
@@ -257,6 +258,10 @@ fn send_new<S: SegmentSink + ?Sized>(tcb: &mut Tcb, sh: &mut Shared, out: &mut O
         }
         ecn::cwr_alone(tcb, &sh.pools.indirect, i);
         if !transmit_unit(tcb, sh, out, i) {
+            // No mbuf for the header or the clone (a dry pool, decision 11): nothing of this
+            // unit is in flight, so no ACK or timer would bring it back; it is tried again
+            // at the next flush, in its turn among the throttled connections.
+            throttle(tcb, sh);
             break;
         }
         sent_new_unit(tcb, out, i, seq);
