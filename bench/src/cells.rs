@@ -698,6 +698,11 @@ impl Env {
 /// The arguments every loadgen run of the bench shares: the timing, one core, quiet, the JSON
 /// report at `json`.
 pub fn loadgen_common_args(t: &Timing, json: &Path) -> Vec<String> {
+    loadgen_args_on(t, 1, json)
+}
+
+/// [`loadgen_common_args`] on `cores` client cores.
+pub fn loadgen_args_on(t: &Timing, cores: u8, json: &Path) -> Vec<String> {
     vec![
         "--duration".into(),
         t.duration.to_string(),
@@ -706,7 +711,7 @@ pub fn loadgen_common_args(t: &Timing, json: &Path) -> Vec<String> {
         "--drain".into(),
         t.drain.to_string(),
         "--cores".into(),
-        "1".into(),
+        cores.to_string(),
         "-q".into(),
         "--json".into(),
         json.display().to_string(),

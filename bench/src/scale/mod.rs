@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::cells::{Bins, Status, Timing, wait_child};
+use crate::cells::{Bins, Status, Timing, loadgen_args_on, wait_child};
 use crate::child::{self, Child};
 use crate::netns::Netns;
 
@@ -234,19 +234,7 @@ fn addrs_for(conns: u32, per_addr: u32) -> u32 {
 fn rpc_args(t: &Timing, conns: u32, cores: u8, json: &Path) -> Vec<String> {
     let mut a = child::strings(&["rpc", "--conns"]);
     a.push(conns.to_string());
-    a.extend([
-        "--cores".into(),
-        cores.to_string(),
-        "--duration".into(),
-        t.duration.to_string(),
-        "--warmup".into(),
-        t.warmup.to_string(),
-        "--drain".into(),
-        t.drain.to_string(),
-        "-q".into(),
-        "--json".into(),
-        json.display().to_string(),
-    ]);
+    a.extend(loadgen_args_on(t, cores, json));
     a
 }
 
