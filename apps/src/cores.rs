@@ -17,7 +17,7 @@ use engine::buf::Pools;
 use engine::dev::dpdk::{DpdkQueue, Port};
 use engine::eal::{self, Eal};
 use engine::ip::rss::Spread;
-use engine::ip::steer;
+use engine::ip::steer::{self, Steering};
 use engine::time::Instant;
 use engine::{Stack, StackConfig};
 
@@ -55,9 +55,7 @@ pub fn check_queues(port: &Port, n: usize, opt: &str) -> Result<(), SetupError> 
 /// af_packet, RSS NICs: `Port::spread`), joined by a steering mesh that also gives each stack
 /// its view of flow ownership (active opens pick ports their core owns).
 pub fn stacks(port: &Port, pools: Vec<Pools>, base: &StackConfig) -> Vec<Stack<DpdkQueue>> {
-    let n = pools.len() as u16;
-    let mut mesh = (n > 1 && !matches!(port.spread, Spread::Sender))
-        .then(|| steer::mesh(n, port.spread.clone()).into_iter());
+    let mut mesh = mesh_ends(port, pools.len()).into_iter();
     pools
         .into_iter()
         .enumerate()
@@ -65,11 +63,24 @@ pub fn stacks(port: &Port, pools: Vec<Pools>, base: &StackConfig) -> Vec<Stack<D
             let mut cfg = base.clone();
             cfg.seed = base.seed.map(|s| s.wrapping_add(i as u64));
             let mut s = Stack::new(port.queue(i as u16), p, cfg);
-            if let Some(end) = mesh.as_mut().and_then(Iterator::next) {
+            if let Some(end) = mesh.next().flatten() {
                 s.set_steering(end);
             }
             s
         })
+        .collect()
+}
+
+/// The steering ends of `n` stacks on `port`, one per stack: none with one stack or on a
+/// port whose peer picks the queue (net_ring, memif: frames already reach the core that
+/// sent), else a mesh (`ip::steer`).
+pub fn mesh_ends(port: &Port, n: usize) -> Vec<Option<Steering>> {
+    if n <= 1 || matches!(port.spread, Spread::Sender) {
+        return (0..n).map(|_| None).collect();
+    }
+    steer::mesh(n as u16, port.spread.clone())
+        .into_iter()
+        .map(Some)
         .collect()
 }
 

@@ -16,7 +16,6 @@ mod common;
 #[path = "common/tcp.rs"]
 mod tcp;
 
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,19 +32,10 @@ fn two_floating_lcores() -> String {
     format!("--eal-args=--lcores=(0-1)@(0-{})", n - 1)
 }
 
-/// Sends `data` on `s` and reads the echo back, from a thread of its own per direction.
-fn echo_round_trip(mut s: TcpStream, data: &[u8]) -> Vec<u8> {
+/// Sends `data` on `s` and reads the echo back (a hang guard of 60 s on the read).
+fn echo_round_trip(s: TcpStream, data: &[u8]) -> Vec<u8> {
     s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut w = s.try_clone().expect("clone the socket");
-    std::thread::scope(|sc| {
-        sc.spawn(|| {
-            w.write_all(data).expect("client writes");
-            w.shutdown(std::net::Shutdown::Write).expect("half-close");
-        });
-        let mut got = Vec::with_capacity(data.len());
-        s.read_to_end(&mut got).expect("client reads the echo");
-        got
-    })
+    tcp::send_and_read_back(s, data).0
 }
 
 #[test]
@@ -219,11 +209,7 @@ fn two_programs_take_different_cpus_and_a_third_warns() {
         .iter()
         .map(|p| format!("pid {} ", p.pid()))
         .collect();
-    let start = std::time::Instant::now();
-    while !extra.stderr_so_far().contains("warning") && start.elapsed() < common::PATIENCE {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let err = extra.stderr_so_far();
+    let err = stderr_with(&extra, "warning");
     assert!(
         err.contains("already busy-polled") && holders.iter().any(|h| err.contains(h.as_str())),
         "the warning names the CPU's holder, one of {holders:?}: {err}"

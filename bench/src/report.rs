@@ -189,10 +189,10 @@ fn show(kind: Kind, v: f64) -> String {
 
 /// Footnotes of one table, numbered in order, identical texts merged.
 #[derive(Default)]
-struct Notes(Vec<String>);
+pub(crate) struct Notes(Vec<String>);
 
 impl Notes {
-    fn add(&mut self, text: String) -> usize {
+    pub(crate) fn add(&mut self, text: String) -> usize {
         if let Some(i) = self.0.iter().position(|t| *t == text) {
             return i + 1;
         }
@@ -200,7 +200,7 @@ impl Notes {
         self.0.len()
     }
 
-    fn write(&self, s: &mut String) {
+    pub(crate) fn write(&self, s: &mut String) {
         for (i, t) in self.0.iter().enumerate() {
             let _ = writeln!(s, "<sup>{}</sup> {}  ", i + 1, t.replace('|', "\\|"));
         }

@@ -277,11 +277,12 @@ impl<D: Device> Stack<D> {
         for frame in &self.rx {
             frame.prefetch_meta();
         }
+        // Each segment of a received chain made the port draw a fresh mbuf.
+        let mut drawn = 0;
         for frame in &self.rx {
             frame.prefetch_data();
+            drawn += frame.nb_segs();
         }
-        // Each segment of a received chain made the port draw a fresh mbuf.
-        let drawn: usize = self.rx.iter().map(Pkt::nb_segs).sum();
         if n > 0 && self.tcp.charge_rx(drawn as u32) {
             self.tcp.evaluate_memory();
         }

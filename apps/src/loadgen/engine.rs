@@ -25,8 +25,7 @@ use engine::buf::{PoolSizes, Pools};
 use engine::dev::dpdk::{DpdkQueue, Port, PortConfig};
 use engine::dev::spec::PortSpec;
 use engine::eal::{self, Eal};
-use engine::ip::steer::{self, Steering};
-use engine::rss::Spread;
+use engine::ip::steer::Steering;
 use engine::tcp::{ConnId, EcnMode, Event, TcpError};
 use engine::wire::MacAddr;
 use engine::{Counters, Stack, StackConfig};
@@ -368,15 +367,9 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
         engine::stack::RX_BURST
     });
     // Over net_ring and memif the sender picks the queue: replies already reach the core
-    // that sent the request, and any source port will do. Elsewhere every core joins a mesh
-    // that hands frames to their owner (ip::steer) and ports are chosen by its owner_of.
-    let mut mesh: Vec<Option<Steering>> = match &client_port.spread {
-        Spread::Sender => (0..n).map(|_| None).collect(),
-        spread => steer::mesh(n as u16, spread.clone())
-            .into_iter()
-            .map(Some)
-            .collect(),
-    };
+    // that sent the request, and any source port will do. Elsewhere several cores join a
+    // mesh that hands frames to their owner (ip::steer) and ports are chosen by its owner_of.
+    let mut mesh = crate::cores::mesh_ends(&client_port, n);
     let client_parts: Vec<ClientParts> = (0..n)
         .map(|i| {
             let mut cfg = port_args.stack_config()?;

@@ -18,7 +18,6 @@ use super::run::{self, Outcome, Pacer, Plan, ServerSide};
 use super::stats::{Control, Stats};
 use super::workload::{AnyWorkload, Workload};
 use crate::kernel_servers;
-use crate::servers::ServerStats;
 use crate::setup::{IpCidr, SetupError};
 
 /// Per file descriptor: which token it carries and a generation (stale events are dropped).
@@ -504,7 +503,7 @@ pub fn run(plan: &Plan) -> Result<Outcome, SetupError> {
     let server = embedded.then(|| {
         let mut side = ServerSide::default();
         for st in servers {
-            add(&mut side.stats, &st);
+            side.stats.add(&st);
         }
         side
     });
@@ -544,15 +543,6 @@ fn kernel_sources(
         .into_iter()
         .map(|c| c.addr)
         .collect())
-}
-
-fn add(a: &mut ServerStats, b: &ServerStats) {
-    a.accepted += b.accepted;
-    a.closed += b.closed;
-    a.bytes_in += b.bytes_in;
-    a.bytes_out += b.bytes_out;
-    a.requests += b.requests;
-    a.errors += b.errors;
 }
 
 #[allow(clippy::too_many_arguments)]

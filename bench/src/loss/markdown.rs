@@ -7,7 +7,7 @@ use super::cells::{LinkCell, VtCell};
 use super::net::Sender;
 use super::report::bounds;
 use crate::cells::Status;
-use crate::report::DISTURBED_PCT;
+use crate::report::{DISTURBED_PCT, Notes, short};
 
 fn opt(v: Option<f64>, digits: usize) -> String {
     v.map_or("–".into(), |x| format!("{x:.digits$}"))
@@ -40,49 +40,27 @@ fn status_word(st: &Status) -> &'static str {
     }
 }
 
-/// Footnotes for failed cells, numbered in order.
-#[derive(Default)]
-struct Notes(Vec<String>);
-
-impl Notes {
-    fn mark(&mut self, id: &str, st: &Status) -> String {
-        match st {
-            Status::Failed(e) | Status::Skipped(e) => {
-                let e: String = e.chars().take(300).collect();
-                self.0.push(format!("{id}: {e}").replace('|', "\\|"));
-                format!("{} <sup>{}</sup>", status_word(st), self.0.len())
-            }
-            _ => status_word(st).into(),
+/// A failed or skipped cell's word with its footnote (the status's text, shortened).
+fn mark(notes: &mut Notes, id: &str, st: &Status) -> String {
+    match st {
+        Status::Failed(e) | Status::Skipped(e) => {
+            let n = notes.add(format!("{id}: {}", short(e)));
+            format!("{} <sup>{n}</sup>", status_word(st))
         }
+        _ => status_word(st).into(),
     }
+}
 
-    /// A note on a cell that other processes disturbed.
-    fn disturbed(&mut self, other_cpu_pct: f64) -> String {
-        if other_cpu_pct < DISTURBED_PCT {
-            return String::new();
-        }
-        let text = format!(
-            "other processes used ≥ {DISTURBED_PCT:.0} % of the machine's CPU while this cell \
-             ran (*other CPU %* in *All loss cells*): disturbed"
-        );
-        let n = match self.0.iter().position(|t| *t == text) {
-            Some(i) => i + 1,
-            None => {
-                self.0.push(text);
-                self.0.len()
-            }
-        };
-        format!(" <sup>{n}</sup>")
+/// A note on a cell that other processes disturbed.
+fn disturbed(notes: &mut Notes, other_cpu_pct: f64) -> String {
+    if other_cpu_pct < DISTURBED_PCT {
+        return String::new();
     }
-
-    fn write(&self, s: &mut String) {
-        for (i, t) in self.0.iter().enumerate() {
-            let _ = writeln!(s, "<sup>{}</sup> {t}  ", i + 1);
-        }
-        if !self.0.is_empty() {
-            s.push('\n');
-        }
-    }
+    let n = notes.add(format!(
+        "other processes used ≥ {DISTURBED_PCT:.0} % of the machine's CPU while this cell ran \
+         (*other CPU %* in *All loss cells*): disturbed"
+    ));
+    format!(" <sup>{n}</sup>")
 }
 
 impl LossResults {
@@ -222,9 +200,10 @@ impl LossResults {
             for (c, k) in cells.iter().zip(kept) {
                 row.push(match c {
                     Some(c) if c.status == Status::Ok => {
-                        opt(c.goodput_mbps, 1) + &notes.disturbed(c.interference.other_cpu_pct)
+                        opt(c.goodput_mbps, 1)
+                            + &disturbed(&mut notes, c.interference.other_cpu_pct)
                     }
-                    Some(c) => notes.mark(&c.id, &c.status),
+                    Some(c) => mark(&mut notes, &c.id, &c.status),
                     None => "–".into(),
                 });
                 row.push(opt(k, 3));
@@ -271,7 +250,7 @@ impl LossResults {
                 .iter()
                 .map(|c| match (&c.status, &c.outcome) {
                     (Status::Ok, Some(o)) => mbps(o.goodput_mbps),
-                    (st, _) => notes.mark(&c.id, st),
+                    (st, _) => mark(&mut notes, &c.id, st),
                 })
                 .collect();
             let lowest = outs.iter().map(|o| o.goodput_mbps).reduce(f64::min);

@@ -5,16 +5,12 @@ use std::fmt::Write;
 
 use super::{CONNS, ScaleCell, ScaleResults, Stack};
 use crate::cells::Status;
-use crate::report::group;
+use crate::report::{group, short};
 
 fn rate(c: Option<&ScaleCell>) -> String {
     match c {
         Some(c) if c.status == Status::Ok => c.requests_per_sec.map_or("–".into(), group),
-        Some(c) => match &c.status {
-            Status::Failed(e) => format!("failed: {e}"),
-            Status::Skipped(e) => format!("skipped: {e}"),
-            _ => "interrupted".into(),
-        },
+        Some(c) => short(&crate::status_line(&c.status)).replace('|', "\\|"),
         None => "–".into(),
     }
 }

@@ -262,14 +262,6 @@ impl<A: NeighborAddr> NeighborCache<A> {
         }
     }
 
-    /// Frames waiting for `ip` to resolve.
-    pub fn pending_for(&self, ip: A) -> usize {
-        self.unresolved
-            .iter()
-            .find(|u| u.ip == ip)
-            .map_or(0, |u| u.queued)
-    }
-
     /// The address `ip` has in the cache, reachable or stale, without touching the entry.
     pub fn mac_of(&self, ip: A) -> Option<MacAddr> {
         self.find(ip).and_then(|s| self.slots[s]).map(|e| e.mac)

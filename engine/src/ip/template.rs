@@ -13,8 +13,9 @@
 //!
 //! The IP layer keeps one template per connection in [`Templates`], indexed by the
 //! connection's [`FlowId`] (a slab index; a slot holds an IPv4 template, an IPv6 one keeps its
-//! last [`EXT`] bytes in a side table grown only for IPv6 flows): TCP carries no header bytes (ARCHITECTURE decision
-//! 13). A template is used only when it was built for the same flow id (index *and*
+//! last [`EXT`] bytes in a side table at the same index, grown only when an IPv6 template is
+//! built, up to the highest index an IPv6 flow has had): TCP carries no header bytes
+//! (ARCHITECTURE decision 13). A template is used only when it was built for the same flow id (index *and*
 //! generation, so a later connection in the same slot rebuilds it), the same MAC addresses and
 //! the same timestamp setting, and when the segment carries no MSS, window-scale,
 //! SACK-permitted or SACK option and no urgent pointer (every segment but the SYNs and those
@@ -31,8 +32,9 @@ use super::{ETH, IP4, IP6, TCP, TCP_TS};
 /// The longest template: Ethernet, IPv6, TCP with the timestamp option.
 const MAX_LEN: usize = ETH + IP6 + TCP_TS;
 /// The bytes a slot holds: the longest IPv4 template. An IPv6 template keeps the rest
-/// (`EXT` bytes) in [`Templates`]' side table, grown only for IPv6 flows, so an IPv4
-/// connection does not pay for IPv6 room.
+/// (`EXT` bytes) in [`Templates`]' side table, grown only when an IPv6 template is built, so
+/// an IPv4-only stack does not pay for IPv6 room (with IPv6 flows, the table reaches the
+/// highest index one had: 20 B per connection index below it).
 const SLOT_LEN: usize = ETH + IP4 + TCP_TS;
 /// What an IPv6 template holds beyond [`SLOT_LEN`].
 pub const EXT: usize = MAX_LEN - SLOT_LEN;

@@ -314,14 +314,14 @@ impl Tcp {
         self.compact_ooo_list();
         let (conns, list) = (&mut self.conns, &mut self.sh.mem.ooo_listed);
         let ooo = |i: &u32| conns.get_by_index(*i).map_or(0, |t| t.rq.ooo_segs());
-        list.sort_unstable_by_key(|i| std::cmp::Reverse(ooo(i)));
+        // Ascending: the largest holder is taken from the end.
+        list.sort_unstable_by_key(ooo);
         let goal = (self.sh.pools.data.capacity() / HARD_FRACTION) as usize;
         let mut freed = 0;
         while freed < goal {
-            let Some(i) = list.first().copied() else {
+            let Some(i) = list.pop() else {
                 break;
             };
-            list.remove(0);
             if let Some(t) = conns.get_by_index_mut(i) {
                 let segs = t.rq.ooo_segs();
                 t.rq.prune_ooo();

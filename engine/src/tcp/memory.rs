@@ -25,12 +25,13 @@
 //! would free nothing.
 //!
 //! Pressure is noticed at allocation: every data mbuf drawn from the pool is charged to a
-//! budget, half the room left above the pressure line when the pools were last counted. The
-//! draws are `send`'s copies and the received frames (each received frame made the port take a
-//! fresh mbuf to refill its ring: `Stack` charges every burst, O(1)). When the budget is spent,
-//! or at every receiving poll while under pressure, the pools are counted again. So the pool
-//! cannot move from "normal" past the pressure line between two counts by more than half the
-//! room that was left, nor from the hard line to empty by more than one burst; the idle
+//! budget, half the room left above the pressure line when the pools were last counted (under
+//! pressure, half the room above the hard line; at it, [`RECOUNT_FRAMES`]). The draws are
+//! `send`'s copies and the received frames (each received frame made the port take a fresh
+//! mbuf to refill its ring: `Stack` charges every burst, O(1)). When the budget is spent the
+//! pools are counted again. So the pool cannot move from "normal" past the pressure line
+//! between two counts by more than half the room that was left, nor from the hard line to
+//! empty by more than a few bursts; the idle
 //! re-count every `memory_check_every` polls (`Stack`) notices memory coming back. Counting
 //! free mbufs walks every lcore cache, which is why it is not done per frame (Linux batches
 //! `tcp_memory_allocated` per CPU for the same reason). Two stacks may share a pool, as the
@@ -62,6 +63,8 @@ use crate::buf::Pools;
 pub const PRESSURE_FRACTION: u32 = 8;
 /// Received payload owned by us alone is dropped when fewer than 1/32 are free.
 pub const HARD_FRACTION: u32 = 32;
+/// Below `Normal`, frames received between two counts of the pools, at least.
+pub const RECOUNT_FRAMES: u32 = 32;
 
 /// Mbufs a connection's queues may hold whatever the level (Linux `tcp_rmem[0]`).
 pub const GUARANTEE_MBUFS: usize = 8;
@@ -152,11 +155,19 @@ impl Memory {
         self.level = MemLevel::of(avail, data.capacity())
             .max(MemLevel::of(indirect.available(), indirect.capacity()));
         let above = |n: u32, cap: u32| n.saturating_sub(cap / PRESSURE_FRACTION) / 2;
-        (self.budget, self.small_budget) = if self.level == MemLevel::Normal {
-            let hdr_room = above(hdr.available(), hdr.capacity());
-            (above(avail, data.capacity()), hdr_room)
-        } else {
-            (0, 0)
+        (self.budget, self.small_budget) = match self.level {
+            MemLevel::Normal => (
+                above(avail, data.capacity()),
+                above(hdr.available(), hdr.capacity()),
+            ),
+            // Received frames only (`send` allocates at `Normal` alone): half the room left
+            // above the hard line, and at least a few bursts so that memory coming back is
+            // noticed without a count per burst.
+            MemLevel::Pressure => {
+                let room = avail.saturating_sub(data.capacity() / HARD_FRACTION) / 2;
+                (room.max(RECOUNT_FRAMES), 0)
+            }
+            MemLevel::Hard => (RECOUNT_FRAMES, 0),
         };
         self.level
     }
@@ -188,11 +199,12 @@ impl Memory {
     }
 
     /// Charges `frames` received (each made the port draw a fresh mbuf) and says whether the
-    /// pools must be counted now: the budget is spent, or the level is not `Normal` (where
-    /// every burst counts, to notice both the hard line and the way back).
+    /// pools must be counted now: the budget is spent (below `Normal` it is the room to the
+    /// hard line, or [`RECOUNT_FRAMES`] at it, so both the next line and the way back are
+    /// noticed without walking the lcore caches at every burst).
     #[inline]
     pub fn charge_rx(&mut self, frames: u32) -> bool {
-        if self.level != MemLevel::Normal || self.budget < frames {
+        if self.budget < frames {
             self.budget = 0;
             return true;
         }
@@ -239,8 +251,12 @@ mod tests {
         assert!(!m.charge_rx(32));
         assert!(m.charge_rx(32), "the budget is spent: count the pools");
         assert!(!m.budget_covers(1));
-        m.budget = 1000;
+        m.budget = RECOUNT_FRAMES;
         m.level = MemLevel::Pressure;
-        assert!(m.charge_rx(1), "under pressure every burst counts");
+        assert!(
+            !m.charge_rx(RECOUNT_FRAMES),
+            "under pressure a few bursts go by"
+        );
+        assert!(m.charge_rx(1), "then the pools are counted again");
     }
 }
